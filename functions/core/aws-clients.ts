@@ -1,0 +1,42 @@
+import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { S3Client } from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+
+/** Where to reach the services: omit `endpoint` for real AWS (region and credentials from the environment). */
+export interface ClientTarget {
+  readonly endpoint?: string | undefined;
+  readonly region?: string | undefined;
+}
+
+const LOCAL_REGION = 'us-east-1';
+
+/**
+ * A Kinesis client. Against kinesalite it needs the HTTP/1.1 handler (the default HTTP/2 one fails) and fixed
+ * credentials; address streams by `StreamName`.
+ */
+export function kinesisClient(target: ClientTarget = {}): KinesisClient {
+  if (!target.endpoint) return new KinesisClient(target.region ? { region: target.region } : {});
+  return new KinesisClient({
+    endpoint: target.endpoint,
+    region: target.region ?? LOCAL_REGION,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    requestHandler: new NodeHttpHandler(),
+  });
+}
+
+/**
+ * An S3 client. Against s3rver it needs path-style addressing and checksums only when required: otherwise uploads
+ * are sent aws-chunked and s3rver stores the chunk framing inside the object.
+ */
+export function s3Client(target: ClientTarget = {}): S3Client {
+  if (!target.endpoint) return new S3Client(target.region ? { region: target.region } : {});
+  return new S3Client({
+    endpoint: target.endpoint,
+    region: target.region ?? LOCAL_REGION,
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    forcePathStyle: true,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    requestHandler: new NodeHttpHandler(),
+  });
+}

@@ -1,0 +1,164 @@
+/**
+ * The one column list of every Skein table. The Parquet writer and the Glue table definitions are both generated
+ * from here, so the files and the catalogue cannot drift apart.
+ *
+ * Types are logical: `string` (UTF-8 BYTE_ARRAY / Glue `string`), `int32` (INT32 / `int`), `int64`
+ * (INT64 / `bigint`), `timestamp_ms` (INT64 TIMESTAMP(MILLIS, UTC) / `timestamp`: Athena reads milliseconds),
+ * `boolean` (BOOLEAN / `boolean`).
+ */
+export const COLUMN_TYPES = ['string', 'int32', 'int64', 'timestamp_ms', 'boolean'] as const;
+export type ColumnType = (typeof COLUMN_TYPES)[number];
+
+export interface ColumnDef {
+  readonly name: string;
+  readonly type: ColumnType;
+  readonly nullable: boolean;
+  /** Dictionary-encode this column (low-cardinality values such as service names). */
+  readonly dictionary?: boolean;
+  /** Full-length min/max statistics, never truncated: the lookup keys rely on them for row-group pruning. */
+  readonly fullStatistics?: boolean;
+  readonly comment: string;
+}
+
+/** The key columns of a request lookup: rows are sorted by these and carry full-length statistics. */
+const correlation = [
+  {
+    name: 'trace_id',
+    type: 'string',
+    nullable: true,
+    fullStatistics: true,
+    comment: 'W3C trace id, lowercase 32 hex',
+  },
+  {
+    name: 'span_id',
+    type: 'string',
+    nullable: true,
+    comment: 'span id, lowercase 16 hex',
+  },
+  {
+    name: 'request_id',
+    type: 'string',
+    nullable: true,
+    fullStatistics: true,
+    comment: 'request id: lowercase 32 hex when it was hex or a UUID, verbatim otherwise',
+  },
+] as const satisfies readonly ColumnDef[];
+
+/** Where a row came from on the stream: (shard_id, sequence_number, record_ordinal) is unique per row. */
+const provenance = [
+  {
+    name: 'source_format',
+    type: 'string',
+    nullable: false,
+    dictionary: true,
+    comment: 'decoder that produced the row (json-lines, otlp-json, …)',
+  },
+  { name: 'shard_id', type: 'string', nullable: false, dictionary: true, comment: 'Kinesis shard id' },
+  { name: 'sequence_number', type: 'string', nullable: false, comment: 'Kinesis sequence number of the record' },
+  {
+    name: 'record_ordinal',
+    type: 'int32',
+    nullable: false,
+    comment: 'position of the row among the rows decoded from its record',
+  },
+  {
+    name: 'arrival_time',
+    type: 'timestamp_ms',
+    nullable: false,
+    comment: 'approximate arrival time of the record on the stream',
+  },
+] as const satisfies readonly ColumnDef[];
+
+export const LOG_COLUMNS = [
+  ...correlation.slice(0, 1),
+  { name: 'time', type: 'timestamp_ms', nullable: false, comment: 'event time (milliseconds, for Athena filters)' },
+  { name: 'time_unix_nano', type: 'int64', nullable: false, comment: 'event time, nanoseconds since the epoch' },
+  {
+    name: 'observed_time_unix_nano',
+    type: 'int64',
+    nullable: false,
+    comment: 'when the pipeline first saw the record, nanoseconds',
+  },
+  ...correlation.slice(1),
+  { name: 'severity_number', type: 'int32', nullable: false, comment: 'OpenTelemetry severity number 0–24' },
+  {
+    name: 'severity_text',
+    type: 'string',
+    nullable: true,
+    dictionary: true,
+    comment: 'severity as the producer wrote it',
+  },
+  { name: 'body', type: 'string', nullable: true, comment: 'log message' },
+  { name: 'service_name', type: 'string', nullable: true, dictionary: true, comment: 'service.name' },
+  {
+    name: 'resource_attributes',
+    type: 'string',
+    nullable: false,
+    comment: 'resource attributes, JSON object',
+  },
+  { name: 'attributes', type: 'string', nullable: false, comment: 'other fields of the record, JSON object' },
+  ...provenance,
+] as const satisfies readonly ColumnDef[];
+
+export const SPAN_COLUMNS = [
+  ...correlation.slice(0, 1),
+  {
+    name: 'start_time',
+    type: 'timestamp_ms',
+    nullable: false,
+    comment: 'span start (milliseconds, for Athena filters)',
+  },
+  { name: 'start_time_unix_nano', type: 'int64', nullable: false, comment: 'span start, nanoseconds since the epoch' },
+  { name: 'end_time_unix_nano', type: 'int64', nullable: false, comment: 'span end, nanoseconds since the epoch' },
+  { name: 'duration_nano', type: 'int64', nullable: false, comment: 'end minus start, nanoseconds' },
+  ...correlation.slice(1),
+  { name: 'parent_span_id', type: 'string', nullable: true, comment: 'parent span id, empty for a root span' },
+  { name: 'trace_state', type: 'string', nullable: true, comment: 'W3C tracestate' },
+  { name: 'name', type: 'string', nullable: false, dictionary: true, comment: 'span name' },
+  {
+    name: 'kind',
+    type: 'string',
+    nullable: false,
+    dictionary: true,
+    comment: 'UNSPECIFIED, INTERNAL, SERVER, CLIENT, PRODUCER, CONSUMER',
+  },
+  { name: 'status_code', type: 'string', nullable: false, dictionary: true, comment: 'UNSET, OK or ERROR' },
+  { name: 'status_message', type: 'string', nullable: true, comment: 'status description' },
+  { name: 'service_name', type: 'string', nullable: true, dictionary: true, comment: 'service.name' },
+  { name: 'scope_name', type: 'string', nullable: true, dictionary: true, comment: 'instrumentation scope name' },
+  { name: 'resource_attributes', type: 'string', nullable: false, comment: 'resource attributes, JSON object' },
+  { name: 'attributes', type: 'string', nullable: false, comment: 'span attributes, JSON object' },
+  { name: 'events', type: 'string', nullable: false, comment: 'span events, JSON array' },
+  { name: 'links', type: 'string', nullable: false, comment: 'span links, JSON array' },
+  ...provenance,
+] as const satisfies readonly ColumnDef[];
+
+export const TABLES = {
+  logs: LOG_COLUMNS,
+  spans: SPAN_COLUMNS,
+} as const satisfies Record<string, readonly ColumnDef[]>;
+
+export type TableName = keyof typeof TABLES;
+export const TABLE_NAMES = Object.keys(TABLES) as TableName[];
+
+/** Partition keys of every table, in path order (`dt=YYYY-MM-DD/hour=HH`), by arrival time of the batch. */
+export const PARTITION_KEYS = [
+  { name: 'dt', type: 'string', comment: 'arrival date of the batch, UTC, YYYY-MM-DD' },
+  { name: 'hour', type: 'string', comment: 'arrival hour of the batch, UTC, HH' },
+] as const;
+
+/** Glue/Athena type of a column. */
+export function glueType(type: ColumnType): string {
+  switch (type) {
+    case 'string':
+      return 'string';
+    case 'int32':
+      return 'int';
+    case 'int64':
+      return 'bigint';
+    case 'timestamp_ms':
+      return 'timestamp';
+    case 'boolean':
+      return 'boolean';
+  }
+}
