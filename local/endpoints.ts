@@ -31,7 +31,13 @@ export async function readEndpoints(dir: string): Promise<Endpoints> {
       `no local stack at ${dir}: ${path} is missing (start one with 'npm start' or 'skein local up')`,
     );
   }
-  const parsed = Endpoints.safeParse(JSON.parse(text));
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new UsageError(`${path} is not valid JSON: restart the local stack to rewrite it`);
+  }
+  const parsed = Endpoints.safeParse(json);
   if (!parsed.success)
     throw new UsageError(`${path} is not a valid endpoints file: ${parsed.error.issues[0]?.message}`);
   return parsed.data;

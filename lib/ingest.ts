@@ -1,0 +1,187 @@
+import { fileURLToPath } from 'node:url';
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Stream, StreamEncryption, StreamMode } from 'aws-cdk-lib/aws-kinesis';
+import { Key } from 'aws-cdk-lib/aws-kms';
+import { Architecture, Runtime, StartingPosition } from 'aws-cdk-lib/aws-lambda';
+import { KinesisEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { type Bucket, CfnBucket } from 'aws-cdk-lib/aws-s3';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { ConfigError } from '../functions/core/errors.ts';
+import type { SkeinSettings } from './settings.ts';
+import { DATA_PREFIXES } from './storage.ts';
+
+const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+
+/** Entry of the ingest Lambda, relative to the repository root. */
+export const INGEST_ENTRY = 'functions/ingest/handler.ts';
+
+/**
+ * Event source mapping settings that are not deploy-time knobs: each is a correctness choice.
+ * Retries are bounded so a poison batch cannot block its shard for the whole retention period; bisecting narrows
+ * a failing batch down to the bad record; records older than a day are handed to the on-failure queue instead of
+ * being retried further (must stay ≤ the stream retention, and Lambda caps it at 7 days).
+ */
+export const INGEST_EVENT_SOURCE = {
+  retryAttempts: 10,
+  maxRecordAge: Duration.days(1),
+  /**
+   * One concurrent batch per shard keeps records of a shard in order. Object keys are derived from the batch's first
+   * record (`<shard>-<firstSeq>`, docs/decisions.md D1), so a retried batch overwrites its own objects only if the
+   * retry starts where the failed batch started, which needs in-order processing per shard.
+   */
+  parallelizationFactor: 1,
+} as const;
+
+/**
+ * The ESM output needs `require` for CommonJS dependencies that esbuild bundles (they call `require('node:…')`),
+ * and `__dirname`/`__filename` for those that locate files next to themselves. The names are prefixed so they cannot
+ * clash with bundled code.
+ */
+export const ESM_CJS_SHIM = [
+  "import { createRequire as __skeinCreateRequire } from 'node:module';",
+  "import { fileURLToPath as __skeinFileURLToPath } from 'node:url';",
+  "import { dirname as __skeinDirname } from 'node:path';",
+  'const require = __skeinCreateRequire(import.meta.url);',
+  'const __filename = __skeinFileURLToPath(import.meta.url);',
+  'const __dirname = __skeinDirname(__filename);',
+].join(' ');
+
+export interface IngestProps {
+  readonly bucket: Bucket;
+  readonly settings: SkeinSettings;
+}
+
+/**
+ * The Kinesis stream, the ingest Lambda and the event source mapping between them, with the on-failure queue that
+ * records batches Lambda gave up on (shard id and sequence range, for a replay from the stream).
+ */
+export class Ingest extends Construct {
+  readonly stream: Stream;
+  readonly streamKey: Key;
+  readonly function: NodejsFunction;
+  readonly role: Role;
+  readonly failedBatches: Queue;
+  readonly logGroup: LogGroup;
+
+  constructor(scope: Construct, id: string, props: IngestProps) {
+    super(scope, id);
+    const { settings, bucket } = props;
+
+    // Customer-managed key (docs/decisions.md): its key policy can admit producers in other accounts, which the
+    // AWS-managed aws/kinesis key cannot, and access to the stream's data can be revoked at the key.
+    this.streamKey = new Key(this, 'StreamKey', {
+      description: `Skein: server-side encryption of the Kinesis stream ${settings.streamName}`,
+      enableKeyRotation: true,
+    });
+    this.stream = new Stream(this, 'Stream', {
+      streamName: settings.streamName,
+      streamMode: StreamMode.ON_DEMAND,
+      encryption: StreamEncryption.KMS,
+      encryptionKey: this.streamKey,
+      retentionPeriod: Duration.days(settings.streamRetentionDays),
+    });
+    Validations.of(this.stream).acknowledge({
+      id: 'AwsSolutions-KDS3',
+      reason:
+        'Customer-managed key chosen on purpose: producers in other accounts need a key policy grant, which aws/kinesis cannot give. Kinesis reuses data keys, so KMS calls scale with producers and shards, not records (docs/decisions.md).',
+    });
+
+    if (INGEST_EVENT_SOURCE.maxRecordAge.toDays() > settings.streamRetentionDays) {
+      throw new ConfigError(
+        `skein:streamRetentionDays ${settings.streamRetentionDays} is shorter than the event source's maximum record age`,
+      );
+    }
+
+    this.failedBatches = new Queue(this, 'FailedBatches', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      // The longest SQS allows: the messages say which stream records were lost, long after the stream dropped them.
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(this.failedBatches).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        'This queue is itself the dead-letter destination of the Kinesis event source mapping (failed-batch metadata for replay); a DLQ behind it would only move the same messages.',
+    });
+
+    this.logGroup = new LogGroup(this, 'Logs', { retention: RetentionDays.ONE_MONTH });
+
+    // An explicit role instead of the default one: no AWSLambdaBasicExecutionRole (logs:* on every log group),
+    // only writes to this function's own log group.
+    this.role = new Role(this, 'Role', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: 'Skein ingest: read the stream, write Parquet and quarantine objects, report failed batches',
+    });
+    this.logGroup.grantWrite(this.role);
+    const objectPrefixes = [DATA_PREFIXES.tables, DATA_PREFIXES.quarantine];
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        sid: 'WriteTablesAndQuarantine',
+        actions: ['s3:PutObject'],
+        resources: objectPrefixes.map((prefix) => bucket.arnForObjects(`${prefix}*`)),
+      }),
+    );
+    for (const prefix of objectPrefixes) {
+      Validations.of(this.role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(bucketCfn(bucket))}.Arn>/${prefix}*]`,
+        reason: `s3:PutObject only, under ${prefix} of the Skein data bucket: object keys are derived from each batch (dt/hour/shard/first sequence number), so they cannot be listed in advance.`,
+      });
+    }
+
+    this.function = new NodejsFunction(this, 'Function', {
+      description: 'Skein ingest: Kinesis batch → sorted Parquet in S3',
+      entry: `${repoRoot}${INGEST_ENTRY}`,
+      handler: 'handler',
+      projectRoot: repoRoot,
+      depsLockFilePath: `${repoRoot}package-lock.json`,
+      runtime: Runtime.NODEJS_24_X,
+      architecture: Architecture.ARM_64,
+      memorySize: 1024,
+      timeout: Duration.minutes(2),
+      role: this.role,
+      logGroup: this.logGroup,
+      environment: {
+        SKEIN_BUCKET: bucket.bucketName,
+        SKEIN_ROW_GROUP_ROWS: String(settings.rowGroupRows),
+        SKEIN_LOG_LEVEL: settings.logLevel,
+        NODE_OPTIONS: '--enable-source-maps',
+      },
+      bundling: {
+        format: OutputFormat.ESM,
+        mainFields: ['module', 'main'],
+        banner: ESM_CJS_SHIM,
+        minify: true,
+        sourceMap: true,
+        sourcesContent: false,
+        // Bundle our own, tested AWS SDK version instead of the one the runtime ships (docs/decisions.md).
+        bundleAwsSDK: true,
+        forceDockerBundling: false,
+      },
+    });
+
+    this.function.addEventSource(
+      new KinesisEventSource(this.stream, {
+        startingPosition: StartingPosition.TRIM_HORIZON,
+        batchSize: settings.batchSize,
+        maxBatchingWindow: Duration.seconds(settings.batchWindowSeconds),
+        reportBatchItemFailures: true,
+        bisectBatchOnError: true,
+        retryAttempts: INGEST_EVENT_SOURCE.retryAttempts,
+        maxRecordAge: INGEST_EVENT_SOURCE.maxRecordAge,
+        parallelizationFactor: INGEST_EVENT_SOURCE.parallelizationFactor,
+        onFailure: new SqsDlq(this.failedBatches),
+      }),
+    );
+  }
+}
+
+/** The CloudFormation resource of a bucket defined in this app (cdk-nag names findings by its logical id). */
+function bucketCfn(bucket: Bucket): CfnBucket {
+  const child = bucket.node.defaultChild;
+  if (!(child instanceof CfnBucket)) throw new Error(`bucket ${bucket.node.path} is not defined in this app`);
+  return child;
+}

@@ -1,0 +1,53 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import type { Construct } from 'constructs';
+import { Ingest } from './ingest.ts';
+import { IngestAlarms } from './monitoring.ts';
+import { Query } from './query.ts';
+import { type SkeinSettings, scanLimitBytes } from './settings.ts';
+import { Storage } from './storage.ts';
+
+export interface SkeinStackProps extends StackProps {
+  /** Validated settings, usually from {@link settingsFromContext}. */
+  readonly settings: SkeinSettings;
+}
+
+/** The whole AWS side of Skein: stream → ingest Lambda → S3, and the Athena catalogue over it. */
+export class SkeinStack extends Stack {
+  readonly storage: Storage;
+  readonly ingest: Ingest;
+  readonly query: Query;
+  readonly alarms: IngestAlarms;
+
+  constructor(scope: Construct, id: string, props: SkeinStackProps) {
+    super(scope, id, props);
+    const { settings } = props;
+
+    this.storage = new Storage(this, 'Storage', { quarantineExpiryDays: settings.quarantineExpiryDays });
+    this.ingest = new Ingest(this, 'Ingest', { bucket: this.storage.bucket, settings });
+    this.query = new Query(this, 'Query', {
+      bucket: this.storage.bucket,
+      bytesScannedCutoffPerQuery: scanLimitBytes(settings),
+      accessLogs: this.storage.accessLogsFor('athena-results'),
+    });
+    this.alarms = new IngestAlarms(this, 'Alarms', {
+      function: this.ingest.function,
+      failedBatches: this.ingest.failedBatches,
+      alarmTopicArn: settings.alarmTopicArn,
+    });
+
+    new CfnOutput(this, 'StreamName', {
+      description: 'Kinesis stream producers write to',
+      value: this.ingest.stream.streamName,
+    });
+    new CfnOutput(this, 'BucketName', {
+      description: 'S3 bucket of the Parquet tables and the quarantine',
+      value: this.storage.bucket.bucketName,
+    });
+    new CfnOutput(this, 'WorkGroupName', { description: 'Athena workgroup', value: this.query.workGroup.ref });
+    new CfnOutput(this, 'DatabaseName', { description: 'Glue database', value: this.query.database.ref });
+    new CfnOutput(this, 'FailedBatchQueueUrl', {
+      description: 'SQS queue of the Kinesis batches Lambda gave up on (shard and sequence range to replay)',
+      value: this.ingest.failedBatches.queueUrl,
+    });
+  }
+}

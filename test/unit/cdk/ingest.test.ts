@@ -1,0 +1,295 @@
+import { readFileSync } from 'node:fs';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { loadIngestConfig } from '../../../functions/ingest/config.ts';
+import { createSkeinApp } from '../../../lib/skein-app.ts';
+
+// The template, not the bundle, is under test here: skip esbuild and the CloudFormation schema validation
+// (nag.test.ts synthesises the app as `cdk synth` does, with both).
+const cdkContext: Record<string, unknown> = JSON.parse(
+  readFileSync(new URL('../../../cdk.json', import.meta.url), 'utf8'),
+).context;
+const NO_BUNDLING = { 'aws:cdk:bundling-stacks': [] };
+
+function synth(context: Record<string, unknown> = {}): Template {
+  const { stack } = createSkeinApp({
+    context: { ...cdkContext, ...NO_BUNDLING, ...context },
+    nag: false,
+    cfnValidation: false,
+  });
+  return Template.fromStack(stack);
+}
+
+function onlyLogicalId(template: Template, type: string, props: Record<string, unknown> = {}): string {
+  const found = Object.keys(template.findResources(type, props));
+  expect(found, `exactly one ${type}`).toHaveLength(1);
+  return found[0] ?? '';
+}
+
+const PolicyResource = z.object({
+  Properties: z.object({
+    PolicyDocument: z.object({
+      Statement: z.array(
+        z.object({
+          Effect: z.string(),
+          Action: z.union([z.string(), z.array(z.string())]),
+          Resource: z.unknown(),
+        }),
+      ),
+    }),
+  }),
+});
+type Statement = z.infer<typeof PolicyResource>['Properties']['PolicyDocument']['Statement'][number];
+
+function ingestStatements(template: Template): Statement[] {
+  const role = onlyLogicalId(template, 'AWS::IAM::Role', {
+    Properties: { AssumeRolePolicyDocument: { Statement: [{ Principal: { Service: 'lambda.amazonaws.com' } }] } },
+  });
+  const policies = template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: role }] } });
+  return Object.values(policies).flatMap((p) => PolicyResource.parse(p).Properties.PolicyDocument.Statement);
+}
+
+const getAtt = (logicalId: string, attribute = 'Arn') => ({ 'Fn::GetAtt': [logicalId, attribute] });
+const objectsUnder = (bucket: string, prefix: string) => ({ 'Fn::Join': ['', [getAtt(bucket), `/${prefix}*`]] });
+
+describe('ingest stack', () => {
+  let template: Template;
+  let ids: { bucket: string; stream: string; key: string; queue: string; fn: string; logs: string };
+
+  beforeAll(() => {
+    template = synth();
+    ids = {
+      bucket: onlyLogicalId(template, 'AWS::S3::Bucket', {
+        Properties: {
+          LifecycleConfiguration: { Rules: Match.arrayWith([Match.objectLike({ Prefix: 'quarantine/' })]) },
+        },
+      }),
+      stream: onlyLogicalId(template, 'AWS::Kinesis::Stream'),
+      key: onlyLogicalId(template, 'AWS::KMS::Key'),
+      queue: onlyLogicalId(template, 'AWS::SQS::Queue'),
+      fn: onlyLogicalId(template, 'AWS::Lambda::Function'),
+      logs: onlyLogicalId(template, 'AWS::Logs::LogGroup'),
+    };
+  });
+
+  describe('event source mapping', () => {
+    it('reads the stream from the oldest record, in order, with partial batch failures, bisect and bounded retries', () => {
+      template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        EventSourceArn: getAtt(ids.stream),
+        FunctionName: { Ref: ids.fn },
+        StartingPosition: 'TRIM_HORIZON',
+        BatchSize: 1000,
+        MaximumBatchingWindowInSeconds: 5,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        BisectBatchOnFunctionError: true,
+        MaximumRetryAttempts: 10,
+        MaximumRecordAgeInSeconds: 86_400,
+        ParallelizationFactor: 1,
+        DestinationConfig: { OnFailure: { Destination: getAtt(ids.queue) } },
+      });
+      template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+    });
+
+    it('takes batch size and window from the context, as strings from `cdk synth -c`', () => {
+      const custom = synth({ 'skein:batchSize': '250', 'skein:batchWindowSeconds': '20' });
+
+      custom.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        BatchSize: 250,
+        MaximumBatchingWindowInSeconds: 20,
+      });
+    });
+
+    it('keeps the maximum record age within the stream retention', () => {
+      const mapping = Object.values(template.findResources('AWS::Lambda::EventSourceMapping'))[0];
+      const stream = Object.values(template.findResources('AWS::Kinesis::Stream'))[0];
+
+      expect(mapping?.Properties.MaximumRecordAgeInSeconds).toBeLessThanOrEqual(
+        (stream?.Properties.RetentionPeriodHours ?? 0) * 3600,
+      );
+    });
+  });
+
+  describe('function', () => {
+    it('runs the ingest handler as an ESM bundle on Node.js 24, ARM64, 1 GB, 2 minutes', () => {
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Runtime: 'nodejs24.x',
+        Architectures: ['arm64'],
+        Handler: 'index.handler',
+        MemorySize: 1024,
+        Timeout: 120,
+        LoggingConfig: { LogGroup: { Ref: ids.logs } },
+      });
+      template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+    });
+
+    it('gets exactly the environment its config parser reads', () => {
+      const fn = template.findResources('AWS::Lambda::Function')[ids.fn];
+      const variables: Record<string, unknown> = fn?.Properties.Environment.Variables;
+
+      expect(variables).toEqual({
+        SKEIN_BUCKET: { Ref: ids.bucket },
+        SKEIN_ROW_GROUP_ROWS: '10000',
+        SKEIN_LOG_LEVEL: 'info',
+        NODE_OPTIONS: '--enable-source-maps',
+      });
+      const literal = Object.entries(variables).map(([k, v]) => [k, typeof v === 'string' ? v : undefined]);
+      const config = loadIngestConfig({ ...Object.fromEntries(literal), SKEIN_BUCKET: 'skein-data-example' });
+      expect(config).toMatchObject({ bucket: 'skein-data-example', rowGroupRows: 10_000, logLevel: 'info' });
+    });
+
+    it('passes row group size and log level from the context', () => {
+      const custom = synth({ 'skein:rowGroupRows': 5000, 'skein:logLevel': 'debug' });
+
+      custom.hasResourceProperties('AWS::Lambda::Function', {
+        Environment: { Variables: Match.objectLike({ SKEIN_ROW_GROUP_ROWS: '5000', SKEIN_LOG_LEVEL: 'debug' }) },
+      });
+    });
+  });
+
+  describe('stream', () => {
+    it('is on-demand, encrypted with a rotating customer-managed key, and keeps records 7 days', () => {
+      template.hasResourceProperties('AWS::Kinesis::Stream', {
+        Name: 'skein',
+        StreamModeDetails: { StreamMode: 'ON_DEMAND' },
+        StreamEncryption: { EncryptionType: 'KMS', KeyId: getAtt(ids.key) },
+        RetentionPeriodHours: 168,
+        ShardCount: Match.absent(),
+      });
+      template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+    });
+
+    it('takes its name and retention from the context', () => {
+      const custom = synth({ 'skein:streamName': 'telemetry-prod', 'skein:streamRetentionDays': 3 });
+
+      custom.hasResourceProperties('AWS::Kinesis::Stream', { Name: 'telemetry-prod', RetentionPeriodHours: 72 });
+    });
+  });
+
+  describe('failed-batch queue', () => {
+    it('is encrypted, TLS-only and keeps messages 14 days', () => {
+      template.hasResourceProperties('AWS::SQS::Queue', {
+        SqsManagedSseEnabled: true,
+        MessageRetentionPeriod: 14 * 24 * 3600,
+      });
+      template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [{ Ref: ids.queue }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
+      });
+    });
+  });
+
+  describe('ingest role', () => {
+    it('has no managed policies', () => {
+      template.hasResourceProperties('AWS::IAM::Role', {
+        AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'lambda.amazonaws.com' } })] },
+        ManagedPolicyArns: Match.absent(),
+      });
+    });
+
+    it('may only put objects under tables/ and quarantine/, read the stream, decrypt, log and report failed batches', () => {
+      const granted = ingestStatements(template).map((s) => ({
+        Effect: s.Effect,
+        Action: [s.Action].flat().sort(),
+        Resource: s.Resource,
+      }));
+
+      expect(granted).toEqual(
+        expect.arrayContaining([
+          {
+            Effect: 'Allow',
+            Action: ['s3:PutObject'],
+            Resource: expect.arrayContaining([
+              objectsUnder(ids.bucket, 'tables/'),
+              objectsUnder(ids.bucket, 'quarantine/'),
+            ]),
+          },
+          {
+            Effect: 'Allow',
+            Action: [
+              'kinesis:DescribeStream',
+              'kinesis:DescribeStreamConsumer',
+              'kinesis:DescribeStreamSummary',
+              'kinesis:GetRecords',
+              'kinesis:GetShardIterator',
+              'kinesis:ListShards',
+              'kinesis:ListStreams',
+              'kinesis:SubscribeToShard',
+            ],
+            Resource: getAtt(ids.stream),
+          },
+          { Effect: 'Allow', Action: ['kms:Decrypt'], Resource: getAtt(ids.key) },
+          { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Resource: getAtt(ids.logs) },
+          {
+            Effect: 'Allow',
+            Action: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'],
+            Resource: getAtt(ids.queue),
+          },
+        ]),
+      );
+      expect(granted).toHaveLength(5);
+      const s3 = granted.find((s) => s.Action.some((a) => a.startsWith('s3:')));
+      expect(s3?.Resource).toHaveLength(2);
+    });
+
+    it('grants no wildcard action and no `*` resource', () => {
+      const statements = ingestStatements(template);
+
+      for (const statement of statements) {
+        for (const action of [statement.Action].flat()) expect(action).not.toContain('*');
+        for (const resource of [statement.Resource].flat()) expect(resource).not.toBe('*');
+        expect(statement.Effect).toBe('Allow');
+      }
+    });
+  });
+
+  describe('alarms', () => {
+    it('watches the failed-batch queue, the iterator age and the function errors', () => {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'AWS/SQS',
+        MetricName: 'ApproximateNumberOfMessagesVisible',
+        Dimensions: [{ Name: 'QueueName', Value: getAtt(ids.queue, 'QueueName') }],
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      });
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'AWS/Lambda',
+        MetricName: 'IteratorAge',
+        Dimensions: [{ Name: 'FunctionName', Value: { Ref: ids.fn } }],
+        Statistic: 'Maximum',
+        Threshold: 15 * 60 * 1000,
+      });
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'AWS/Lambda',
+        MetricName: 'Errors',
+        Dimensions: [{ Name: 'FunctionName', Value: { Ref: ids.fn } }],
+        Statistic: 'Sum',
+        Threshold: 1,
+      });
+      template.resourceCountIs('AWS::CloudWatch::Alarm', 3);
+    });
+
+    it('notifies the alarm topic on ALARM and OK when one is configured', () => {
+      const topic = 'arn:aws:sns:eu-west-1:123456789012:skein-alarms';
+      const custom = synth({ 'skein:alarmTopicArn': topic });
+
+      const alarms = Object.values(custom.findResources('AWS::CloudWatch::Alarm'));
+      expect(alarms).toHaveLength(3);
+      for (const alarm of alarms) {
+        expect(alarm.Properties.AlarmActions).toEqual([topic]);
+        expect(alarm.Properties.OKActions).toEqual([topic]);
+      }
+    });
+  });
+
+  it('outputs the stream, bucket, workgroup and database names', () => {
+    template.hasOutput('StreamName', { Value: { Ref: ids.stream } });
+    template.hasOutput('BucketName', { Value: { Ref: ids.bucket } });
+    template.hasOutput('WorkGroupName', {});
+    template.hasOutput('DatabaseName', {});
+  });
+});
