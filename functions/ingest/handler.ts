@@ -1,13 +1,15 @@
-import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { s3Client } from '../core/aws-clients.ts';
 import { systemClock } from '../core/clock.ts';
+import { createLogger } from '../core/logger.ts';
 import { s3ObjectStore } from '../core/object-store.ts';
 import { loadIngestConfig } from './config.ts';
 import { ingestBatch } from './ingest-batch.ts';
 
-// Wiring only: configuration and clients are built once per execution environment.
+// Wiring only: configuration, clients and the logger are built once per execution environment.
 const config = loadIngestConfig(process.env);
 const store = s3ObjectStore(s3Client({ region: process.env.AWS_REGION }), config.bucket);
+const logger = createLogger({ service: 'skein-ingest', level: config.logLevel });
 
-export const handler = (event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> =>
-  ingestBatch(event, { store, config, clock: systemClock });
+export const handler = (event: KinesisStreamEvent, context: Context): Promise<KinesisStreamBatchResponse> =>
+  ingestBatch(event, { store, config, clock: systemClock, logger: logger.child({ request_id: context.awsRequestId }) });

@@ -1,15 +1,200 @@
-import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import { SpanStatusCode, trace } from '@opentelemetry/api';
+import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import { TABLES, type TableName } from '../../schemas/columns.ts';
+import type { LogRecord, SpanRecord } from '../../schemas/records.ts';
 import type { Clock } from '../core/clock.ts';
+import { describeError } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
 import type { ObjectStore } from '../core/object-store.ts';
 import type { IngestConfig } from './config.ts';
+import { decodeRecord } from './decode-record.ts';
+import type { DecodeFailure, DecodeSink, RecordContext } from './decoded.ts';
+import { type BatchId, quarantineObjectKey, tableObjectKey } from './object-keys.ts';
+import { writeParquet } from './parquet/parquet-writer.ts';
+import { encodeQuarantine, type QuarantineEntry, quarantineEntry } from './quarantine.ts';
+import { sortByTraceThenTime } from './sort-rows.ts';
+import { millisToNanos } from './timestamps.ts';
 
 export interface IngestDeps {
   readonly store: ObjectStore;
   readonly config: IngestConfig;
   readonly clock: Clock;
+  readonly logger: Logger;
 }
 
-/** PLACEHOLDER while the domain code is written: replaced in the same change. */
-export async function ingestBatch(_event: KinesisStreamEvent, _deps: IngestDeps): Promise<KinesisStreamBatchResponse> {
-  throw new Error('not yet implemented');
+/** What one batch became; logged once per batch and returned to tests. */
+export interface BatchSummary {
+  readonly shardId: string;
+  readonly firstSequenceNumber: string;
+  readonly records: number;
+  readonly logRows: number;
+  readonly spanRows: number;
+  /** Records with at least one row. */
+  readonly recordsWithRows: number;
+  /** Records (or lines of records) quarantined. */
+  readonly quarantined: number;
+  readonly objectKeys: readonly string[];
+}
+
+const tracer = trace.getTracer('skein-ingest');
+const PARQUET = 'application/vnd.apache.parquet';
+const NDJSON = 'application/x-ndjson';
+
+/**
+ * Ingests one Kinesis batch: decodes every record, sorts rows by trace id then time, and writes one Parquet object
+ * per table plus, when some input could not be decoded, one quarantine object — all under keys derived from the
+ * batch alone, so a retry overwrites instead of duplicating.
+ *
+ * Every table object is written on every batch, even with zero rows: a retry that Lambda bisected to fewer records
+ * must overwrite the earlier, larger attempt's object, or rows would exist twice once the rest is re-delivered.
+ *
+ * Bad input never fails the batch (it is quarantined with its bytes and a reason). A failed write does: the whole
+ * batch is reported in `batchItemFailures` from its first record, and Lambda retries it onto the same keys.
+ */
+export async function ingestBatch(event: KinesisStreamEvent, deps: IngestDeps): Promise<KinesisStreamBatchResponse> {
+  return tracer.startActiveSpan('skein.ingest.batch', async (span) => {
+    try {
+      const { response, summary } = await ingest(event.Records, deps);
+      span.setAttributes({
+        'skein.records': summary.records,
+        'skein.rows.logs': summary.logRows,
+        'skein.rows.spans': summary.spanRows,
+        'skein.quarantined': summary.quarantined,
+      });
+      return response;
+    } catch (error) {
+      span.recordException(error as Error);
+      span.setStatus({ code: SpanStatusCode.ERROR });
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
+}
+
+/** The domain work of `ingestBatch`, returning its summary too (for tests and the benchmark). */
+export async function ingest(
+  records: readonly KinesisStreamRecord[],
+  deps: IngestDeps,
+): Promise<{ response: KinesisStreamBatchResponse; summary: BatchSummary }> {
+  const started = deps.clock();
+  const first = records[0];
+  if (!first) {
+    const summary = emptySummary();
+    return { response: { batchItemFailures: [] }, summary };
+  }
+  const batch: BatchId = {
+    shardId: shardIdOf(first),
+    firstSequenceNumber: first.kinesis.sequenceNumber,
+    firstArrivalMs: Math.round(first.kinesis.approximateArrivalTimestamp * 1000),
+  };
+  const log = deps.logger.child({ shard_id: batch.shardId, first_sequence_number: batch.firstSequenceNumber });
+
+  const sink: DecodeSink = { logs: [], spans: [] };
+  const quarantine: QuarantineEntry[] = [];
+  const observedNs = millisToNanos(started);
+  const limits = { maxRecordBytes: deps.config.maxRecordBytes };
+  let recordsWithRows = 0;
+  for (const record of records) {
+    const ctx: RecordContext = {
+      shardId: batch.shardId,
+      sequenceNumber: record.kinesis.sequenceNumber,
+      partitionKey: record.kinesis.partitionKey,
+      arrivalMs: Math.round(record.kinesis.approximateArrivalTimestamp * 1000),
+      observedNs,
+    };
+    const data = Buffer.from(record.kinesis.data, 'base64');
+    const logsBefore = sink.logs.length;
+    const spansBefore = sink.spans.length;
+    let failures: DecodeFailure[];
+    try {
+      failures = decodeRecord(data, ctx, sink, limits);
+    } catch (error) {
+      // A decoder bug must not block the shard: drop this record's partial rows and quarantine it whole.
+      sink.logs.length = logsBefore;
+      sink.spans.length = spansBefore;
+      failures = [{ reason: 'decoder_error', message: describeError(error), raw: data, decoder: 'detect' }];
+      log.error('decoder failed unexpectedly; record quarantined', {
+        sequence_number: ctx.sequenceNumber,
+        error: describeError(error),
+      });
+    }
+    const rows = sink.logs.length - logsBefore + sink.spans.length - spansBefore;
+    if (rows > 0) recordsWithRows++;
+    for (const failure of failures) quarantine.push(quarantineEntry(failure, ctx));
+    if (rows === 0 && failures.length === 0) {
+      log.error('record produced neither rows nor a quarantine entry: this is a bug', {
+        sequence_number: ctx.sequenceNumber,
+      });
+      quarantine.push(
+        quarantineEntry(
+          { reason: 'decoder_error', message: 'no rows and no failure', raw: data, decoder: 'detect' },
+          ctx,
+        ),
+      );
+    }
+  }
+
+  const logs = sortByTraceThenTime<LogRecord>(sink.logs, (r) => r.time_unix_nano);
+  const spans = sortByTraceThenTime<SpanRecord>(sink.spans, (r) => r.start_time_unix_nano);
+  const writes: { key: string; body: Uint8Array; type: string }[] = [
+    { key: tableObjectKey('logs', batch), body: encodeTable('logs', logs, deps.config), type: PARQUET },
+    { key: tableObjectKey('spans', batch), body: encodeTable('spans', spans, deps.config), type: PARQUET },
+  ];
+  if (quarantine.length > 0) {
+    writes.push({ key: quarantineObjectKey(batch), body: encodeQuarantine(quarantine), type: NDJSON });
+  }
+
+  const results = await Promise.allSettled(writes.map((w) => deps.store.put(w.key, w.body, w.type)));
+  const summary: BatchSummary = {
+    shardId: batch.shardId,
+    firstSequenceNumber: batch.firstSequenceNumber,
+    records: records.length,
+    logRows: logs.length,
+    spanRows: spans.length,
+    recordsWithRows,
+    quarantined: quarantine.length,
+    objectKeys: writes.map((w) => w.key),
+  };
+  const failed = results.flatMap((r) => (r.status === 'rejected' ? [describeError(r.reason)] : []));
+  if (failed.length > 0) {
+    log.error('writing the batch failed; Lambda will retry it from its first record', {
+      failed_writes: failed.length,
+      error: failed[0],
+    });
+    return { response: { batchItemFailures: [{ itemIdentifier: batch.firstSequenceNumber }] }, summary };
+  }
+  log.info('batch ingested', {
+    records: summary.records,
+    log_rows: summary.logRows,
+    span_rows: summary.spanRows,
+    quarantined: summary.quarantined,
+    duration_ms: deps.clock() - started,
+  });
+  return { response: { batchItemFailures: [] }, summary };
+}
+
+function encodeTable(table: TableName, rows: readonly (LogRecord | SpanRecord)[], config: IngestConfig): Uint8Array {
+  return writeParquet(TABLES[table], rows as readonly Readonly<Record<string, unknown>>[], {
+    rowGroupRows: config.rowGroupRows,
+  });
+}
+
+/** `eventID` is `<shardId>:<sequenceNumber>` in Kinesis events delivered by Lambda. */
+function shardIdOf(record: KinesisStreamRecord): string {
+  const colon = record.eventID.indexOf(':');
+  return colon > 0 ? record.eventID.slice(0, colon) : 'shardId-unknown';
+}
+
+function emptySummary(): BatchSummary {
+  return {
+    shardId: '',
+    firstSequenceNumber: '',
+    records: 0,
+    logRows: 0,
+    spanRows: 0,
+    recordsWithRows: 0,
+    quarantined: 0,
+    objectKeys: [],
+  };
 }

@@ -1,0 +1,63 @@
+/**
+ * Correlation ids, normalised so that one request has one spelling everywhere: trace ids and hex/UUID request ids
+ * become lowercase 32 hex. Pure functions on the ingest hot path: regexes only, no allocation when already normal.
+ */
+
+const HEX32 = /^[0-9a-f]{32}$/;
+const HEX32_ANY_CASE = /^[0-9a-fA-F]{32}$/;
+const HEX16_ANY_CASE = /^[0-9a-fA-F]{16}$/;
+const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+/** W3C traceparent: version-traceid-parentid-flags. */
+const TRACEPARENT = /^[0-9a-fA-F]{2}-([0-9a-fA-F]{32})-[0-9a-fA-F]{16}-[0-9a-fA-F]{2}$/;
+/** X-Ray trace id, bare (`1-5759e988-bd862e3fe1be46a994272793`) or in a header (`Root=1-…;Parent=…;Sampled=1`). */
+const XRAY = /(?:^|Root=)1-([0-9a-fA-F]{8})-([0-9a-fA-F]{24})(?:$|;)/;
+const ZERO32 = '00000000000000000000000000000000';
+const ZERO16 = '0000000000000000';
+/** Printable, no control characters: what we keep verbatim as a request id. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
+const PRINTABLE = /^[^\u0000-\u001f\u007f]{1,256}$/;
+
+/**
+ * A trace id as lowercase 32 hex, from 32 hex in any case, a UUID, a W3C `traceparent`, an X-Ray trace id, or a
+ * 64-bit (16 hex, Jaeger/Zipkin) id left-padded with zeros. `undefined` when it is none of these or all zeros.
+ * @example normaliseTraceId('00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01') // '4bf92f3577b34da6a3ce929d0e0e4736'
+ */
+export function normaliseTraceId(raw: string): string | undefined {
+  let id: string | undefined;
+  if (HEX32.test(raw)) id = raw;
+  else {
+    const s = raw.trim();
+    if (HEX32_ANY_CASE.test(s)) id = s.toLowerCase();
+    else if (UUID.test(s)) id = s.replaceAll('-', '').toLowerCase();
+    else if (HEX16_ANY_CASE.test(s)) id = (ZERO16 + s).toLowerCase();
+    else {
+      const tp = TRACEPARENT.exec(s);
+      if (tp?.[1]) id = tp[1].toLowerCase();
+      else {
+        const xray = XRAY.exec(s);
+        if (xray?.[1] && xray[2]) id = (xray[1] + xray[2]).toLowerCase();
+      }
+    }
+  }
+  return id === undefined || id === ZERO32 ? undefined : id;
+}
+
+/** A span id as lowercase 16 hex; `undefined` when it is not 16 hex or all zeros. */
+export function normaliseSpanId(raw: string): string | undefined {
+  const s = raw.length === 16 ? raw : raw.trim();
+  if (!HEX16_ANY_CASE.test(s)) return undefined;
+  const id = s.toLowerCase();
+  return id === ZERO16 ? undefined : id;
+}
+
+/**
+ * A request id: hex-32 and UUIDs become lowercase 32 hex (so `X-Request-Id: 0F0E…` and a Lambda `awsRequestId`
+ * match however they were spelled); any other printable id of 1–256 characters is kept verbatim, trimmed.
+ */
+export function normaliseRequestId(raw: string): string | undefined {
+  if (HEX32.test(raw)) return raw;
+  const s = raw.trim();
+  if (HEX32_ANY_CASE.test(s)) return s.toLowerCase();
+  if (UUID.test(s)) return s.replaceAll('-', '').toLowerCase();
+  return PRINTABLE.test(s) ? s : undefined;
+}

@@ -1,0 +1,45 @@
+/**
+ * Redaction of secrets from anything Skein writes (logs, errors, Parquet, notifications). Keys are matched
+ * case-insensitively with separators ignored, so `Authorization`, `x-api-key` and `api_key` are all caught.
+ */
+export const REDACTED = '[REDACTED]';
+
+const SECRET_KEYS = new Set([
+  'authorization',
+  'proxyauthorization',
+  'cookie',
+  'setcookie',
+  'password',
+  'passwd',
+  'secret',
+  'clientsecret',
+  'token',
+  'accesstoken',
+  'refreshtoken',
+  'idtoken',
+  'apikey',
+  'xapikey',
+  'routingkey',
+  'webhookurl',
+  'privatekey',
+  'secretaccesskey',
+  'sessiontoken',
+]);
+
+/** True when a field called `key` holds a secret by its name. */
+export function isSecretKey(key: string): boolean {
+  return SECRET_KEYS.has(key.toLowerCase().replace(/[-_.\s]/g, ''));
+}
+
+/** A shallow copy of `fields` with secret-named values replaced (nested plain objects too). */
+export function redactFields(fields: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(fields)) {
+    const value = fields[key];
+    if (isSecretKey(key)) out[key] = REDACTED;
+    else if (value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Error))
+      out[key] = redactFields(value as Record<string, unknown>);
+    else out[key] = value;
+  }
+  return out;
+}

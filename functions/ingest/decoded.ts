@@ -1,0 +1,48 @@
+import type { LogRecord, SpanRecord } from '../../schemas/records.ts';
+
+/** Where one Kinesis record came from: copied onto every row decoded from it. */
+export interface RecordContext {
+  readonly shardId: string;
+  readonly sequenceNumber: string;
+  readonly partitionKey: string;
+  /** Approximate arrival time on the stream, epoch ms. */
+  readonly arrivalMs: number;
+  /** When ingest first saw the record, ns: the observed time of its log rows. */
+  readonly observedNs: bigint;
+}
+
+/** Machine-readable reasons a record (or one line of it) is quarantined. */
+export const QUARANTINE_REASONS = {
+  empty_record: 'the record has no bytes, or only whitespace',
+  unknown_format: 'the record is neither JSON lines nor OTLP/JSON (binary or unrecognised text)',
+  invalid_json: 'a line is not valid JSON',
+  not_a_json_object: 'a line is JSON but not an object',
+  invalid_otlp: 'the OTLP/JSON payload does not match ExportTraceServiceRequest',
+  invalid_span: 'a span lacks a valid trace id, span id or timestamps',
+  unsupported_format: 'the format is recognised but not decoded yet',
+  corrupt_compression: 'the gzip/zlib stream is corrupt or truncated',
+  record_too_large: 'the record is larger than the configured maximum',
+  decoder_error: 'the decoder failed unexpectedly (a bug: report it with the quarantined bytes)',
+} as const;
+export type QuarantineReason = keyof typeof QUARANTINE_REASONS;
+
+/** A record, or one line of it, that could not become rows. */
+export interface DecodeFailure {
+  readonly reason: QuarantineReason;
+  readonly message: string;
+  /** 1-based line of a JSON-lines record; absent when the whole record failed. */
+  readonly line?: number;
+  /** The bytes that failed: the line, or the whole record. */
+  readonly raw: Uint8Array;
+  readonly decoder: string;
+}
+
+/** Rows and failures accumulated over a batch; decoders append to it (no per-record arrays on the hot path). */
+export interface DecodeSink {
+  readonly logs: LogRecord[];
+  readonly spans: SpanRecord[];
+}
+
+export type DecodeOutcome =
+  | { readonly ok: true; readonly rows: number }
+  | { readonly ok: false; readonly failures: readonly DecodeFailure[] };

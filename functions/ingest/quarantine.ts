@@ -1,0 +1,37 @@
+import type { DecodeFailure, RecordContext } from './decoded.ts';
+
+/** One line of a quarantine object: everything needed to understand and replay the failure. */
+export interface QuarantineEntry {
+  readonly shard_id: string;
+  readonly sequence_number: string;
+  readonly partition_key: string;
+  readonly arrival_time: string;
+  /** 1-based line of a JSON-lines record, or null when the whole record failed. */
+  readonly line: number | null;
+  readonly decoder: string;
+  readonly reason: string;
+  readonly message: string;
+  /** The bytes that failed, base64. */
+  readonly data: string;
+}
+
+export function quarantineEntry(failure: DecodeFailure, ctx: RecordContext): QuarantineEntry {
+  return {
+    shard_id: ctx.shardId,
+    sequence_number: ctx.sequenceNumber,
+    partition_key: ctx.partitionKey,
+    arrival_time: new Date(ctx.arrivalMs).toISOString(),
+    line: failure.line ?? null,
+    decoder: failure.decoder,
+    reason: failure.reason,
+    message: failure.message,
+    data: Buffer.from(failure.raw.buffer, failure.raw.byteOffset, failure.raw.byteLength).toString('base64'),
+  };
+}
+
+/** Newline-delimited JSON, one entry per line. */
+export function encodeQuarantine(entries: readonly QuarantineEntry[]): Uint8Array {
+  let text = '';
+  for (const entry of entries) text += `${JSON.stringify(entry)}\n`;
+  return Buffer.from(text, 'utf8');
+}

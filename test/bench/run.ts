@@ -1,0 +1,20 @@
+/**
+ * `npm run bench`: every hot path's figure next to its floor, measured in the same run on the same bytes.
+ * No thresholds: the numbers are reported, not asserted.
+ */
+import { benchIngest } from './ingest.bench.ts';
+import { benchParquetWriter } from './parquet-writer.bench.ts';
+
+const benches: { name: string; run: () => Promise<string[]> }[] = [
+  { name: 'ingest', run: benchIngest },
+  { name: 'parquet', run: benchParquetWriter },
+];
+
+const only = process.argv.slice(2);
+console.log(`skein benchmarks — node ${process.version}, ${new Date().toISOString()}`);
+for (const bench of benches) {
+  if (only.length > 0 && !only.includes(bench.name)) continue;
+  const started = performance.now();
+  for (const line of await bench.run()) console.log(line);
+  console.log(`  (${((performance.now() - started) / 1000).toFixed(1)} s)\n`);
+}

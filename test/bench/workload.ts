@@ -1,0 +1,162 @@
+import type { KinesisStreamEvent } from 'aws-lambda';
+import { aKinesisEvent } from '../builders/kinesis.ts';
+
+/** A seeded PRNG (mulberry32): benchmarks see the same bytes every run. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const SERVICES = ['web-gateway', 'orders', 'payments', 'inventory', 'notifications'];
+const MESSAGES = [
+  'request completed',
+  'fetched order from cache',
+  'charging card via provider',
+  'reserved stock for line items',
+  'payment provider timeout, retrying with backoff',
+  'slow query on orders_by_customer exceeded 200ms budget',
+];
+
+function hex(rand: () => number, chars: number): string {
+  let s = '';
+  while (s.length < chars)
+    s += Math.floor(rand() * 0x100000000)
+      .toString(16)
+      .padStart(8, '0');
+  return s.slice(0, chars);
+}
+
+/**
+ * Realistic producer records: 70 % JSON-lines records of 1–3 lines (plain, pino and severity dialects, ~300 bytes a
+ * line), 30 % OTLP/JSON trace requests of 2–4 spans (~1.2 KB). Trace ids are shared by ~10 records.
+ */
+export function syntheticRecords(count: number, seed = 42): string[] {
+  const rand = seededRandom(seed);
+  const records: string[] = [];
+  const baseMs = Date.UTC(2026, 10, 25, 21, 0);
+  let traceId = hex(rand, 32);
+  for (let i = 0; i < count; i++) {
+    if (i % 10 === 0) traceId = hex(rand, 32);
+    const service = SERVICES[Math.floor(rand() * SERVICES.length)] ?? 'orders';
+    const timeMs = baseMs + i * 3;
+    if (rand() < 0.7) {
+      const lines = 1 + Math.floor(rand() * 3);
+      const out: string[] = [];
+      for (let l = 0; l < lines; l++) {
+        const error = rand() < 0.05;
+        const msg = MESSAGES[Math.floor(rand() * MESSAGES.length)] ?? '';
+        const dialect = (i + l) % 3;
+        const common = {
+          http_route: '/api/v1/orders/:id',
+          http_status: error ? 500 : 200,
+          customer_tier: 'gold',
+          duration_ms: Math.round(rand() * 500),
+          host: `ip-10-0-${i % 256}-${l}.ec2.internal`,
+        };
+        if (dialect === 0)
+          out.push(
+            JSON.stringify({
+              timestamp: new Date(timeMs).toISOString(),
+              level: error ? 'ERROR' : 'INFO',
+              msg,
+              trace_id: traceId,
+              span_id: hex(rand, 16),
+              request_id: `req-${traceId.slice(0, 12)}`,
+              service,
+              ...common,
+            }),
+          );
+        else if (dialect === 1)
+          out.push(
+            JSON.stringify({
+              level: error ? 50 : 30,
+              time: timeMs,
+              pid: 4242,
+              hostname: common.host,
+              msg,
+              traceId,
+              spanId: hex(rand, 16),
+              reqId: `req-${traceId.slice(0, 12)}`,
+              service,
+              ...common,
+            }),
+          );
+        else
+          out.push(
+            JSON.stringify({
+              ts: timeMs / 1000,
+              severity: error ? 'error' : 'info',
+              message: msg,
+              trace_id: traceId,
+              service,
+              ...common,
+            }),
+          );
+      }
+      records.push(out.join('\n'));
+    } else {
+      const spans = 2 + Math.floor(rand() * 3);
+      const root = hex(rand, 16);
+      const startNs = BigInt(timeMs) * 1_000_000n;
+      records.push(
+        JSON.stringify({
+          resourceSpans: [
+            {
+              resource: {
+                attributes: [
+                  { key: 'service.name', value: { stringValue: service } },
+                  { key: 'service.version', value: { stringValue: '1.42.0' } },
+                  { key: 'cloud.region', value: { stringValue: 'eu-west-1' } },
+                ],
+              },
+              scopeSpans: [
+                {
+                  scope: { name: '@opentelemetry/instrumentation-http', version: '0.57.0' },
+                  spans: Array.from({ length: spans }, (_, s) => ({
+                    traceId,
+                    spanId: s === 0 ? root : hex(rand, 16),
+                    ...(s === 0 ? {} : { parentSpanId: root }),
+                    name: s === 0 ? 'GET /api/v1/orders/:id' : 'SELECT orders',
+                    kind: s === 0 ? 2 : 3,
+                    startTimeUnixNano: String(startNs + BigInt(s) * 1_000_000n),
+                    endTimeUnixNano: String(startNs + BigInt(s + 5) * 1_000_000n),
+                    attributes: [
+                      { key: 'http.request.method', value: { stringValue: 'GET' } },
+                      { key: 'http.route', value: { stringValue: '/api/v1/orders/:id' } },
+                      { key: 'http.response.status_code', value: { intValue: '200' } },
+                      {
+                        key: 'http.request.header.x-request-id',
+                        value: { arrayValue: { values: [{ stringValue: `req-${traceId.slice(0, 12)}` }] } },
+                      },
+                    ],
+                    status: { code: 0 },
+                  })),
+                },
+              ],
+            },
+          ],
+        }),
+      );
+    }
+  }
+  return records;
+}
+
+/** The records cut into Lambda-sized batches (as the event source mapping would deliver them). */
+export function asBatches(records: readonly string[], batchSize: number): KinesisStreamEvent[] {
+  const events: KinesisStreamEvent[] = [];
+  for (let i = 0; i < records.length; i += batchSize) {
+    events.push(
+      aKinesisEvent(records.slice(i, i + batchSize), {
+        firstSeq: 49650000000000000000000000000000000000000000000000000001n + BigInt(i) * 1000n,
+      }),
+    );
+  }
+  return events;
+}

@@ -1,0 +1,63 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { normaliseRequestId, normaliseSpanId, normaliseTraceId } from '../../functions/core/ids.ts';
+
+describe('normaliseTraceId', () => {
+  it.each([
+    ['4bf92f3577b34da6a3ce929d0e0e4736', '4bf92f3577b34da6a3ce929d0e0e4736'],
+    ['4BF92F3577B34DA6A3CE929D0E0E4736', '4bf92f3577b34da6a3ce929d0e0e4736'],
+    [' 4bf92f3577b34da6a3ce929d0e0e4736 ', '4bf92f3577b34da6a3ce929d0e0e4736'],
+    ['4bf92f35-77b3-4da6-a3ce-929d0e0e4736', '4bf92f3577b34da6a3ce929d0e0e4736'],
+    ['00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', '4bf92f3577b34da6a3ce929d0e0e4736'],
+    ['1-5759e988-bd862e3fe1be46a994272793', '5759e988bd862e3fe1be46a994272793'],
+    ['Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1', '5759e988bd862e3fe1be46a994272793'],
+    ['a3ce929d0e0e4736', '0000000000000000a3ce929d0e0e4736'],
+  ])('reads %s as %s', (raw, expected) => {
+    expect(normaliseTraceId(raw)).toBe(expected);
+  });
+
+  it.each([
+    '',
+    '00000000000000000000000000000000',
+    '4bf92f3577b34da6a3ce929d0e0e473',
+    'zzf92f3577b34da6a3ce929d0e0e4736',
+    'not-a-trace',
+  ])('rejects %j', (raw) => {
+    expect(normaliseTraceId(raw)).toBeUndefined();
+  });
+
+  it('is idempotent on every 32-hex id', () => {
+    fc.assert(
+      fc.property(fc.stringMatching(/^[0-9a-fA-F]{32}$/), (raw) => {
+        const once = normaliseTraceId(raw);
+        if (once !== undefined) expect(normaliseTraceId(once)).toBe(once);
+      }),
+    );
+  });
+});
+
+describe('normaliseSpanId', () => {
+  it('lowercases 16 hex and rejects zeros and other lengths', () => {
+    expect(normaliseSpanId('00F067AA0BA902B7')).toBe('00f067aa0ba902b7');
+    expect(normaliseSpanId('0000000000000000')).toBeUndefined();
+    expect(normaliseSpanId('abc')).toBeUndefined();
+  });
+});
+
+describe('normaliseRequestId', () => {
+  it('turns UUIDs and 32 hex into lowercase 32 hex', () => {
+    expect(normaliseRequestId('C0FFEE00-1234-4ABC-8DEF-0123456789AB')).toBe('c0ffee0012344abc8def0123456789ab');
+    expect(normaliseRequestId('C0FFEE0012344ABC8DEF0123456789AB')).toBe('c0ffee0012344abc8def0123456789ab');
+  });
+
+  it('keeps other printable ids verbatim, trimmed', () => {
+    expect(normaliseRequestId(' req-7f3a ')).toBe('req-7f3a');
+    expect(normaliseRequestId('01HZX3KQ4TB5J8M2YQ7R9V6W0N')).toBe('01HZX3KQ4TB5J8M2YQ7R9V6W0N');
+  });
+
+  it('rejects empty, control characters and ids over 256 characters', () => {
+    expect(normaliseRequestId('   ')).toBeUndefined();
+    expect(normaliseRequestId('a\u0000b')).toBeUndefined();
+    expect(normaliseRequestId('x'.repeat(257))).toBeUndefined();
+  });
+});
