@@ -1,0 +1,327 @@
+import { readdir } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { CreateStreamCommand, type KinesisClient, waitUntilStreamExists } from '@aws-sdk/client-kinesis';
+import { kinesisClient } from '../functions/core/aws-clients.ts';
+
+const require = createRequire(import.meta.url);
+
+/** Where and how to start the two emulators. */
+export interface EmulatorOptions {
+  /** State folder: s3rver keeps its objects under `<dir>/s3`. Kinesis is in memory. */
+  readonly dir: string;
+  readonly streamName: string;
+  readonly bucket: string;
+  /** Shards of the stream (default 2). */
+  readonly shards?: number;
+  /** Fixed ports; 0 or absent picks a free one. */
+  readonly kinesisPort?: number;
+  readonly s3Port?: number;
+}
+
+export interface Emulators {
+  readonly kinesisEndpoint: string;
+  readonly s3Endpoint: string;
+  /** s3rver's folder: objects are at {@link objectPathOnDisk}`(dataDir, bucket, key)`. */
+  readonly dataDir: string;
+  /** Closes both servers (and every open connection to them). */
+  stop(): Promise<void>;
+}
+
+const HOST = '127.0.0.1';
+
+/**
+ * Starts kinesalite (in memory) and s3rver (on disk under `<dir>/s3`) in this process on 127.0.0.1, creates the
+ * stream (waits until ACTIVE) and the bucket.
+ */
+export async function startEmulators(options: EmulatorOptions): Promise<Emulators> {
+  const dataDir = join(options.dir, 's3');
+  const kinesalite = await startKinesalite(options.kinesisPort ?? 0);
+  let s3: S3rverInstance | undefined;
+  try {
+    const S3rver = loadS3rver();
+    s3 = new S3rver({
+      address: HOST,
+      port: options.s3Port ?? 0,
+      silent: true,
+      directory: dataDir,
+      configureBuckets: [{ name: options.bucket }],
+    });
+    const s3Address = await s3.run();
+    const kinesisEndpoint = `http://${HOST}:${kinesalite.port}`;
+    const s3Endpoint = `http://${HOST}:${s3Address.port}`;
+    const kinesis = kinesisClient({ endpoint: kinesisEndpoint });
+    try {
+      await createStream(kinesis, options.streamName, options.shards ?? 2);
+    } finally {
+      kinesis.destroy();
+    }
+    const s3Server = s3;
+    return {
+      kinesisEndpoint,
+      s3Endpoint,
+      dataDir,
+      async stop() {
+        await Promise.all([closeServer(kinesalite.server), closeS3rver(s3Server)]);
+      },
+    };
+  } catch (error) {
+    await closeServer(kinesalite.server).catch(() => undefined);
+    if (s3?.httpServer) await closeS3rver(s3).catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * Where s3rver keeps the bytes of `key`: every `/`-separated segment but the last is a folder, and the last segment
+ * gets the suffix `._S3rver_object` (beside it `._S3rver_metadata.json` and `._S3rver_object.md5`). So
+ * `tables/logs/dt=2024-05-01/a.parquet` in bucket `skein` is `<dataDir>/skein/tables/logs/dt=2024-05-01/a.parquet._S3rver_object`
+ * (s3rver 3.7.1 `FilesystemStore.getResourcePath`; checked in test/integration/local-stack.test.ts). On Windows s3rver
+ * also escapes `<>:"\|?*` in keys; the local stack only runs on POSIX.
+ */
+export function objectPathOnDisk(dataDir: string, bucket: string, key: string): string {
+  const parts = key.split('/');
+  const last = parts.pop() ?? '';
+  return join(dataDir, bucket, ...parts, `${last}${OBJECT_SUFFIX}`);
+}
+
+const OBJECT_SUFFIX = '._S3rver_object';
+
+async function createStream(kinesis: KinesisClient, streamName: string, shards: number): Promise<void> {
+  await kinesis.send(new CreateStreamCommand({ StreamName: streamName, ShardCount: shards }));
+  // With createStreamMs: 0 the stream is ACTIVE almost at once; the waiter polls DescribeStream by name.
+  await waitUntilStreamExists(
+    { client: kinesis, minDelay: 0.05, maxDelay: 0.25, maxWaitTime: 30 },
+    { StreamName: streamName },
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// kinesalite
+
+interface KinesaliteServer extends Server {
+  close(callback?: (error?: Error) => void): this;
+}
+type Kinesalite = (options: Record<string, unknown>) => KinesaliteServer;
+
+async function startKinesalite(port: number): Promise<{ server: KinesaliteServer; port: number }> {
+  const kinesalite: Kinesalite = require('kinesalite');
+  // In memory (no `path`); stream create/delete/update take effect at once instead of after 500 ms.
+  const server = kinesalite({ createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0, shardLimit: 100 });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, HOST, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return { server, port: (server.address() as AddressInfo).port };
+}
+
+/** Closes a server and the keep-alive sockets clients still hold (they would keep `close` pending). */
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.close((error) => (error ? reject(error) : resolve()));
+    server.closeAllConnections();
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// s3rver and its two work-arounds
+
+interface S3rverInstance {
+  run(): Promise<AddressInfo>;
+  httpServer?: Server;
+}
+type S3rverClass = new (options: Record<string, unknown>) => S3rverInstance;
+
+async function closeS3rver(s3: S3rverInstance): Promise<void> {
+  if (s3.httpServer) await closeServer(s3.httpServer);
+}
+
+const PATCHED = Symbol.for('skein.local.s3rverPatched');
+type PatchedGlobal = typeof globalThis & { [PATCHED]?: true };
+
+/**
+ * Loads s3rver 3.7.1 with two fixes, once per process.
+ *
+ * 1. Continuation tokens. s3rver encrypts `NextContinuationToken` with single DES (`createCipheriv('des', …)`,
+ *    lib/controllers/bucket.js). Node 20 ships OpenSSL 3, where DES lives in the legacy provider, so every truncated
+ *    ListObjectsV2 (more than 1000 keys) fails with ERR_OSSL_EVP_UNSUPPORTED unless Node runs with
+ *    `--openssl-legacy-provider` — which neither `tsx` nor vitest workers do by default. While s3rver's bucket
+ *    controller is loaded we hand it a `crypto` whose `createCipheriv`/`createDecipheriv('des', key, iv)` use
+ *    `des-ede3-cbc` with the key repeated three times: 3DES with K1 = K2 = K3 is single DES, byte for byte, and
+ *    3DES is in OpenSSL 3's default provider. Nothing else in the process sees the substitute.
+ * 2. Listing with a delimiter. `FilesystemStore.listObjects` prunes every folder that holds the delimiter below
+ *    the prefix, and only adds a common prefix when it meets an object file — so `Prefix: 'tables/',
+ *    Delimiter: '/'` over `tables/logs/dt=…/x` returns no common prefixes at all (only objects directly under a
+ *    prefix folder are ever found). It also walks folders in directory order, not key order, so `a.b` (file) and
+ *    `a/b` (folder) come back unsorted and pages can skip keys. We replace it with a walk that collects the keys
+ *    under the prefix, sorts them, then applies start-after, delimiter and max-keys as S3 does, except that only
+ *    objects count towards max-keys (s3rver derives the continuation token from the last object of a page, so a
+ *    page ending in a common prefix would repeat or crash).
+ */
+function loadS3rver(): S3rverClass {
+  const g = globalThis as PatchedGlobal;
+  const controller = require.resolve('s3rver/lib/controllers/bucket.js');
+  if (g[PATCHED] || desWorks()) {
+    const S3rver: S3rverClass = require('s3rver');
+    patchListObjects();
+    return S3rver;
+  }
+  if (require.cache[controller]) {
+    throw new Error(
+      's3rver was loaded before local/emulators.ts could patch it, and this Node cannot use DES: run with NODE_OPTIONS=--openssl-legacy-provider',
+    );
+  }
+  const moduleInternals: ModuleInternals = require('node:module');
+  const originalLoad = moduleInternals._load;
+  const shim = desShim();
+  moduleInternals._load = function load(this: unknown, request, parent, isMain) {
+    if ((request === 'crypto' || request === 'node:crypto') && parent?.filename === controller) return shim;
+    return originalLoad.call(this, request, parent, isMain);
+  };
+  try {
+    const S3rver: S3rverClass = require('s3rver');
+    g[PATCHED] = true;
+    patchListObjects();
+    return S3rver;
+  } finally {
+    moduleInternals._load = originalLoad;
+  }
+}
+
+/** Node's CommonJS loader entry point: not in @types/node, stable since Node 0.x. */
+interface ModuleInternals {
+  _load(request: string, parent: { filename?: string } | null | undefined, isMain: boolean): unknown;
+}
+
+function desWorks(): boolean {
+  const crypto: typeof import('node:crypto') = require('node:crypto');
+  try {
+    crypto.createCipheriv('des', Buffer.alloc(8), Buffer.alloc(8));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function desShim(): typeof import('node:crypto') {
+  const crypto: typeof import('node:crypto') = require('node:crypto');
+  const tripled = (key: Buffer) => Buffer.concat([key, key, key]);
+  return Object.assign(Object.create(crypto), {
+    createCipheriv: (algorithm: string, key: Buffer, iv: Buffer) =>
+      algorithm === 'des'
+        ? crypto.createCipheriv('des-ede3-cbc', tripled(key), iv)
+        : crypto.createCipheriv(algorithm, key, iv),
+    createDecipheriv: (algorithm: string, key: Buffer, iv: Buffer) =>
+      algorithm === 'des'
+        ? crypto.createDecipheriv('des-ede3-cbc', tripled(key), iv)
+        : crypto.createDecipheriv(algorithm, key, iv),
+  });
+}
+
+interface ListOptions {
+  delimiter?: string;
+  startAfter?: string;
+  prefix?: string;
+  maxKeys?: number;
+}
+interface FilesystemStoreLike {
+  getBucketPath(bucket: string): string;
+  getMetadata(bucket: string, key: string): Promise<Record<string, unknown>>;
+}
+interface FilesystemStoreClass {
+  prototype: FilesystemStoreLike & {
+    listObjects(this: FilesystemStoreLike, bucket: string, options: ListOptions): Promise<unknown>;
+    [PATCHED]?: true;
+  };
+}
+type S3ObjectClass = new (bucket: string, key: string, content: null, metadata: Record<string, unknown>) => unknown;
+
+function patchListObjects(): void {
+  const FilesystemStore: FilesystemStoreClass = require('s3rver/lib/stores/filesystem.js');
+  const S3Object: S3ObjectClass = require('s3rver/lib/models/object.js');
+  if (FilesystemStore.prototype[PATCHED]) return;
+  FilesystemStore.prototype[PATCHED] = true;
+  FilesystemStore.prototype.listObjects = async function listObjects(bucket, options) {
+    const { delimiter = '', startAfter = '', prefix = '', maxKeys = Number.POSITIVE_INFINITY } = options;
+    const all = await keysUnder(this.getBucketPath(bucket), prefix);
+    const page = pageOfKeys(all, { delimiter, startAfter, prefix, maxKeys });
+    const metadata = await Promise.all(
+      page.keys.map((key) =>
+        this.getMetadata(bucket, key).catch((error: NodeJS.ErrnoException) => {
+          if (error.code === 'ENOENT') return undefined; // deleted while listing
+          throw error;
+        }),
+      ),
+    );
+    const objects: unknown[] = [];
+    page.keys.forEach((key, i) => {
+      const m = metadata[i];
+      if (m) objects.push(new S3Object(bucket, key, null, m));
+    });
+    return { objects, commonPrefixes: page.commonPrefixes, isTruncated: page.isTruncated };
+  };
+}
+
+/** Every key stored under `bucketPath` that starts with `prefix`, sorted. Only folders that can hold such keys are read. */
+async function keysUnder(bucketPath: string, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  const visit = async (folder: string, keyPrefix: string): Promise<void> => {
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = await readdir(folder, { withFileTypes: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw error;
+    }
+    for (const entry of entries) {
+      if (entry.isDirectory()) {
+        const sub = `${keyPrefix}${entry.name}/`;
+        if (sub.startsWith(prefix) || prefix.startsWith(sub)) await visit(join(folder, entry.name), sub);
+      } else if (entry.name.endsWith(OBJECT_SUFFIX)) {
+        const key = keyPrefix + entry.name.slice(0, -OBJECT_SUFFIX.length);
+        if (key.startsWith(prefix)) keys.push(key);
+      }
+    }
+  };
+  await visit(bucketPath, '');
+  return keys.sort(compareKeys);
+}
+
+/** S3 orders keys by their UTF-8 bytes. */
+function compareKeys(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+/** One page of a ListObjects answer over sorted `keys` (all starting with `prefix`). */
+export function pageOfKeys(
+  keys: readonly string[],
+  options: { delimiter: string; startAfter: string; prefix: string; maxKeys: number },
+): { keys: string[]; commonPrefixes: string[]; isTruncated: boolean } {
+  const { delimiter, startAfter, prefix, maxKeys } = options;
+  const page: string[] = [];
+  const commonPrefixes = new Set<string>();
+  let isTruncated = false;
+  for (const key of keys) {
+    if (startAfter && compareKeys(key, startAfter) <= 0) continue;
+    if (delimiter) {
+      const at = key.indexOf(delimiter, prefix.length);
+      if (at !== -1) {
+        const common = key.slice(0, at + delimiter.length);
+        // A page that started inside this common prefix already reported it.
+        if (!startAfter.startsWith(common)) commonPrefixes.add(common);
+        continue;
+      }
+    }
+    if (page.length >= maxKeys) {
+      isTruncated = true;
+      break;
+    }
+    page.push(key);
+  }
+  return { keys: page, commonPrefixes: [...commonPrefixes].sort(compareKeys), isTruncated };
+}
