@@ -44,7 +44,10 @@ const correlation = [
   },
 ] as const satisfies readonly ColumnDef[];
 
-/** Where a row came from on the stream: (shard_id, sequence_number, record_ordinal) is unique per row. */
+/**
+ * Where a row came from on the stream: (shard_id, sequence_number, sub_sequence_number, record_ordinal) is unique
+ * per row, so re-deliveries and replays can be recognised.
+ */
 const provenance = [
   {
     name: 'source_format',
@@ -56,6 +59,12 @@ const provenance = [
   { name: 'shard_id', type: 'string', nullable: false, dictionary: true, comment: 'Kinesis shard id' },
   { name: 'sequence_number', type: 'string', nullable: false, comment: 'Kinesis sequence number of the record' },
   {
+    name: 'sub_sequence_number',
+    type: 'int32',
+    nullable: false,
+    comment: 'position of the user record inside a KPL aggregated record (0 when not aggregated)',
+  },
+  {
     name: 'record_ordinal',
     type: 'int32',
     nullable: false,
@@ -66,6 +75,13 @@ const provenance = [
     type: 'timestamp_ms',
     nullable: false,
     comment: 'approximate arrival time of the record on the stream',
+  },
+  {
+    name: 'ingest_flags',
+    type: 'string',
+    nullable: true,
+    dictionary: true,
+    comment: 'what ingest changed, comma-separated: truncated, invalid_utf8, time_clamped, redacted',
   },
 ] as const satisfies readonly ColumnDef[];
 
@@ -94,6 +110,7 @@ export const LOG_COLUMNS = [
     name: 'resource_attributes',
     type: 'string',
     nullable: false,
+    dictionary: true,
     comment: 'resource attributes, JSON object',
   },
   { name: 'attributes', type: 'string', nullable: false, comment: 'other fields of the record, JSON object' },
@@ -126,7 +143,13 @@ export const SPAN_COLUMNS = [
   { name: 'status_message', type: 'string', nullable: true, comment: 'status description' },
   { name: 'service_name', type: 'string', nullable: true, dictionary: true, comment: 'service.name' },
   { name: 'scope_name', type: 'string', nullable: true, dictionary: true, comment: 'instrumentation scope name' },
-  { name: 'resource_attributes', type: 'string', nullable: false, comment: 'resource attributes, JSON object' },
+  {
+    name: 'resource_attributes',
+    type: 'string',
+    nullable: false,
+    dictionary: true,
+    comment: 'resource attributes, JSON object',
+  },
   { name: 'attributes', type: 'string', nullable: false, comment: 'span attributes, JSON object' },
   { name: 'events', type: 'string', nullable: false, comment: 'span events, JSON array' },
   { name: 'links', type: 'string', nullable: false, comment: 'span links, JSON array' },

@@ -9,7 +9,8 @@ export const SpanId = z.string().regex(/^[0-9a-f]{16}$/, 'a span id is 16 lowerc
 /** Request ids are normalised to 32 hex when they are hex or UUIDs; anything else is kept verbatim (1–256 chars). */
 export const RequestId = z.string().min(1).max(256);
 
-export const SourceFormat = z.enum(['json-lines', 'otlp-json']);
+/** The decoder that produced a row; `kpl+` when it came out of a KPL aggregated record. */
+export const SourceFormat = z.string().regex(/^(kpl\+)?(json-lines|otlp-json|otlp-proto|cloudwatch-logs)$/);
 export type SourceFormat = z.infer<typeof SourceFormat>;
 
 export const SpanKind = z.enum(['UNSPECIFIED', 'INTERNAL', 'SERVER', 'CLIENT', 'PRODUCER', 'CONSUMER']);
@@ -23,9 +24,12 @@ const Provenance = {
   source_format: SourceFormat,
   shard_id: z.string().min(1),
   sequence_number: z.string().regex(/^\d+$/),
+  sub_sequence_number: z.number().int().nonnegative(),
   record_ordinal: z.number().int().nonnegative(),
   /** Epoch milliseconds. */
   arrival_time: z.number().int(),
+  /** Comma-separated INGEST_FLAGS, or null when the row is exactly what the producer sent. */
+  ingest_flags: z.string().nullable(),
 };
 
 /** One normalised log line: the row written to the `logs` table. */

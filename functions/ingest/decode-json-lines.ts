@@ -189,10 +189,12 @@ export function toLogRow(fields: Record<string, unknown>, ordinal: number, ctx: 
     service_name: service,
     resource_attributes: service === null ? '{}' : JSON.stringify({ 'service.name': service }),
     attributes: attributes === undefined ? '{}' : JSON.stringify(attributes),
-    source_format: JSON_LINES,
+    source_format: ctx.formatPrefix + JSON_LINES,
     shard_id: ctx.shardId,
     sequence_number: ctx.sequenceNumber,
+    sub_sequence_number: ctx.subSequenceNumber,
     record_ordinal: ordinal,
     arrival_time: ctx.arrivalMs,
+    ingest_flags: null,
   };
 }

@@ -114,11 +114,13 @@ function toSpanRow(
         attributes: attributesObject(l.attributes),
       })),
     ),
-    source_format: OTLP_JSON,
+    source_format: ctx.formatPrefix + OTLP_JSON,
     shard_id: ctx.shardId,
     sequence_number: ctx.sequenceNumber,
+    sub_sequence_number: ctx.subSequenceNumber,
     record_ordinal: ordinal,
     arrival_time: ctx.arrivalMs,
+    ingest_flags: null,
   };
 }
 

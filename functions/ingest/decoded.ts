@@ -4,6 +4,10 @@ import type { LogRecord, SpanRecord } from '../../schemas/records.ts';
 export interface RecordContext {
   readonly shardId: string;
   readonly sequenceNumber: string;
+  /** Position inside a KPL aggregated record; 0 for a plain record. */
+  readonly subSequenceNumber: number;
+  /** `kpl+` when the record came out of a KPL aggregate, '' otherwise: prefixed to `source_format`. */
+  readonly formatPrefix: '' | 'kpl+';
   readonly partitionKey: string;
   /** Approximate arrival time on the stream, epoch ms. */
   readonly arrivalMs: number;
@@ -17,7 +21,10 @@ export const QUARANTINE_REASONS = {
   unknown_format: 'the record is neither JSON lines nor OTLP/JSON (binary or unrecognised text)',
   invalid_json: 'a line is not valid JSON',
   not_a_json_object: 'a line is JSON but not an object',
-  invalid_otlp: 'the OTLP/JSON payload does not match ExportTraceServiceRequest',
+  invalid_otlp: 'the OTLP payload does not match ExportTraceServiceRequest / ExportLogsServiceRequest',
+  invalid_protobuf: 'binary content that is not a valid OTLP protobuf message',
+  invalid_kpl: 'a KPL aggregated record that is truncated, malformed or fails its MD5 check',
+  invalid_cloudwatch: 'a CloudWatch Logs subscription payload without a valid DATA_MESSAGE envelope',
   invalid_span: 'a span lacks a valid trace id, span id or timestamps',
   unsupported_format: 'the format is recognised but not decoded yet',
   corrupt_compression: 'the gzip/zlib stream is corrupt or truncated',
@@ -37,12 +44,15 @@ export interface DecodeFailure {
   readonly decoder: string;
 }
 
-/** Rows and failures accumulated over a batch; decoders append to it (no per-record arrays on the hot path). */
+/** Rows and counters accumulated over a batch; decoders append to it (no per-record arrays on the hot path). */
 export interface DecodeSink {
   readonly logs: LogRecord[];
   readonly spans: SpanRecord[];
+  /** CloudWatch Logs `CONTROL_MESSAGE`s seen: dropped on purpose, counted, never quarantined. */
+  controlMessages: number;
 }
 
-export type DecodeOutcome =
-  | { readonly ok: true; readonly rows: number }
-  | { readonly ok: false; readonly failures: readonly DecodeFailure[] };
+/** A fresh, empty sink. */
+export function newSink(): DecodeSink {
+  return { logs: [], spans: [], controlMessages: 0 };
+}

@@ -8,7 +8,7 @@ import type { Logger } from '../core/logger.ts';
 import type { ObjectStore } from '../core/object-store.ts';
 import type { IngestConfig } from './config.ts';
 import { decodeRecord } from './decode-record.ts';
-import type { DecodeFailure, DecodeSink, RecordContext } from './decoded.ts';
+import { type DecodeFailure, newSink, type RecordContext } from './decoded.ts';
 import { type BatchId, quarantineObjectKey, tableObjectKey } from './object-keys.ts';
 import { writeParquet } from './parquet/parquet-writer.ts';
 import { encodeQuarantine, type QuarantineEntry, quarantineEntry } from './quarantine.ts';
@@ -90,7 +90,7 @@ export async function ingest(
   };
   const log = deps.logger.child({ shard_id: batch.shardId, first_sequence_number: batch.firstSequenceNumber });
 
-  const sink: DecodeSink = { logs: [], spans: [] };
+  const sink = newSink();
   const quarantine: QuarantineEntry[] = [];
   const observedNs = millisToNanos(started);
   const limits = { maxRecordBytes: deps.config.maxRecordBytes };
@@ -99,6 +99,8 @@ export async function ingest(
     const ctx: RecordContext = {
       shardId: batch.shardId,
       sequenceNumber: record.kinesis.sequenceNumber,
+      subSequenceNumber: 0,
+      formatPrefix: '',
       partitionKey: record.kinesis.partitionKey,
       arrivalMs: Math.round(record.kinesis.approximateArrivalTimestamp * 1000),
       observedNs,

@@ -29,8 +29,10 @@ export const LogRow = z.object({
   source_format: text,
   shard_id: text,
   sequence_number: text,
+  sub_sequence_number: int32,
   record_ordinal: int32,
   arrival_time: epochMs,
+  ingest_flags: maybeText,
 });
 export type LogRow = z.infer<typeof LogRow>;
 
@@ -57,8 +59,10 @@ export const SpanRow = z.object({
   source_format: text,
   shard_id: text,
   sequence_number: text,
+  sub_sequence_number: int32,
   record_ordinal: int32,
   arrival_time: epochMs,
+  ingest_flags: maybeText,
 });
 export type SpanRow = z.infer<typeof SpanRow>;
 
@@ -82,6 +86,8 @@ export function compareRows(a: QueryRow, b: QueryRow): number {
   if (a.table !== b.table) return a.table === 'logs' ? -1 : 1;
   if (a.row.sequence_number !== b.row.sequence_number)
     return compareDecimal(a.row.sequence_number, b.row.sequence_number);
+  if (a.row.sub_sequence_number !== b.row.sub_sequence_number)
+    return a.row.sub_sequence_number - b.row.sub_sequence_number;
   return a.row.record_ordinal - b.row.record_ordinal;
 }
 

@@ -1,20 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { decodeRecord } from '../../functions/ingest/decode-record.ts';
-import type { DecodeSink, RecordContext } from '../../functions/ingest/decoded.ts';
+import { newSink } from '../../functions/ingest/decoded.ts';
 import { LogRecord } from '../../schemas/records.ts';
+import { aRecordContext } from '../builders/decode.ts';
 
-const ctx: RecordContext = {
-  shardId: 'shardId-000000000001',
-  sequenceNumber: '4965',
-  partitionKey: 'pk',
-  arrivalMs: Date.UTC(2026, 10, 25, 21, 30),
-  observedNs: 1_795_000_000_000_000_000n,
-};
+const ctx = aRecordContext({ shardId: 'shardId-000000000001', sequenceNumber: '4965' });
 const limits = { maxRecordBytes: 1024 * 1024 };
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 
 function decode(text: string | Uint8Array) {
-  const sink: DecodeSink = { logs: [], spans: [] };
+  const sink = newSink();
   const failures = decodeRecord(typeof text === 'string' ? Buffer.from(text) : text, ctx, sink, limits);
   return { rows: sink.logs, failures };
 }
@@ -120,7 +115,7 @@ describe('JSON lines', () => {
   });
 
   it('quarantines a record over the size limit', () => {
-    const sink: DecodeSink = { logs: [], spans: [] };
+    const sink = newSink();
     const failures = decodeRecord(Buffer.from(JSON.stringify({ msg: 'x'.repeat(2000) })), ctx, sink, {
       maxRecordBytes: 1024,
     });

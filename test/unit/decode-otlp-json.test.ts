@@ -1,21 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { decodeRecord } from '../../functions/ingest/decode-record.ts';
-import type { DecodeSink, RecordContext } from '../../functions/ingest/decoded.ts';
+import { newSink } from '../../functions/ingest/decoded.ts';
 import { SpanRecord } from '../../schemas/records.ts';
+import { aRecordContext } from '../builders/decode.ts';
 import { anOtlpTraceRequest } from '../builders/telemetry.ts';
 
-const ctx: RecordContext = {
-  shardId: 'shardId-000000000000',
-  sequenceNumber: '1',
-  partitionKey: 'pk',
-  arrivalMs: Date.UTC(2026, 10, 25, 21, 30),
-  observedNs: 0n,
-};
+const ctx = aRecordContext({ sequenceNumber: '1' });
 const limits = { maxRecordBytes: 1024 * 1024 };
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 
 function decode(text: string) {
-  const sink: DecodeSink = { logs: [], spans: [] };
+  const sink = newSink();
   const failures = decodeRecord(Buffer.from(text), ctx, sink, limits);
   return { spans: sink.spans, logs: sink.logs, failures };
 }

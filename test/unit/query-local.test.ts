@@ -38,8 +38,10 @@ function logRow(fields: Row & { at: number }): Row {
     source_format: 'json-lines',
     shard_id: 'shardId-000000000000',
     sequence_number: '49650000000000000000000000000000000000000000000000000001',
+    sub_sequence_number: 0,
     record_ordinal: 0,
     arrival_time: new Date(T0 + at).toISOString(),
+    ingest_flags: null,
     ...rest,
   };
 }
@@ -69,8 +71,10 @@ function spanRow(fields: Row & { at: number; duration: number }): Row {
     source_format: 'otlp-json',
     shard_id: 'shardId-000000000000',
     sequence_number: '49650000000000000000000000000000000000000000000000000002',
+    sub_sequence_number: 0,
     record_ordinal: 0,
     arrival_time: new Date(T0 + at).toISOString(),
+    ingest_flags: null,
     ...rest,
   };
 }

@@ -34,7 +34,9 @@ class SpanBuilder {
     source_format: 'otlp-json',
     shard_id: 'shardId-000000000000',
     sequence_number: '1',
+    sub_sequence_number: 0,
     record_ordinal: 0,
+    ingest_flags: null,
     arrival_time: T0,
   };
   with(fields: Partial<SpanRow>): this {
@@ -71,7 +73,9 @@ class LogBuilder {
     source_format: 'json-lines',
     shard_id: 'shardId-000000000000',
     sequence_number: '2',
+    sub_sequence_number: 0,
     record_ordinal: 0,
+    ingest_flags: null,
     arrival_time: T0,
   };
   with(fields: Partial<LogRow>): this {
@@ -250,7 +254,9 @@ describe('toJsonRow', () => {
       start_time: '2024-05-01T07:30:00.000Z',
       start_time_unix_nano: '1714548600000000000',
       duration_nano: '10000000',
+      sub_sequence_number: 0,
       record_ordinal: 0,
+      ingest_flags: null,
       parent_span_id: null,
     });
     expect(log).toMatchObject({ table: 'logs', time: '2024-05-01T07:30:00.000Z', severity_number: 9 });
