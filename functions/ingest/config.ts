@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from '../core/errors.ts';
+import { createRedactor, type TextRedactor } from '../core/redact.ts';
 
 /** Environment of the ingest function. Parsed once, at module scope of the handler. */
 export const IngestEnv = z.object({
@@ -13,6 +14,8 @@ export const IngestEnv = z.object({
     .min(1024)
     .default(10 * 1024 * 1024),
   SKEIN_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /** Field names redacted on top of the built-in list, comma-separated (`x-session,ssn`). */
+  SKEIN_REDACT_KEYS: z.string().default(''),
 });
 
 export interface IngestConfig {
@@ -20,6 +23,8 @@ export interface IngestConfig {
   readonly rowGroupRows: number;
   readonly maxRecordBytes: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** Built once from the built-in list and SKEIN_REDACT_KEYS. */
+  readonly redactor: TextRedactor;
 }
 
 export function loadIngestConfig(env: Record<string, string | undefined>): IngestConfig {
@@ -34,5 +39,10 @@ export function loadIngestConfig(env: Record<string, string | undefined>): Inges
     rowGroupRows: e.SKEIN_ROW_GROUP_ROWS,
     maxRecordBytes: e.SKEIN_MAX_RECORD_BYTES,
     logLevel: e.SKEIN_LOG_LEVEL,
+    redactor: createRedactor(
+      e.SKEIN_REDACT_KEYS.split(',')
+        .map((k) => k.trim())
+        .filter((k) => k.length > 0),
+    ),
   };
 }

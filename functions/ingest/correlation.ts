@@ -1,5 +1,3 @@
-import { isSecretKey } from '../core/redact.ts';
-
 /**
  * Field names producers use for correlation ids (DESIGN.md "Correlation"). Checked in this order; the first
  * one that holds a valid id wins.
@@ -14,16 +12,3 @@ export const REQUEST_ID_KEYS = [
   'http.request.header.x-request-id',
   'awsRequestId',
 ] as const;
-
-const secretKeyCache = new Map<string, boolean>();
-const SECRET_CACHE_LIMIT = 10_000;
-
-/** `isSecretKey` memoised: field names repeat across millions of lines. */
-export function isSecretField(key: string): boolean {
-  let secret = secretKeyCache.get(key);
-  if (secret === undefined) {
-    secret = isSecretKey(key);
-    if (secretKeyCache.size < SECRET_CACHE_LIMIT) secretKeyCache.set(key, secret);
-  }
-  return secret;
-}

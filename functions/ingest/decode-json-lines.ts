@@ -1,8 +1,7 @@
 import type { LogRecord } from '../../schemas/records.ts';
 import { normaliseRequestId, normaliseSpanId, normaliseTraceId } from '../core/ids.ts';
 import { REDACTED } from '../core/redact.ts';
-import { isSecretField } from './correlation.ts';
-import type { DecodeFailure, DecodeSink, RecordContext } from './decoded.ts';
+import type { DecodeFailure, DecodeOptions, DecodeSink, RecordContext, Redactor } from './decoded.ts';
 import { severityNumber, severityText } from './severity.ts';
 import { nanosToMillis, toUnixNanos } from './timestamps.ts';
 
@@ -57,7 +56,13 @@ const ROLES = new Map<string, Role>([
  * lines of the same record still become rows. `record_ordinal` is the 0-based line index, so a line keeps its
  * identity when it is replayed from the quarantine.
  */
-export function decodeJsonLines(data: Uint8Array, text: string, ctx: RecordContext, sink: DecodeSink): DecodeFailure[] {
+export function decodeJsonLines(
+  data: Uint8Array,
+  text: string,
+  ctx: RecordContext,
+  sink: DecodeSink,
+  options: DecodeOptions,
+): DecodeFailure[] {
   const failures: DecodeFailure[] = [];
   let start = 0;
   let lineIndex = 0;
@@ -68,7 +73,7 @@ export function decodeJsonLines(data: Uint8Array, text: string, ctx: RecordConte
     if (end === -1) end = length;
     const line = text.slice(start, end).trim();
     if (line.length > 0) {
-      const failure = decodeLine(line, lineIndex, ctx, sink);
+      const failure = decodeLine(line, lineIndex, ctx, sink, options.redactor);
       if (failure) failures.push(failure);
       else rows++;
     }
@@ -86,7 +91,13 @@ export function decodeJsonLines(data: Uint8Array, text: string, ctx: RecordConte
   return failures;
 }
 
-function decodeLine(line: string, lineIndex: number, ctx: RecordContext, sink: DecodeSink): DecodeFailure | undefined {
+function decodeLine(
+  line: string,
+  lineIndex: number,
+  ctx: RecordContext,
+  sink: DecodeSink,
+  redactor: Redactor,
+): DecodeFailure | undefined {
   let parsed: unknown;
   try {
     parsed = JSON.parse(line);
@@ -96,7 +107,7 @@ function decodeLine(line: string, lineIndex: number, ctx: RecordContext, sink: D
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     return lineFailure('not_a_json_object', `line ${lineIndex + 1}: expected a JSON object`, line, lineIndex);
   }
-  sink.logs.push(toLogRow(parsed as Record<string, unknown>, lineIndex, ctx));
+  sink.logs.push(toLogRow(parsed as Record<string, unknown>, lineIndex, ctx, redactor));
   return undefined;
 }
 
@@ -110,7 +121,12 @@ function lineFailure(
 }
 
 /** One parsed log line to a row. Exported for the other decoders whose payloads carry JSON log lines. */
-export function toLogRow(fields: Record<string, unknown>, ordinal: number, ctx: RecordContext): LogRecord {
+export function toLogRow(
+  fields: Record<string, unknown>,
+  ordinal: number,
+  ctx: RecordContext,
+  redactor: Redactor,
+): LogRecord {
   let timeNs: bigint | undefined;
   let level: unknown;
   let body: string | null = null;
@@ -170,7 +186,7 @@ export function toLogRow(fields: Record<string, unknown>, ordinal: number, ctx: 
     }
     if (!used) {
       if (attributes === undefined) attributes = {};
-      attributes[key] = isSecretField(key) ? REDACTED : value;
+      attributes[key] = redactor.isSecretKey(key) ? REDACTED : value;
     }
   }
 

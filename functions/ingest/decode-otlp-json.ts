@@ -2,8 +2,8 @@ import { type AnyValue, ExportTraceServiceRequest, type KeyValue, type OtlpSpan 
 import type { SpanRecord } from '../../schemas/records.ts';
 import { normaliseRequestId, normaliseSpanId, normaliseTraceId } from '../core/ids.ts';
 import { REDACTED } from '../core/redact.ts';
-import { isSecretField, REQUEST_ID_KEYS } from './correlation.ts';
-import type { DecodeFailure, DecodeSink, RecordContext } from './decoded.ts';
+import { REQUEST_ID_KEYS } from './correlation.ts';
+import type { DecodeFailure, DecodeOptions, DecodeSink, RecordContext, Redactor } from './decoded.ts';
 import { nanosToMillis } from './timestamps.ts';
 
 export const OTLP_JSON = 'otlp-json';
@@ -23,6 +23,7 @@ export function decodeOtlpTraces(
   parsed: unknown,
   ctx: RecordContext,
   sink: DecodeSink,
+  options: DecodeOptions,
 ): DecodeFailure[] {
   const request = ExportTraceServiceRequest.safeParse(parsed);
   if (!request.success) {
@@ -39,13 +40,14 @@ export function decodeOtlpTraces(
   const rows: SpanRecord[] = [];
   let ordinal = 0;
   for (const resourceSpans of request.data.resourceSpans) {
-    const resource = attributesObject(resourceSpans.resource?.attributes);
+    const { redactor } = options;
+    const resource = attributesObject(resourceSpans.resource?.attributes, redactor);
     const service = typeof resource['service.name'] === 'string' ? resource['service.name'] : null;
     const resourceJson = JSON.stringify(resource);
     for (const scopeSpans of resourceSpans.scopeSpans) {
       const scopeName = scopeSpans.scope?.name || null;
       for (const span of scopeSpans.spans) {
-        const row = toSpanRow(span, ordinal, ctx, service, scopeName, resourceJson);
+        const row = toSpanRow(span, ordinal, ctx, service, scopeName, resourceJson, redactor);
         if (typeof row === 'string') {
           return [{ reason: 'invalid_span', message: `span ${ordinal}: ${row}`, raw: data, decoder: OTLP_JSON }];
         }
@@ -69,6 +71,7 @@ function toSpanRow(
   service: string | null,
   scopeName: string | null,
   resourceJson: string,
+  redactor: Redactor,
 ): SpanRecord | string {
   const traceId = normaliseTraceId(hexId(span.traceId, 16));
   if (!traceId) return `traceId ${JSON.stringify(span.traceId)} is not a valid trace id`;
@@ -79,7 +82,7 @@ function toSpanRow(
   const start = int64(span.startTimeUnixNano);
   const end = int64(span.endTimeUnixNano);
   if (start <= 0n) return 'startTimeUnixNano is missing or zero';
-  const attributes = attributesObject(span.attributes);
+  const attributes = attributesObject(span.attributes, redactor);
   return {
     trace_id: traceId,
     start_time: nanosToMillis(start),
@@ -103,7 +106,7 @@ function toSpanRow(
       (span.events ?? []).map((e) => ({
         time_unix_nano: e.timeUnixNano === undefined ? null : String(e.timeUnixNano),
         name: e.name,
-        attributes: attributesObject(e.attributes),
+        attributes: attributesObject(e.attributes, redactor),
       })),
     ),
     links: JSON.stringify(
@@ -111,7 +114,7 @@ function toSpanRow(
         trace_id: normaliseTraceId(hexId(l.traceId, 16)) ?? l.traceId,
         span_id: normaliseSpanId(hexId(l.spanId, 8)) ?? l.spanId,
         trace_state: l.traceState ?? null,
-        attributes: attributesObject(l.attributes),
+        attributes: attributesObject(l.attributes, redactor),
       })),
     ),
     source_format: ctx.formatPrefix + OTLP_JSON,
@@ -145,14 +148,14 @@ function enumName<T extends string>(value: number | string | undefined, names: r
 }
 
 /** OTLP key/value list to a plain object; secret-named keys are redacted. */
-export function attributesObject(list: readonly KeyValue[] | undefined): Record<string, unknown> {
+export function attributesObject(list: readonly KeyValue[] | undefined, redactor: Redactor): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (!list) return out;
-  for (const kv of list) out[kv.key] = isSecretField(kv.key) ? REDACTED : anyValue(kv.value);
+  for (const kv of list) out[kv.key] = redactor.isSecretKey(kv.key) ? REDACTED : anyValue(kv.value, redactor);
   return out;
 }
 
-function anyValue(value: AnyValue | undefined): unknown {
+function anyValue(value: AnyValue | undefined, redactor: Redactor): unknown {
   if (!value) return null;
   if ('stringValue' in value) return value.stringValue;
   if ('boolValue' in value) return value.boolValue;
@@ -162,8 +165,8 @@ function anyValue(value: AnyValue | undefined): unknown {
   }
   if ('doubleValue' in value) return Number(value.doubleValue);
   if ('bytesValue' in value) return value.bytesValue;
-  if ('arrayValue' in value) return (value.arrayValue?.values ?? []).map(anyValue);
-  if ('kvlistValue' in value) return attributesObject(value.kvlistValue?.values);
+  if ('arrayValue' in value) return (value.arrayValue?.values ?? []).map((v) => anyValue(v, redactor));
+  if ('kvlistValue' in value) return attributesObject(value.kvlistValue?.values, redactor);
   return null;
 }
 

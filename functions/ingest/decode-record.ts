@@ -1,16 +1,12 @@
 import { gunzipSync, inflateSync } from 'node:zlib';
 import { decodeJsonLines } from './decode-json-lines.ts';
 import { decodeOtlpTraces, OTLP_JSON } from './decode-otlp-json.ts';
-import type { DecodeFailure, DecodeSink, QuarantineReason, RecordContext } from './decoded.ts';
+import type { DecodeFailure, DecodeOptions, DecodeSink, QuarantineReason, RecordContext } from './decoded.ts';
 
 const DETECT = 'detect';
 const OPEN_BRACE = 0x7b;
 const OPEN_BRACKET = 0x5b;
 const KPL_MAGIC = [0xf3, 0x89, 0x9a, 0xc2] as const;
-
-export interface DecodeLimits {
-  readonly maxRecordBytes: number;
-}
 
 /**
  * Detects the format of one Kinesis record and decodes it into rows appended to `sink`. Returns what could not be
@@ -25,17 +21,17 @@ export function decodeRecord(
   data: Uint8Array,
   ctx: RecordContext,
   sink: DecodeSink,
-  limits: DecodeLimits,
+  options: DecodeOptions,
 ): DecodeFailure[] {
-  if (data.length > limits.maxRecordBytes) {
-    return [fail('record_too_large', `${data.length} bytes > ${limits.maxRecordBytes}`, data)];
+  if (data.length > options.maxRecordBytes) {
+    return [fail('record_too_large', `${data.length} bytes > ${options.maxRecordBytes}`, data)];
   }
   let payload = data;
   if (isGzip(data) || isZlib(data)) {
     try {
       payload = isGzip(data)
-        ? gunzipSync(data, { maxOutputLength: limits.maxRecordBytes })
-        : inflateSync(data, { maxOutputLength: limits.maxRecordBytes });
+        ? gunzipSync(data, { maxOutputLength: options.maxRecordBytes })
+        : inflateSync(data, { maxOutputLength: options.maxRecordBytes });
     } catch (error) {
       return [fail('corrupt_compression', `cannot inflate: ${(error as Error).message}`, data)];
     }
@@ -55,7 +51,7 @@ export function decodeRecord(
   if (byte === OPEN_BRACE && text.includes('"resourceSpans"')) {
     const whole = parseWhole(text);
     if (whole !== undefined && typeof whole === 'object' && whole !== null && 'resourceSpans' in whole) {
-      return decodeOtlpTraces(data, whole, ctx, sink);
+      return decodeOtlpTraces(data, whole, ctx, sink, options);
     }
   }
   if (byte === OPEN_BRACE && (text.includes('"resourceLogs"') || text.includes('"resourceMetrics"'))) {
@@ -69,7 +65,7 @@ export function decodeRecord(
       return [fail('unsupported_format', 'OTLP/JSON logs and metrics are not decoded yet', data, OTLP_JSON)];
     }
   }
-  return decodeJsonLines(data, text, ctx, sink);
+  return decodeJsonLines(data, text, ctx, sink, options);
 }
 
 function parseWhole(text: string): unknown {

@@ -44,6 +44,20 @@ export interface DecodeFailure {
   readonly decoder: string;
 }
 
+/** Decides what is a secret before anything is written (functions/core/redact.ts builds the configured one). */
+export interface Redactor {
+  /** True when a field of this name holds a secret by its name (`Authorization`, `api_key`, …). Memoised. */
+  isSecretKey(key: string): boolean;
+  /** `text` with secret-looking values (`AKIA…` keys, bearer tokens, …) replaced; the same string when none. */
+  redactText(text: string): string;
+}
+
+/** What every decoder is given besides the record. */
+export interface DecodeOptions {
+  readonly maxRecordBytes: number;
+  readonly redactor: Redactor;
+}
+
 /** Rows and counters accumulated over a batch; decoders append to it (no per-record arrays on the hot path). */
 export interface DecodeSink {
   readonly logs: LogRecord[];

@@ -8,7 +8,7 @@ import type { Logger } from '../core/logger.ts';
 import type { ObjectStore } from '../core/object-store.ts';
 import type { IngestConfig } from './config.ts';
 import { decodeRecord } from './decode-record.ts';
-import { type DecodeFailure, newSink, type RecordContext } from './decoded.ts';
+import { type DecodeFailure, type DecodeOptions, newSink, type RecordContext } from './decoded.ts';
 import { type BatchId, quarantineObjectKey, tableObjectKey } from './object-keys.ts';
 import { writeParquet } from './parquet/parquet-writer.ts';
 import { encodeQuarantine, type QuarantineEntry, quarantineEntry } from './quarantine.ts';
@@ -93,7 +93,7 @@ export async function ingest(
   const sink = newSink();
   const quarantine: QuarantineEntry[] = [];
   const observedNs = millisToNanos(started);
-  const limits = { maxRecordBytes: deps.config.maxRecordBytes };
+  const options: DecodeOptions = { maxRecordBytes: deps.config.maxRecordBytes, redactor: deps.config.redactor };
   let recordsWithRows = 0;
   for (const record of records) {
     const ctx: RecordContext = {
@@ -110,7 +110,7 @@ export async function ingest(
     const spansBefore = sink.spans.length;
     let failures: DecodeFailure[];
     try {
-      failures = decodeRecord(data, ctx, sink, limits);
+      failures = decodeRecord(data, ctx, sink, options);
     } catch (error) {
       // A decoder bug must not block the shard: drop this record's partial rows and quarantine it whole.
       sink.logs.length = logsBefore;

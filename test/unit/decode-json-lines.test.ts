@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { createRedactor } from '../../functions/core/redact.ts';
 import { decodeRecord } from '../../functions/ingest/decode-record.ts';
 import { newSink } from '../../functions/ingest/decoded.ts';
 import { LogRecord } from '../../schemas/records.ts';
 import { aRecordContext } from '../builders/decode.ts';
 
 const ctx = aRecordContext({ shardId: 'shardId-000000000001', sequenceNumber: '4965' });
-const limits = { maxRecordBytes: 1024 * 1024 };
+const limits = { maxRecordBytes: 1024 * 1024, redactor: createRedactor() };
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 
 function decode(text: string | Uint8Array) {
@@ -118,6 +119,7 @@ describe('JSON lines', () => {
     const sink = newSink();
     const failures = decodeRecord(Buffer.from(JSON.stringify({ msg: 'x'.repeat(2000) })), ctx, sink, {
       maxRecordBytes: 1024,
+      redactor: createRedactor(),
     });
     expect(failures.map((f) => f.reason)).toEqual(['record_too_large']);
   });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { createRedactor } from '../../functions/core/redact.ts';
 import { decodeRecord } from '../../functions/ingest/decode-record.ts';
 import { newSink } from '../../functions/ingest/decoded.ts';
 import { SpanRecord } from '../../schemas/records.ts';
@@ -6,7 +7,7 @@ import { aRecordContext } from '../builders/decode.ts';
 import { anOtlpTraceRequest } from '../builders/telemetry.ts';
 
 const ctx = aRecordContext({ sequenceNumber: '1' });
-const limits = { maxRecordBytes: 1024 * 1024 };
+const limits = { maxRecordBytes: 1024 * 1024, redactor: createRedactor() };
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 
 function decode(text: string) {
