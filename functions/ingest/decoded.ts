@@ -42,6 +42,8 @@ export interface DecodeFailure {
   /** The bytes that failed: the line, or the whole record. */
   readonly raw: Uint8Array;
   readonly decoder: string;
+  /** The context of the unit that failed when it is not the Kinesis record itself (a KPL sub-record). */
+  readonly context?: RecordContext;
 }
 
 /** Decides what is a secret before anything is written (functions/core/redact.ts builds the configured one). */

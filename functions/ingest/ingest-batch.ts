@@ -33,6 +33,12 @@ export interface BatchSummary {
   readonly recordsWithRows: number;
   /** Records (or lines of records) quarantined. */
   readonly quarantined: number;
+  /** CloudWatch Logs control messages dropped (counted, not quarantined). */
+  readonly controlMessages: number;
+  /** Rows written per `source_format`. */
+  readonly rowsByFormat: Readonly<Record<string, number>>;
+  /** Quarantine entries per reason code. */
+  readonly quarantinedByReason: Readonly<Record<string, number>>;
   readonly objectKeys: readonly string[];
 }
 
@@ -94,7 +100,7 @@ export async function ingest(
   const quarantine: QuarantineEntry[] = [];
   const observedNs = millisToNanos(started);
   const options: DecodeOptions = { maxRecordBytes: deps.config.maxRecordBytes, redactor: deps.config.redactor };
-  let recordsWithRows = 0;
+  const outcomes = { withRows: 0, quarantined: 0, dropped: 0 };
   for (const record of records) {
     const ctx: RecordContext = {
       shardId: batch.shardId,
@@ -108,6 +114,7 @@ export async function ingest(
     const data = Buffer.from(record.kinesis.data, 'base64');
     const logsBefore = sink.logs.length;
     const spansBefore = sink.spans.length;
+    const controlBefore = sink.controlMessages;
     let failures: DecodeFailure[];
     try {
       failures = decodeRecord(data, ctx, sink, options);
@@ -115,6 +122,7 @@ export async function ingest(
       // A decoder bug must not block the shard: drop this record's partial rows and quarantine it whole.
       sink.logs.length = logsBefore;
       sink.spans.length = spansBefore;
+      sink.controlMessages = controlBefore;
       failures = [{ reason: 'decoder_error', message: describeError(error), raw: data, decoder: 'detect' }];
       log.error('decoder failed unexpectedly; record quarantined', {
         sequence_number: ctx.sequenceNumber,
@@ -122,10 +130,12 @@ export async function ingest(
       });
     }
     const rows = sink.logs.length - logsBefore + sink.spans.length - spansBefore;
-    if (rows > 0) recordsWithRows++;
     for (const failure of failures) quarantine.push(quarantineEntry(failure, ctx));
-    if (rows === 0 && failures.length === 0) {
-      log.error('record produced neither rows nor a quarantine entry: this is a bug', {
+    if (rows > 0) outcomes.withRows++;
+    else if (failures.length > 0) outcomes.quarantined++;
+    else if (sink.controlMessages > controlBefore) outcomes.dropped++;
+    else {
+      log.error('record produced neither rows, a quarantine entry nor a control message: this is a bug', {
         sequence_number: ctx.sequenceNumber,
       });
       quarantine.push(
@@ -134,7 +144,13 @@ export async function ingest(
           ctx,
         ),
       );
+      outcomes.quarantined++;
     }
+  }
+  // Every record is accounted for exactly once: with rows (some of its lines may be quarantined too), quarantined
+  // whole, or dropped as a control message. The branches above make this hold; the check guards future edits.
+  if (outcomes.withRows + outcomes.quarantined + outcomes.dropped !== records.length) {
+    log.error('record count mismatch: this is a bug', { records: records.length, ...outcomes });
   }
 
   const logs = sortByTraceThenTime<LogRecord>(sink.logs, (r) => r.time_unix_nano);
@@ -154,8 +170,11 @@ export async function ingest(
     records: records.length,
     logRows: logs.length,
     spanRows: spans.length,
-    recordsWithRows,
+    recordsWithRows: outcomes.withRows,
     quarantined: quarantine.length,
+    controlMessages: sink.controlMessages,
+    rowsByFormat: countBy(logs, spans),
+    quarantinedByReason: countReasons(quarantine),
     objectKeys: writes.map((w) => w.key),
   };
   const failed = results.flatMap((r) => (r.status === 'rejected' ? [describeError(r.reason)] : []));
@@ -188,6 +207,19 @@ function shardIdOf(record: KinesisStreamRecord): string {
   return colon > 0 ? record.eventID.slice(0, colon) : 'shardId-unknown';
 }
 
+function countBy(logs: readonly LogRecord[], spans: readonly SpanRecord[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const row of logs) counts[row.source_format] = (counts[row.source_format] ?? 0) + 1;
+  for (const row of spans) counts[row.source_format] = (counts[row.source_format] ?? 0) + 1;
+  return counts;
+}
+
+function countReasons(entries: readonly QuarantineEntry[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const entry of entries) counts[entry.reason] = (counts[entry.reason] ?? 0) + 1;
+  return counts;
+}
+
 function emptySummary(): BatchSummary {
   return {
     shardId: '',
@@ -197,6 +229,9 @@ function emptySummary(): BatchSummary {
     spanRows: 0,
     recordsWithRows: 0,
     quarantined: 0,
+    controlMessages: 0,
+    rowsByFormat: {},
+    quarantinedByReason: {},
     objectKeys: [],
   };
 }

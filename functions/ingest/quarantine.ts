@@ -4,6 +4,8 @@ import type { DecodeFailure, RecordContext } from './decoded.ts';
 export interface QuarantineEntry {
   readonly shard_id: string;
   readonly sequence_number: string;
+  /** Position inside a KPL aggregate (0 for a plain record). */
+  readonly sub_sequence_number: number;
   readonly partition_key: string;
   readonly arrival_time: string;
   /** 1-based line of a JSON-lines record, or null when the whole record failed. */
@@ -15,10 +17,13 @@ export interface QuarantineEntry {
   readonly data: string;
 }
 
-export function quarantineEntry(failure: DecodeFailure, ctx: RecordContext): QuarantineEntry {
+/** The entry of one failure; a failure of a KPL sub-record carries its own context (sub-sequence, partition key). */
+export function quarantineEntry(failure: DecodeFailure, recordCtx: RecordContext): QuarantineEntry {
+  const ctx = failure.context ?? recordCtx;
   return {
     shard_id: ctx.shardId,
     sequence_number: ctx.sequenceNumber,
+    sub_sequence_number: ctx.subSequenceNumber,
     partition_key: ctx.partitionKey,
     arrival_time: new Date(ctx.arrivalMs).toISOString(),
     line: failure.line ?? null,
