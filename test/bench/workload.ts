@@ -1,6 +1,3 @@
-import type { KinesisStreamEvent } from 'aws-lambda';
-import { aKinesisEvent } from '../builders/kinesis.ts';
-
 /** A seeded PRNG (mulberry32): benchmarks see the same bytes every run. */
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
@@ -146,17 +143,4 @@ export function syntheticRecords(count: number, seed = 42): string[] {
     }
   }
   return records;
-}
-
-/** The records cut into Lambda-sized batches (as the event source mapping would deliver them). */
-export function asBatches(records: readonly string[], batchSize: number): KinesisStreamEvent[] {
-  const events: KinesisStreamEvent[] = [];
-  for (let i = 0; i < records.length; i += batchSize) {
-    events.push(
-      aKinesisEvent(records.slice(i, i + batchSize), {
-        firstSeq: 49650000000000000000000000000000000000000000000000000001n + BigInt(i) * 1000n,
-      }),
-    );
-  }
-  return events;
 }
