@@ -143,8 +143,10 @@ export function buildLogRows(count: number, seed = 42): Row[] {
       source_format: pick(['json-lines', 'json-lines', 'otlp-json']),
       shard_id: `shardId-00000000000${(random() * 4) | 0}`,
       sequence_number: `4964${hex(8)}${String(i).padStart(12, '0')}${hex(8)}`,
+      sub_sequence_number: 0,
       record_ordinal: i % 50,
       arrival_time: timeMs + 400,
+      ingest_flags: null,
     };
     // Through JSON like the decoders' output: flat strings (not concatenation ropes), int64 as bigint.
     const row: Row = JSON.parse(JSON.stringify(record));
