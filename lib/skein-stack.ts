@@ -1,5 +1,6 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { CloudWatchSubscription } from './cloudwatch-subscription.ts';
 import { Ingest } from './ingest.ts';
 import { IngestAlarms } from './monitoring.ts';
 import { Query } from './query.ts';
@@ -17,6 +18,7 @@ export class SkeinStack extends Stack {
   readonly ingest: Ingest;
   readonly query: Query;
   readonly alarms: IngestAlarms;
+  readonly cloudWatchSubscription: CloudWatchSubscription;
 
   constructor(scope: Construct, id: string, props: SkeinStackProps) {
     super(scope, id, props);
@@ -34,6 +36,10 @@ export class SkeinStack extends Stack {
       failedBatches: this.ingest.failedBatches,
       alarmTopicArn: settings.alarmTopicArn,
     });
+    this.cloudWatchSubscription = new CloudWatchSubscription(this, 'CloudWatchSubscription', {
+      stream: this.ingest.stream,
+      streamKey: this.ingest.streamKey,
+    });
 
     new CfnOutput(this, 'StreamName', {
       description: 'Kinesis stream producers write to',
@@ -48,6 +54,10 @@ export class SkeinStack extends Stack {
     new CfnOutput(this, 'FailedBatchQueueUrl', {
       description: 'SQS queue of the Kinesis batches Lambda gave up on (shard and sequence range to replay)',
       value: this.ingest.failedBatches.queueUrl,
+    });
+    new CfnOutput(this, 'CloudWatchSubscriptionRoleArn', {
+      description: 'Role for CloudWatch Logs subscription filters that deliver to the stream (--role-arn)',
+      value: this.cloudWatchSubscription.role.roleArn,
     });
   }
 }

@@ -1,9 +1,9 @@
 import { z } from 'zod';
 
 /**
- * The OTLP/JSON encoding of `ExportTraceServiceRequest` (opentelemetry-proto, JSON mapping): ids are hex strings,
- * 64-bit integers may be strings or numbers, enums may be integers or their names. Unknown fields are allowed, as
- * the protocol requires of receivers.
+ * The OTLP/JSON encoding of `ExportTraceServiceRequest` and `ExportLogsServiceRequest` (opentelemetry-proto, JSON
+ * mapping): ids are hex strings, 64-bit integers may be strings or numbers, enums may be integers or their names.
+ * Unknown fields are allowed, as the protocol requires of receivers.
  */
 
 /** 64-bit integers: decimal strings (exact) or JSON numbers (which lose precision beyond 2^53, hence not `.int()`). */
@@ -88,3 +88,35 @@ export const ExportTraceServiceRequest = z.looseObject({
   ),
 });
 export type ExportTraceServiceRequest = z.infer<typeof ExportTraceServiceRequest>;
+
+/** Enums as integers or as their names (`SEVERITY_NUMBER_INFO`), as the JSON mapping allows both. */
+const Enum = z.union([z.number().int(), z.string()]);
+
+export const OtlpLogRecord = z.looseObject({
+  timeUnixNano: Int64.optional(),
+  observedTimeUnixNano: Int64.optional(),
+  severityNumber: Enum.optional(),
+  severityText: z.string().optional(),
+  body: AnyValue.optional(),
+  attributes: Attributes,
+  traceId: z.string().optional(),
+  spanId: z.string().optional(),
+});
+export type OtlpLogRecord = z.infer<typeof OtlpLogRecord>;
+
+export const ExportLogsServiceRequest = z.looseObject({
+  resourceLogs: z.array(
+    z.looseObject({
+      resource: z.looseObject({ attributes: Attributes }).optional(),
+      scopeLogs: z
+        .array(
+          z.looseObject({
+            scope: z.looseObject({ name: z.string().optional(), version: z.string().optional() }).optional(),
+            logRecords: z.array(OtlpLogRecord).default([]),
+          }),
+        )
+        .default([]),
+    }),
+  ),
+});
+export type ExportLogsServiceRequest = z.infer<typeof ExportLogsServiceRequest>;

@@ -61,3 +61,48 @@ export function normaliseRequestId(raw: string): string | undefined {
   if (UUID.test(s)) return s.replaceAll('-', '').toLowerCase();
   return PRINTABLE.test(s) ? s : undefined;
 }
+
+/** Decimal unsigned 64-bit integer, as Datadog writes ids (`dd.trace_id`, `dd.span_id`): at most 20 digits. */
+const DECIMAL_U64 = /^\d{1,20}$/;
+const MAX_U64 = 0xffff_ffff_ffff_ffffn;
+
+/**
+ * The 16 lowercase hex digits of a decimal unsigned 64-bit id, or `undefined` when it is not one (or zero). Numbers
+ * are taken only when they are safe integers: a JSON number past 2^53 has already lost digits, and a wrong id is
+ * worse than none.
+ */
+function decimalU64ToHex16(raw: string | number | bigint): string | undefined {
+  let n: bigint;
+  if (typeof raw === 'bigint') n = raw;
+  else if (typeof raw === 'number') {
+    if (!Number.isSafeInteger(raw)) return undefined;
+    n = BigInt(raw);
+  } else {
+    const s = DECIMAL_U64.test(raw) ? raw : raw.trim();
+    if (!DECIMAL_U64.test(s)) return undefined;
+    n = BigInt(s);
+  }
+  if (n <= 0n || n > MAX_U64) return undefined;
+  return n.toString(16).padStart(16, '0');
+}
+
+/**
+ * A trace id from Datadog's decimal 64-bit form (`dd.trace_id`), as lowercase 32 hex left-padded with zeros — the
+ * id dd-trace's OpenTelemetry interop gives the same trace. A 32-hex (128-bit) id, which dd-trace logs when
+ * 128-bit log injection is on, is read with {@link normaliseTraceId}. `undefined` when it is neither.
+ * @example traceIdFromDecimal('5208512171318403364') // '000000000000000048485a3953bb6124'
+ */
+export function traceIdFromDecimal(raw: string | number | bigint): string | undefined {
+  const hex = decimalU64ToHex16(raw);
+  if (hex !== undefined) return ZERO16 + hex;
+  return typeof raw === 'string' && raw.length >= 32 ? normaliseTraceId(raw) : undefined;
+}
+
+/**
+ * A span id from Datadog's decimal 64-bit form (`dd.span_id`) as lowercase 16 hex; `undefined` when it is not a
+ * decimal unsigned 64-bit integer or is zero.
+ * @example spanIdFromDecimal('5208512171318403364') // '48485a3953bb6124'
+ */
+export function spanIdFromDecimal(raw: string | number | bigint): string | undefined {
+  return decimalU64ToHex16(raw);
+}

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { ConfigError } from '../core/errors.ts';
 import { createRedactor, type TextRedactor } from '../core/redact.ts';
+import { INPUT_FORMATS, type InputFormat } from './decoded.ts';
+import type { HygieneLimits } from './hygiene.ts';
 
 /** Environment of the ingest function. Parsed once, at module scope of the handler. */
 export const IngestEnv = z.object({
@@ -14,8 +16,26 @@ export const IngestEnv = z.object({
     .min(1024)
     .default(10 * 1024 * 1024),
   SKEIN_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /** Largest log `body` kept, UTF-8 bytes; longer bodies are cut with a `…[truncated N bytes]` marker. */
+  SKEIN_MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(64 * 1024),
+  /** Largest `attributes` (and span `events`) JSON kept, UTF-8 bytes; larger ones become a `skein.truncated` marker. */
+  SKEIN_MAX_ATTRIBUTES_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(64 * 1024),
+  /** An event time more than this many hours before the record's arrival is clamped to the arrival time (7 days). */
+  SKEIN_MAX_CLOCK_SKEW_PAST_HOURS: z.coerce.number().positive().default(168),
+  /** An event time more than this many minutes after the record's arrival is clamped to the arrival time. */
+  SKEIN_MAX_CLOCK_SKEW_FUTURE_MINUTES: z.coerce.number().positive().default(60),
   /** Field names redacted on top of the built-in list, comma-separated (`x-session,ssn`). */
   SKEIN_REDACT_KEYS: z.string().default(''),
+  /** Pins every record of the stream to one format instead of detecting it per record. */
+  SKEIN_FORMAT: z.enum(INPUT_FORMATS).default('auto'),
 });
 
 export interface IngestConfig {
@@ -23,8 +43,12 @@ export interface IngestConfig {
   readonly rowGroupRows: number;
   readonly maxRecordBytes: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** `auto`, or the one format every record of this stream is in (SKEIN_FORMAT). */
+  readonly format: InputFormat;
   /** Built once from the built-in list and SKEIN_REDACT_KEYS. */
   readonly redactor: TextRedactor;
+  /** Size and clock limits every row is held to (SKEIN_MAX_BODY_BYTES, SKEIN_MAX_ATTRIBUTES_BYTES, clock skew). */
+  readonly hygiene: HygieneLimits;
 }
 
 export function loadIngestConfig(env: Record<string, string | undefined>): IngestConfig {
@@ -39,10 +63,17 @@ export function loadIngestConfig(env: Record<string, string | undefined>): Inges
     rowGroupRows: e.SKEIN_ROW_GROUP_ROWS,
     maxRecordBytes: e.SKEIN_MAX_RECORD_BYTES,
     logLevel: e.SKEIN_LOG_LEVEL,
+    format: e.SKEIN_FORMAT,
     redactor: createRedactor(
       e.SKEIN_REDACT_KEYS.split(',')
         .map((k) => k.trim())
         .filter((k) => k.length > 0),
     ),
+    hygiene: {
+      maxBodyBytes: e.SKEIN_MAX_BODY_BYTES,
+      maxAttributesBytes: e.SKEIN_MAX_ATTRIBUTES_BYTES,
+      maxClockSkewPastMs: Math.round(e.SKEIN_MAX_CLOCK_SKEW_PAST_HOURS * 3_600_000),
+      maxClockSkewFutureMs: Math.round(e.SKEIN_MAX_CLOCK_SKEW_FUTURE_MINUTES * 60_000),
+    },
   };
 }

@@ -1,21 +1,33 @@
 import { gunzipSync, inflateSync } from 'node:zlib';
+import { decodeCloudWatch, isCloudWatchEnvelope } from './decode-cloudwatch.ts';
 import { decodeJsonLines } from './decode-json-lines.ts';
-import { decodeOtlpTraces, OTLP_JSON } from './decode-otlp-json.ts';
+import { decodeKpl, isKplAggregate } from './decode-kpl.ts';
+import { decodeOtlpLogsJson, decodeOtlpTraces } from './decode-otlp-json.ts';
+import { decodeOtlpProto, looksLikeOtlpProto } from './decode-otlp-proto.ts';
 import type { DecodeFailure, DecodeOptions, DecodeSink, QuarantineReason, RecordContext } from './decoded.ts';
+import { decodeUtf8, flagRows } from './hygiene.ts';
 
 const DETECT = 'detect';
 const OPEN_BRACE = 0x7b;
 const OPEN_BRACKET = 0x5b;
-const KPL_MAGIC = [0xf3, 0x89, 0x9a, 0xc2] as const;
+/** `{"resourceSpans"`, `{ "resourceLogs"`…: an OTLP/JSON export request has exactly one field, so it comes first. */
+const OTLP_JSON_HEAD = /^\{\s*"resource(Spans|Logs|Metrics)"\s*:/;
+/** CloudWatch Logs subscription payloads start with their `messageType`. */
+const CLOUDWATCH_HEAD = /^\{\s*"messageType"\s*:/;
+const HEAD_CHARS = 48;
 
 /**
  * Detects the format of one Kinesis record and decodes it into rows appended to `sink`. Returns what could not be
- * decoded (empty when every byte became a row). Never throws for bad input; an unexpected exception is a bug and is
- * turned into a `decoder_error` failure by the caller.
+ * decoded (empty when every byte became a row or a control message). Never throws for bad input; an unexpected
+ * exception is a bug and is turned into a `decoder_error` failure by the caller.
  *
- * Detection, in order: gzip (1f 8b) or zlib (78 xx) is inflated and detected again; the KPL magic is recognised but
- * not decoded yet; text starting with `{` is OTLP/JSON traces when it parses as one object with `resourceSpans`,
- * JSON lines otherwise.
+ * Detection, in order (unless `options.format` pins one):
+ * 1. KPL magic `F3 89 9A C2`: de-aggregated, each user record detected again (sub-sequence number kept).
+ * 2. gzip (`1f 8b`) or zlib (`78 xx`): inflated (bounded by the record size limit), then detected again.
+ * 3. Text starting with `{"resourceSpans"` / `{"resourceLogs"`: OTLP/JSON; `{"messageType"` with `logEvents`:
+ *    a CloudWatch Logs subscription payload; any other `{` or `[`: JSON lines.
+ * 4. Binary that looks like a protobuf message with field 1: OTLP protobuf (traces or logs).
+ * 5. Anything else: quarantined as `unknown_format`.
  */
 export function decodeRecord(
   data: Uint8Array,
@@ -25,6 +37,9 @@ export function decodeRecord(
 ): DecodeFailure[] {
   if (data.length > options.maxRecordBytes) {
     return [fail('record_too_large', `${data.length} bytes > ${options.maxRecordBytes}`, data)];
+  }
+  if (isKplAggregate(data)) {
+    return decodeKpl(data, ctx, (inner, innerCtx) => decodeRecord(inner, innerCtx, sink, options));
   }
   let payload = data;
   if (isGzip(data) || isZlib(data)) {
@@ -38,31 +53,49 @@ export function decodeRecord(
   }
   const first = firstNonSpace(payload);
   if (first === -1) return [fail('empty_record', 'the record has no content', data)];
-  if (startsWith(payload, KPL_MAGIC)) {
-    return [fail('unsupported_format', 'KPL aggregated records are not decoded yet', data)];
-  }
   const byte = payload[first];
-  if (byte !== OPEN_BRACE && byte !== OPEN_BRACKET) {
-    return [
-      fail('unknown_format', `starts with bytes ${hexPrefix(payload, first)}: not JSON lines nor OTLP/JSON`, data),
-    ];
+  const textual = byte === OPEN_BRACE || byte === OPEN_BRACKET;
+  const format = options.format ?? 'auto';
+  if (format === 'otlp-proto' || (format === 'auto' && !textual && looksLikeOtlpProto(payload))) {
+    return decodeOtlpProto(payload, data, ctx, sink, options);
   }
-  const text = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8');
-  if (byte === OPEN_BRACE && text.includes('"resourceSpans"')) {
-    const whole = parseWhole(text);
-    if (whole !== undefined && typeof whole === 'object' && whole !== null && 'resourceSpans' in whole) {
-      return decodeOtlpTraces(data, whole, ctx, sink, options);
-    }
+  if (!textual) {
+    return [fail('unknown_format', `starts with bytes ${hexPrefix(payload, first)}: no known format`, data)];
   }
-  if (byte === OPEN_BRACE && (text.includes('"resourceLogs"') || text.includes('"resourceMetrics"'))) {
+  const { text, invalid } = decodeUtf8(payload);
+  const logsBefore = sink.logs.length;
+  const spansBefore = sink.spans.length;
+  const failures = decodeText(data, text, first, ctx, sink, options);
+  if (invalid) {
+    flagRows(sink.logs, logsBefore, 'invalid_utf8');
+    flagRows(sink.spans, spansBefore, 'invalid_utf8');
+  }
+  return failures;
+}
+
+function decodeText(
+  data: Uint8Array,
+  text: string,
+  first: number,
+  ctx: RecordContext,
+  sink: DecodeSink,
+  options: DecodeOptions,
+): DecodeFailure[] {
+  const format = options.format ?? 'auto';
+  const head = text.slice(first, first + HEAD_CHARS);
+  const otlp = format === 'otlp-json' || (format === 'auto' && OTLP_JSON_HEAD.test(head));
+  const cloudwatch = format === 'cloudwatch-logs' || (format === 'auto' && CLOUDWATCH_HEAD.test(head));
+  if (otlp || cloudwatch) {
     const whole = parseWhole(text);
-    if (
-      whole !== undefined &&
-      typeof whole === 'object' &&
-      whole !== null &&
-      ('resourceLogs' in whole || 'resourceMetrics' in whole)
-    ) {
-      return [fail('unsupported_format', 'OTLP/JSON logs and metrics are not decoded yet', data, OTLP_JSON)];
+    if (whole === undefined) {
+      if (format !== 'auto') return [fail('invalid_json', `not one JSON document (${format} expected)`, data)];
+    } else if (otlp && typeof whole === 'object' && whole !== null) {
+      if ('resourceSpans' in whole) return decodeOtlpTraces(data, whole, ctx, sink, options);
+      if ('resourceLogs' in whole) return decodeOtlpLogsJson(data, whole, ctx, sink, options);
+      if ('resourceMetrics' in whole) return [fail('unsupported_format', 'OTLP metrics are not stored by Skein', data)];
+      if (format === 'otlp-json') return [fail('invalid_otlp', 'no resourceSpans or resourceLogs', data)];
+    } else if (cloudwatch && (format === 'cloudwatch-logs' || isCloudWatchEnvelope(whole))) {
+      return decodeCloudWatch(data, whole, ctx, sink, options);
     }
   }
   return decodeJsonLines(data, text, ctx, sink, options);
@@ -89,12 +122,6 @@ function isZlib(b: Uint8Array): boolean {
   const cmf = b[0];
   const flg = b[1];
   return cmf === 0x78 && flg !== undefined && (cmf * 256 + flg) % 31 === 0;
-}
-
-function startsWith(b: Uint8Array, magic: readonly number[]): boolean {
-  if (b.length < magic.length) return false;
-  for (let i = 0; i < magic.length; i++) if (b[i] !== magic[i]) return false;
-  return true;
 }
 
 function firstNonSpace(b: Uint8Array): number {

@@ -58,7 +58,13 @@ export interface Redactor {
 export interface DecodeOptions {
   readonly maxRecordBytes: number;
   readonly redactor: Redactor;
+  /** Pins the format of every record (`SKEIN_FORMAT`); absent or `auto` detects per record. */
+  readonly format?: InputFormat;
 }
+
+/** Formats a stream can be pinned to; `auto` detects per record. KPL aggregates are always opened. */
+export const INPUT_FORMATS = ['auto', 'json-lines', 'otlp-json', 'otlp-proto', 'cloudwatch-logs'] as const;
+export type InputFormat = (typeof INPUT_FORMATS)[number];
 
 /** Rows and counters accumulated over a batch; decoders append to it (no per-record arrays on the hot path). */
 export interface DecodeSink {

@@ -8,7 +8,8 @@ import type { Logger } from '../core/logger.ts';
 import type { ObjectStore } from '../core/object-store.ts';
 import type { IngestConfig } from './config.ts';
 import { decodeRecord } from './decode-record.ts';
-import { type DecodeFailure, type DecodeOptions, newSink, type RecordContext } from './decoded.ts';
+import { type DecodeFailure, type DecodeOptions, type DecodeSink, newSink, type RecordContext } from './decoded.ts';
+import { finishLogRow, finishSpanRow } from './hygiene.ts';
 import { type BatchId, quarantineObjectKey, tableObjectKey } from './object-keys.ts';
 import { writeParquet } from './parquet/parquet-writer.ts';
 import { encodeQuarantine, type QuarantineEntry, quarantineEntry } from './quarantine.ts';
@@ -99,7 +100,11 @@ export async function ingest(
   const sink = newSink();
   const quarantine: QuarantineEntry[] = [];
   const observedNs = millisToNanos(started);
-  const options: DecodeOptions = { maxRecordBytes: deps.config.maxRecordBytes, redactor: deps.config.redactor };
+  const options: DecodeOptions = {
+    maxRecordBytes: deps.config.maxRecordBytes,
+    redactor: deps.config.redactor,
+    format: deps.config.format,
+  };
   const outcomes = { withRows: 0, quarantined: 0, dropped: 0 };
   for (const record of records) {
     const ctx: RecordContext = {
@@ -129,6 +134,7 @@ export async function ingest(
         error: describeError(error),
       });
     }
+    finishRows(sink, logsBefore, spansBefore, ctx, deps.config);
     const rows = sink.logs.length - logsBefore + sink.spans.length - spansBefore;
     for (const failure of failures) quarantine.push(quarantineEntry(failure, ctx));
     if (rows > 0) outcomes.withRows++;
@@ -205,6 +211,25 @@ function encodeTable(table: TableName, rows: readonly (LogRecord | SpanRecord)[]
 function shardIdOf(record: KinesisStreamRecord): string {
   const colon = record.eventID.indexOf(':');
   return colon > 0 ? record.eventID.slice(0, colon) : 'shardId-unknown';
+}
+
+/** Size limits, clock clamps and value redaction on the rows one record produced (functions/ingest/hygiene.ts). */
+function finishRows(
+  sink: DecodeSink,
+  logsFrom: number,
+  spansFrom: number,
+  ctx: RecordContext,
+  config: IngestConfig,
+): void {
+  const { logs, spans } = sink;
+  for (let i = logsFrom; i < logs.length; i++) {
+    const row = logs[i];
+    if (row) logs[i] = finishLogRow(row, ctx, config.hygiene, config.redactor);
+  }
+  for (let i = spansFrom; i < spans.length; i++) {
+    const row = spans[i];
+    if (row) spans[i] = finishSpanRow(row, ctx, config.hygiene, config.redactor);
+  }
 }
 
 function countBy(logs: readonly LogRecord[], spans: readonly SpanRecord[]): Record<string, number> {

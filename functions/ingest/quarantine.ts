@@ -6,6 +6,8 @@ export interface QuarantineEntry {
   readonly sequence_number: string;
   /** Position inside a KPL aggregate (0 for a plain record). */
   readonly sub_sequence_number: number;
+  /** True when `data` is one user record of a KPL aggregate (then `sub_sequence_number` names it). */
+  readonly aggregated: boolean;
   readonly partition_key: string;
   readonly arrival_time: string;
   /** 1-based line of a JSON-lines record, or null when the whole record failed. */
@@ -24,6 +26,7 @@ export function quarantineEntry(failure: DecodeFailure, recordCtx: RecordContext
     shard_id: ctx.shardId,
     sequence_number: ctx.sequenceNumber,
     sub_sequence_number: ctx.subSequenceNumber,
+    aggregated: ctx.formatPrefix === 'kpl+',
     partition_key: ctx.partitionKey,
     arrival_time: new Date(ctx.arrivalMs).toISOString(),
     line: failure.line ?? null,

@@ -9,11 +9,30 @@ const NS_PER_MS = 1_000_000n;
 const MAX_SECONDS = 1e11;
 const MAX_MILLIS = 1e14;
 const MAX_MICROS = 1e17;
-const ISO_FRACTION = /[T ]\d{2}:\d{2}:\d{2}[.,](\d+)/;
+/**
+ * RFC 3339 / ISO 8601 date-time as loggers write it: `T` or space between date and time, `.` or `,` before the
+ * fraction (Python's logging writes `2021-05-03 11:47:12,494+0200`), offset `Z`, `±hh:mm`, `±hhmm` or `±hh`.
+ * Without an offset the time is taken as UTC (what Lambda's TZ is), not as the ingest host's local time.
+ */
+const ISO =
+  /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9})\d*)?)? ?(?:([Zz]|UTC)|([+-])(\d{2}):?(\d{2})?)?$/;
+/** What the fallback `Date.parse` may see: a clock time or a four-digit year (RFC 2822 and friends). */
+const LOOSE_DATE = /\d:\d\d|\d{4}/;
 const DECIMAL = /^\d+(\.\d+)?$/;
 
-/** Nanoseconds since the epoch from a number or string, or `undefined` when it is not a timestamp. */
+/** The largest time a row can hold: `time_unix_nano` is a signed 64-bit column (2262-04-11). */
+const MAX_NANOS = 0x7fff_ffff_ffff_ffffn;
+
+/**
+ * Nanoseconds since the epoch from a number or string, or `undefined` when it is not a timestamp (or is before 1970
+ * or after what an INT64 of nanoseconds holds).
+ */
 export function toUnixNanos(value: unknown): bigint | undefined {
+  const ns = anyToNanos(value);
+  return ns === undefined || ns > MAX_NANOS ? undefined : ns;
+}
+
+function anyToNanos(value: unknown): bigint | undefined {
   if (typeof value === 'number') return numberToNanos(value);
   if (typeof value === 'string') {
     if (DECIMAL.test(value)) {
@@ -23,7 +42,7 @@ export function toUnixNanos(value: unknown): bigint | undefined {
     }
     return isoToNanos(value);
   }
-  if (typeof value === 'bigint') return integerStringToNanos(value.toString());
+  if (typeof value === 'bigint') return value < 0n ? undefined : integerStringToNanos(value.toString());
   return undefined;
 }
 
@@ -46,13 +65,37 @@ function integerStringToNanos(s: string): bigint {
 }
 
 function isoToNanos(s: string): bigint | undefined {
-  const ms = Date.parse(s);
-  if (Number.isNaN(ms)) return undefined;
-  const fraction = ISO_FRACTION.exec(s)?.[1];
-  if (!fraction || fraction.length <= 3) return BigInt(ms) * NS_PER_MS;
-  const wholeSecondsMs = Math.floor(ms / 1000) * 1000;
-  const nanosInSecond = BigInt(fraction.slice(0, 9).padEnd(9, '0'));
-  return BigInt(wholeSecondsMs) * NS_PER_MS + nanosInSecond;
+  const m = ISO.exec(s);
+  if (m === null) {
+    if (!LOOSE_DATE.test(s)) return undefined;
+    const ms = Date.parse(s);
+    return Number.isNaN(ms) || ms < 0 ? undefined : BigInt(ms) * NS_PER_MS;
+  }
+  const year = Number(m[1]);
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  const hour = Number(m[4]);
+  const minute = Number(m[5]);
+  const second = m[6] === undefined ? 0 : Number(m[6]);
+  if (year < 1970 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
+  if (hour > 23 || minute > 59 || second > 60) return undefined; // 60: a leap second, read as the next second
+  let offsetMinutes = 0;
+  if (m[9] !== undefined) {
+    const offsetHours = Number(m[10]);
+    const offsetMins = m[11] === undefined ? 0 : Number(m[11]);
+    if (offsetHours > 23 || offsetMins > 59) return undefined;
+    offsetMinutes = (offsetHours * 60 + offsetMins) * (m[9] === '-' ? -1 : 1);
+  }
+  const ms = Date.UTC(year, month - 1, day, hour, minute, second) - offsetMinutes * 60_000;
+  if (ms < 0) return undefined;
+  const fraction = m[7];
+  const nanosInSecond = fraction === undefined ? 0n : BigInt(fraction.padEnd(9, '0'));
+  return BigInt(ms) * NS_PER_MS + nanosInSecond;
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }
 
 /** Epoch milliseconds of a nanosecond timestamp (floor), for the Athena TIMESTAMP columns. */

@@ -2,11 +2,11 @@
  * `npm run bench`: every hot path's figure next to its floor, measured in the same run on the same bytes.
  * No thresholds: the numbers are reported, not asserted.
  */
-import { benchIngest } from './ingest.bench.ts';
+import { benchFormats } from './formats.bench.ts';
 import { benchParquetWriter } from './parquet-writer.bench.ts';
 
 const benches: { name: string; run: () => Promise<string[]> }[] = [
-  { name: 'ingest', run: benchIngest },
+  { name: 'ingest', run: benchFormats },
   { name: 'parquet', run: benchParquetWriter },
 ];
 

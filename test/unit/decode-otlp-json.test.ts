@@ -125,8 +125,8 @@ describe('OTLP/JSON traces', () => {
     expect(failures.map((f) => f.reason)).toEqual(['invalid_otlp']);
   });
 
-  it('quarantines OTLP logs as not yet supported', () => {
-    const { failures } = decode(JSON.stringify({ resourceLogs: [] }));
+  it('quarantines OTLP metrics, which Skein does not store', () => {
+    const { failures } = decode(JSON.stringify({ resourceMetrics: [] }));
     expect(failures.map((f) => f.reason)).toEqual(['unsupported_format']);
   });
 });

@@ -1,6 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { normaliseRequestId, normaliseSpanId, normaliseTraceId } from '../../functions/core/ids.ts';
+import {
+  normaliseRequestId,
+  normaliseSpanId,
+  normaliseTraceId,
+  spanIdFromDecimal,
+  traceIdFromDecimal,
+} from '../../functions/core/ids.ts';
 
 describe('normaliseTraceId', () => {
   it.each([
@@ -59,5 +65,52 @@ describe('normaliseRequestId', () => {
     expect(normaliseRequestId('   ')).toBeUndefined();
     expect(normaliseRequestId('a\u0000b')).toBeUndefined();
     expect(normaliseRequestId('x'.repeat(257))).toBeUndefined();
+  });
+});
+
+describe('traceIdFromDecimal', () => {
+  it.each([
+    ['a dd-trace decimal id', '5208512171318403364', '000000000000000048485a3953bb6124'],
+    ['the largest 64-bit id', '18446744073709551615', '0000000000000000ffffffffffffffff'],
+    ['a small id', '1', '00000000000000000000000000000001'],
+    ['a safe integer number', 5_208_512_171_318_403, '00000000000000000012811d3dc79c83'],
+    ['a bigint', 5208512171318403364n, '000000000000000048485a3953bb6124'],
+    [
+      '128-bit hex (dd-trace with 128-bit log injection)',
+      '4BF92F3577B34DA6A3CE929D0E0E4736',
+      '4bf92f3577b34da6a3ce929d0e0e4736',
+    ],
+  ])('reads %s', (_name, raw, expected) => {
+    expect(traceIdFromDecimal(raw)).toBe(expected);
+  });
+
+  it.each([
+    ['zero', '0'],
+    ['2^64', '18446744073709551616'],
+    ['a number past 2^53 (digits already lost)', 2 ** 62 + 2 ** 10],
+    ['hex of 16 digits', 'a3ce929d0e0e4736'],
+    ['a negative number', '-5'],
+    ['empty', ''],
+  ])('rejects %s', (_name, raw) => {
+    expect(traceIdFromDecimal(raw)).toBeUndefined();
+  });
+
+  it('round-trips every non-zero unsigned 64-bit id', () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: 1n, max: 2n ** 64n - 1n }), (n) => {
+        const id = traceIdFromDecimal(n.toString());
+        expect(id).toMatch(/^0{16}[0-9a-f]{16}$/);
+        expect(BigInt(`0x${id}`)).toBe(n);
+      }),
+    );
+  });
+});
+
+describe('spanIdFromDecimal', () => {
+  it('reads decimal 64-bit span ids as 16 hex and rejects zero and overflow', () => {
+    expect(spanIdFromDecimal('7353677229817254731')).toBe('660d827aa422d34b');
+    expect(spanIdFromDecimal(' 42 ')).toBe('000000000000002a');
+    expect(spanIdFromDecimal('0')).toBeUndefined();
+    expect(spanIdFromDecimal('18446744073709551616')).toBeUndefined();
   });
 });
