@@ -148,6 +148,7 @@ export class Ingest extends Construct {
         SKEIN_BUCKET: bucket.bucketName,
         SKEIN_ROW_GROUP_ROWS: String(settings.rowGroupRows),
         SKEIN_LOG_LEVEL: settings.logLevel,
+        SKEIN_FORMAT: settings.format,
         NODE_OPTIONS: '--enable-source-maps',
       },
       bundling: {

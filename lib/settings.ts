@@ -1,6 +1,7 @@
 import type { Construct } from 'constructs';
 import { z } from 'zod';
 import { ConfigError } from '../functions/core/errors.ts';
+import { INPUT_FORMATS } from '../functions/ingest/decoded.ts';
 
 /** Prefix of every Skein key in the CDK context (`cdk.json` or `cdk synth -c skein:batchSize=500`). */
 export const CONTEXT_PREFIX = 'skein:';
@@ -35,6 +36,8 @@ export const SkeinSettings = z.object({
   quarantineExpiryDays: z.coerce.number().int().min(1).max(3650).default(30),
   /** Rows per Parquet row group, passed to the ingest function as SKEIN_ROW_GROUP_ROWS. */
   rowGroupRows: z.coerce.number().int().min(100).max(1_000_000).default(10_000),
+  /** Pins the format of every record on the stream (SKEIN_FORMAT); `auto` detects per record. */
+  format: z.enum(INPUT_FORMATS).default('auto'),
   /** Log level of the ingest function (SKEIN_LOG_LEVEL). */
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   /** SNS topic the alarms notify (ALARM and OK); without it the alarms only change state. */

@@ -24,11 +24,55 @@ Examples:
   skein local up --dir /tmp/skein --no-demo --shards 4
 `;
 
-/** Builds the function the poller invokes, once the stack's endpoints are known. */
+/** Builds the function the poller invokes, once the stack's endpoints are known; it adds what it ingests to `tally`. */
 export type HandlerFactory = (
   endpoints: Endpoints,
   logger: Logger,
+  tally: IngestTally,
 ) => KinesisBatchHandler | Promise<KinesisBatchHandler>;
+
+/** What the counters of one ingested batch look like (`BatchSummary` of functions/ingest/ingest-batch.ts). */
+export interface BatchCounts {
+  readonly rowsByFormat: Readonly<Record<string, number>>;
+  readonly quarantinedByReason: Readonly<Record<string, number>>;
+  readonly controlMessages: number;
+}
+
+/** Rows per format, quarantine entries per reason and dropped control messages of every batch ingested so far. */
+export class IngestTally {
+  readonly rowsByFormat = new Map<string, number>();
+  readonly quarantinedByReason = new Map<string, number>();
+  controlMessages = 0;
+
+  add(batch: BatchCounts): void {
+    for (const [format, n] of Object.entries(batch.rowsByFormat)) addTo(this.rowsByFormat, format, n);
+    for (const [reason, n] of Object.entries(batch.quarantinedByReason)) addTo(this.quarantinedByReason, reason, n);
+    this.controlMessages += batch.controlMessages;
+  }
+
+  /** `rows json-lines 120, otlp-json 30; quarantined invalid_json 2; 1 control message dropped` */
+  describe(): string {
+    const rows = this.rowsByFormat.size === 0 ? 'rows 0' : `rows ${counts(this.rowsByFormat)}`;
+    const quarantined =
+      this.quarantinedByReason.size === 0 ? 'quarantined 0' : `quarantined ${counts(this.quarantinedByReason)}`;
+    const control =
+      this.controlMessages > 0
+        ? `; ${this.controlMessages} control message${this.controlMessages === 1 ? '' : 's'} dropped`
+        : '';
+    return `${rows}; ${quarantined}${control}`;
+  }
+}
+
+function addTo(map: Map<string, number>, key: string, n: number): void {
+  map.set(key, (map.get(key) ?? 0) + n);
+}
+
+function counts(map: ReadonlyMap<string, number>): string {
+  return [...map]
+    .sort((a, b) => (a[0] < b[0] ? -1 : 1))
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ');
+}
 
 export interface LocalUpDeps {
   readonly makeHandler: HandlerFactory;
@@ -49,11 +93,11 @@ export function localUpCommand(args: string[], io: CliIo): Promise<number> {
 }
 
 /**
- * The ingest function as Lambda runs it, against the local bucket. Loaded on demand so the stack itself never
- * imports ingest code.
+ * The ingest function's domain work, against the local bucket, counting rows per format and quarantine per reason
+ * for the progress line. Loaded on demand so the stack itself never imports ingest code.
  */
-export const ingestHandler: HandlerFactory = async (endpoints, logger) => {
-  const [{ ingestBatch }, { loadIngestConfig }, { s3Client }, { s3ObjectStore }] = await Promise.all([
+export const ingestHandler: HandlerFactory = async (endpoints, logger, tally) => {
+  const [{ ingest }, { loadIngestConfig }, { s3Client }, { s3ObjectStore }] = await Promise.all([
     import('../functions/ingest/ingest-batch.ts'),
     import('../functions/ingest/config.ts'),
     import('../functions/core/aws-clients.ts'),
@@ -62,7 +106,13 @@ export const ingestHandler: HandlerFactory = async (endpoints, logger) => {
   const config = loadIngestConfig({ SKEIN_BUCKET: endpoints.bucket });
   const store = s3ObjectStore(s3Client({ endpoint: endpoints.s3 }), endpoints.bucket);
   const ingestLogger = logger.child({ component: 'ingest' });
-  return (event) => ingestBatch(event, { store, config, clock: Date.now, logger: ingestLogger });
+  const deps = { store, config, clock: Date.now, logger: ingestLogger };
+  return async (event) => {
+    const { response, summary } = await ingest(event.Records, deps);
+    // A batch that failed is retried by the poller and counted once, when it succeeds.
+    if (response.batchItemFailures.length === 0) tally.add(summary);
+    return response;
+  };
 };
 
 /** `skein local up` with an injected handler factory (tests, or another function under the poller). */
@@ -97,6 +147,7 @@ export function runLocalUp(args: string[], io: CliIo, deps: LocalUpDeps): Promis
       handlerFailed = reject;
     });
     handler.catch(() => undefined);
+    const tally = new IngestTally();
     try {
       stack = await startLocalStack({
         dir,
@@ -110,7 +161,7 @@ export function runLocalUp(args: string[], io: CliIo, deps: LocalUpDeps): Promis
         onError: (error, shardId) => log.warn('poller error', { shard: shardId, error: String(error) }),
       });
       try {
-        handlerReady(await deps.makeHandler(stack.endpoints, log));
+        handlerReady(await deps.makeHandler(stack.endpoints, log, tally));
       } catch (error) {
         handlerFailed(error);
         throw error;
@@ -138,7 +189,7 @@ export function runLocalUp(args: string[], io: CliIo, deps: LocalUpDeps): Promis
         const d = workload?.stats();
         io.stdout.write(
           `[${formatUptime(Date.now() - started)}] ${d ? `pushed ${d.records} records (${d.requests} requests), ` : ''}` +
-            `ingested ${p.records} records in ${p.batches} batches, ${p.retries} retries, ${p.discardedRecords} records failed, iterator age ${p.iteratorAgeMs} ms\n`,
+            `ingested ${p.records} records in ${p.batches} batches, ${p.retries} retries, ${p.discardedRecords} records failed, iterator age ${p.iteratorAgeMs} ms; ${tally.describe()}\n`,
         );
       }, interval);
 
@@ -154,7 +205,9 @@ export function runLocalUp(args: string[], io: CliIo, deps: LocalUpDeps): Promis
       kinesis?.destroy();
       await stack.stop();
       const p = stack.poller.stats();
-      io.stdout.write(`Stopped. Ingested ${p.records} records in ${p.batches} batches; state kept in ${dir}\n`);
+      io.stdout.write(
+        `Stopped. Ingested ${p.records} records in ${p.batches} batches (${tally.describe()}); state kept in ${dir}\n`,
+      );
       return EXIT.ok;
     } finally {
       if (progress) clearInterval(progress);
@@ -223,6 +276,7 @@ function readyText(
         ]
       : [`  npx skein query trace <trace id> --local ${shown}`]),
     `  npx skein push --local ${shown} --lines my-logs.ndjson`,
+    `  npx skein quarantine ls --local ${shown}`,
     '',
     `Progress every ${Math.round(progressMs / 1000)} s; Ctrl+C stops.`,
     '',

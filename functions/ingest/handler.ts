@@ -10,6 +10,14 @@ import { ingestBatch } from './ingest-batch.ts';
 const config = loadIngestConfig(process.env);
 const store = s3ObjectStore(s3Client({ region: process.env.AWS_REGION }), config.bucket);
 const logger = createLogger({ service: 'skein-ingest', level: config.logLevel });
+// CloudWatch Logs extracts embedded-metric-format lines written to stdout into metrics (namespace Skein).
+const metrics = (line: string) => process.stdout.write(`${line}\n`);
 
 export const handler = (event: KinesisStreamEvent, context: Context): Promise<KinesisStreamBatchResponse> =>
-  ingestBatch(event, { store, config, clock: systemClock, logger: logger.child({ request_id: context.awsRequestId }) });
+  ingestBatch(event, {
+    store,
+    config,
+    clock: systemClock,
+    logger: logger.child({ request_id: context.awsRequestId }),
+    metrics,
+  });

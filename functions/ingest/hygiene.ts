@@ -4,7 +4,7 @@
  * allocating, when nothing needs changing — the common case on the ingest hot path.
  */
 import type { LogRecord, SpanRecord } from '../../schemas/records.ts';
-import type { RecordContext, Redactor } from './decoded.ts';
+import type { DecodeSink, RecordContext, Redactor } from './decoded.ts';
 
 /** Limits a row must respect (functions/ingest/config.ts reads them from the environment). */
 export interface HygieneLimits {
@@ -363,4 +363,27 @@ function utf8Prefix(s: string, maxBytes: number): { chars: number; bytes: number
     i += units;
   }
   return { chars: i, bytes };
+}
+
+/**
+ * Applies {@link finishLogRow} / {@link finishSpanRow} to the rows one record added to `sink` (from the given
+ * indexes on): what ingest and replay both do to every row before it is written.
+ */
+export function finishRows(
+  sink: DecodeSink,
+  logsFrom: number,
+  spansFrom: number,
+  ctx: RecordContext,
+  limits: HygieneLimits,
+  redactor: Redactor,
+): void {
+  const { logs, spans } = sink;
+  for (let i = logsFrom; i < logs.length; i++) {
+    const row = logs[i];
+    if (row) logs[i] = finishLogRow(row, ctx, limits, redactor);
+  }
+  for (let i = spansFrom; i < spans.length; i++) {
+    const row = spans[i];
+    if (row) spans[i] = finishSpanRow(row, ctx, limits, redactor);
+  }
 }

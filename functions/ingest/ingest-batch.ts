@@ -5,11 +5,12 @@ import type { LogRecord, SpanRecord } from '../../schemas/records.ts';
 import type { Clock } from '../core/clock.ts';
 import { describeError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
+import { emitIngestMetrics, type MetricWriter } from '../core/metrics.ts';
 import type { ObjectStore } from '../core/object-store.ts';
 import type { IngestConfig } from './config.ts';
 import { decodeRecord } from './decode-record.ts';
 import { type DecodeFailure, type DecodeOptions, type DecodeSink, newSink, type RecordContext } from './decoded.ts';
-import { finishLogRow, finishSpanRow } from './hygiene.ts';
+import { finishRows } from './hygiene.ts';
 import { type BatchId, quarantineObjectKey, tableObjectKey } from './object-keys.ts';
 import { writeParquet } from './parquet/parquet-writer.ts';
 import { encodeQuarantine, type QuarantineEntry, quarantineEntry } from './quarantine.ts';
@@ -21,6 +22,8 @@ export interface IngestDeps {
   readonly config: IngestConfig;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** Where the batch's CloudWatch EMF metric lines go (stdout in Lambda); none when absent. */
+  readonly metrics?: MetricWriter;
 }
 
 /** What one batch became; logged once per batch and returned to tests. */
@@ -134,7 +137,7 @@ export async function ingest(
         error: describeError(error),
       });
     }
-    finishRows(sink, logsBefore, spansBefore, ctx, deps.config);
+    finishRows(sink, logsBefore, spansBefore, ctx, deps.config.hygiene, deps.config.redactor);
     const rows = sink.logs.length - logsBefore + sink.spans.length - spansBefore;
     for (const failure of failures) quarantine.push(quarantineEntry(failure, ctx));
     if (rows > 0) outcomes.withRows++;
@@ -191,6 +194,20 @@ export async function ingest(
     });
     return { response: { batchItemFailures: [{ itemIdentifier: batch.firstSequenceNumber }] }, summary };
   }
+  if (deps.metrics) {
+    emitIngestMetrics(
+      {
+        records: summary.records,
+        rowsByFormat: summary.rowsByFormat,
+        quarantinedByReason: summary.quarantinedByReason,
+        controlMessages: summary.controlMessages,
+        durationMs: deps.clock() - started,
+        shardId: summary.shardId,
+      },
+      deps.metrics,
+      deps.clock,
+    );
+  }
   log.info('batch ingested', {
     records: summary.records,
     log_rows: summary.logRows,
@@ -211,25 +228,6 @@ function encodeTable(table: TableName, rows: readonly (LogRecord | SpanRecord)[]
 function shardIdOf(record: KinesisStreamRecord): string {
   const colon = record.eventID.indexOf(':');
   return colon > 0 ? record.eventID.slice(0, colon) : 'shardId-unknown';
-}
-
-/** Size limits, clock clamps and value redaction on the rows one record produced (functions/ingest/hygiene.ts). */
-function finishRows(
-  sink: DecodeSink,
-  logsFrom: number,
-  spansFrom: number,
-  ctx: RecordContext,
-  config: IngestConfig,
-): void {
-  const { logs, spans } = sink;
-  for (let i = logsFrom; i < logs.length; i++) {
-    const row = logs[i];
-    if (row) logs[i] = finishLogRow(row, ctx, config.hygiene, config.redactor);
-  }
-  for (let i = spansFrom; i < spans.length; i++) {
-    const row = spans[i];
-    if (row) spans[i] = finishSpanRow(row, ctx, config.hygiene, config.redactor);
-  }
 }
 
 function countBy(logs: readonly LogRecord[], spans: readonly SpanRecord[]): Record<string, number> {

@@ -8,6 +8,8 @@ Commands:
   push <file…>          send files, or their lines, as records to the local stack or a Kinesis stream
   query trace <id>      every span and log line of a trace
   query request <id>    every row of a request, and of the traces it touched
+  quarantine ls         what ingest could not decode, with the reason, per entry and per reason
+  replay                re-ingest quarantined entries that decode now, without duplicating any row
 
 Run 'skein <command> --help' for the options of a command.
 `;
@@ -52,6 +54,8 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   local,
   push: async (args, io) => (await import('./push-command.ts')).pushCommand(args, io),
   query: async (args, io) => (await import('./query-command.ts')).queryCommand(args, io),
+  quarantine: async (args, io) => (await import('./quarantine-command.ts')).quarantineCommand(args, io),
+  replay: async (args, io) => (await import('./replay-command.ts')).replayCommand(args, io),
 };
 
 /**

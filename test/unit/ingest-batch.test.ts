@@ -185,3 +185,28 @@ describe('ingestBatch', () => {
     expect(d.logger.lines.join('\n')).not.toContain('secret-ish body');
   });
 });
+
+describe('ingestBatch metrics', () => {
+  it('emits one EMF document with the batch totals and one per format and per quarantine reason', async () => {
+    // Prepare
+    const lines: string[] = [];
+    const event = aKinesisEvent([
+      aLogLine(),
+      anOtlpTraceRequest('orders', [{ traceId: aTraceId(1), spanId: aSpanId(1) }]),
+      'not json',
+    ]);
+
+    // Act
+    await ingestBatch(event, { ...deps(), metrics: (line) => lines.push(line) });
+
+    // Assess
+    const documents = lines.map((l) => JSON.parse(l));
+    const totals = documents.find((d) => d._aws.CloudWatchMetrics[0].Dimensions[0].length === 0);
+    expect(totals).toMatchObject({ RecordsIn: 3, Rows: 2, Quarantined: 1, ControlMessagesDropped: 0 });
+    expect(documents.filter((d) => d.Format).map((d) => [d.Format, d.Rows])).toEqual([
+      ['json-lines', 1],
+      ['otlp-json', 1],
+    ]);
+    expect(documents.filter((d) => d.Reason).map((d) => [d.Reason, d.Quarantined])).toEqual([['unknown_format', 1]]);
+  });
+});

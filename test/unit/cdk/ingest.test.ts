@@ -131,11 +131,17 @@ describe('ingest stack', () => {
         SKEIN_BUCKET: { Ref: ids.bucket },
         SKEIN_ROW_GROUP_ROWS: '10000',
         SKEIN_LOG_LEVEL: 'info',
+        SKEIN_FORMAT: 'auto',
         NODE_OPTIONS: '--enable-source-maps',
       });
       const literal = Object.entries(variables).map(([k, v]) => [k, typeof v === 'string' ? v : undefined]);
       const config = loadIngestConfig({ ...Object.fromEntries(literal), SKEIN_BUCKET: 'skein-data-example' });
-      expect(config).toMatchObject({ bucket: 'skein-data-example', rowGroupRows: 10_000, logLevel: 'info' });
+      expect(config).toMatchObject({
+        bucket: 'skein-data-example',
+        rowGroupRows: 10_000,
+        logLevel: 'info',
+        format: 'auto',
+      });
     });
 
     it('passes row group size and log level from the context', () => {

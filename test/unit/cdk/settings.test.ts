@@ -14,6 +14,7 @@ describe('stack settings', () => {
       athenaScanLimitGiB: 10,
       quarantineExpiryDays: 30,
       rowGroupRows: 10_000,
+      format: 'auto',
       logLevel: 'info',
     });
   });
@@ -34,6 +35,7 @@ describe('stack settings', () => {
     ['skein:streamName', { streamName: 'has space' }],
     ['skein:athenaScanLimitGiB', { athenaScanLimitGiB: 0.001 }],
     ['skein:logLevel', { logLevel: 'verbose' }],
+    ['skein:format', { format: 'xml' }],
     ['skein:alarmTopicArn', { alarmTopicArn: 'arn:aws:sqs:eu-west-1:123456789012:not-a-topic' }],
   ])('reject a bad %s with a ConfigError naming the key', (key, input) => {
     expect(() => parseSkeinSettings(input)).toThrowError(ConfigError);
