@@ -35,6 +35,8 @@ export interface BatchSummary {
   readonly spanRows: number;
   /** Records with at least one row. */
   readonly recordsWithRows: number;
+  /** Records that produced no row and were quarantined whole. */
+  readonly recordsQuarantined: number;
   /** Records (or lines of records) quarantined. */
   readonly quarantined: number;
   /** CloudWatch Logs control messages dropped (counted, not quarantined). */
@@ -180,6 +182,7 @@ export async function ingest(
     logRows: logs.length,
     spanRows: spans.length,
     recordsWithRows: outcomes.withRows,
+    recordsQuarantined: outcomes.quarantined,
     quarantined: quarantine.length,
     controlMessages: sink.controlMessages,
     rowsByFormat: countBy(logs, spans),
@@ -251,6 +254,7 @@ function emptySummary(): BatchSummary {
     logRows: 0,
     spanRows: 0,
     recordsWithRows: 0,
+    recordsQuarantined: 0,
     quarantined: 0,
     controlMessages: 0,
     rowsByFormat: {},
