@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { UsageError } from '../functions/core/errors.ts';
+import { describeIssue, UsageError } from '../functions/core/errors.ts';
 
 /** What `skein local up` writes to `<dir>/endpoints.json` once the stack is ready. */
 export const Endpoints = z.object({
@@ -38,7 +38,6 @@ export async function readEndpoints(dir: string): Promise<Endpoints> {
     throw new UsageError(`${path} is not valid JSON: restart the local stack to rewrite it`);
   }
   const parsed = Endpoints.safeParse(json);
-  if (!parsed.success)
-    throw new UsageError(`${path} is not a valid endpoints file: ${parsed.error.issues[0]?.message}`);
+  if (!parsed.success) throw new UsageError(`${path} is not a valid endpoints file: ${describeIssue(parsed.error)}`);
   return parsed.data;
 }

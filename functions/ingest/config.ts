@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError } from '../core/errors.ts';
+import { ConfigError, describeIssue } from '../core/errors.ts';
 import { createRedactor, type TextRedactor } from '../core/redact.ts';
 import { INPUT_FORMATS, type InputFormat } from './decoded.ts';
 import type { HygieneLimits } from './hygiene.ts';
@@ -53,10 +53,7 @@ export interface IngestConfig {
 
 export function loadIngestConfig(env: Record<string, string | undefined>): IngestConfig {
   const parsed = IngestEnv.safeParse(env);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ConfigError(`ingest configuration: ${issue?.path.join('.')}: ${issue?.message}`);
-  }
+  if (!parsed.success) throw new ConfigError(`ingest configuration: ${describeIssue(parsed.error)}`);
   const e = parsed.data;
   return {
     bucket: e.SKEIN_BUCKET,

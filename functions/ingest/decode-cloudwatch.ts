@@ -1,5 +1,6 @@
 import { type CloudWatchLogEvent, CloudWatchLogsEnvelope } from '../../schemas/cloudwatch-logs.ts';
 import type { LogRecord } from '../../schemas/records.ts';
+import { describeIssue } from '../core/errors.ts';
 import { normaliseRequestId, normaliseTraceId } from '../core/ids.ts';
 import { toLogRow } from './decode-json-lines.ts';
 import type { DecodeFailure, DecodeOptions, DecodeSink, RecordContext, Redactor } from './decoded.ts';
@@ -55,10 +56,7 @@ export function decodeCloudWatch(
   options: DecodeOptions,
 ): DecodeFailure[] {
   const result = CloudWatchLogsEnvelope.safeParse(parsed);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    return [invalid(`CloudWatch Logs envelope: ${issue?.path.join('.') || '(root)'}: ${issue?.message}`, data)];
-  }
+  if (!result.success) return [invalid(`CloudWatch Logs envelope: ${describeIssue(result.error)}`, data)];
   const envelope = result.data;
   if (envelope.messageType === 'CONTROL_MESSAGE') {
     sink.controlMessages++;

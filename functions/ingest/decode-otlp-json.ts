@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { ExportLogsServiceRequest, ExportTraceServiceRequest } from '../../schemas/otlp-json.ts';
+import { describeIssue } from '../core/errors.ts';
 import type { DecodeFailure, DecodeOptions, DecodeSink, RecordContext } from './decoded.ts';
 import { mapOtlpLogs, mapOtlpTraces, OTLP_JSON_ENCODING } from './otlp-mapping.ts';
 
@@ -39,10 +40,9 @@ export function decodeOtlpLogsJson(
 }
 
 function invalidOtlp(signal: 'traces' | 'logs', error: z.ZodError, data: Uint8Array): DecodeFailure {
-  const issue = error.issues[0];
   return {
     reason: 'invalid_otlp',
-    message: `OTLP/JSON ${signal}: ${issue?.path.join('.') || '(root)'}: ${issue?.message}`,
+    message: `OTLP/JSON ${signal}: ${describeIssue(error)}`,
     raw: data,
     decoder: OTLP_JSON,
   };

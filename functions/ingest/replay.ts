@@ -16,7 +16,7 @@ import { TABLES, type TableName } from '../../schemas/columns.ts';
 import { QuarantineEntryJson, type ReplayedEntryJson, ReplayMarkerJson } from '../../schemas/quarantine.ts';
 import type { LogRecord, SpanRecord } from '../../schemas/records.ts';
 import type { Clock } from '../core/clock.ts';
-import { describeError } from '../core/errors.ts';
+import { describeError, describeIssue } from '../core/errors.ts';
 import type { ObjectStore } from '../core/object-store.ts';
 import type { IngestConfig } from './config.ts';
 import { decodeJsonLines, JSON_LINES } from './decode-json-lines.ts';
@@ -470,7 +470,7 @@ function parseEntries(
     }
     const parsed = QuarantineEntryJson.safeParse(json);
     if (parsed.success) entries.push(parsed.data);
-    else unreadable.push({ key, line: i + 1, error: issueText(parsed.error.issues[0]) });
+    else unreadable.push({ key, line: i + 1, error: describeIssue(parsed.error) });
   }
   return entries;
 }
@@ -484,15 +484,11 @@ function parseMarker(
   try {
     const parsed = ReplayMarkerJson.safeParse(JSON.parse(Buffer.from(body).toString('utf8')));
     if (parsed.success) return parsed.data;
-    unreadable.push({ key, line: 1, error: issueText(parsed.error.issues[0]) });
+    unreadable.push({ key, line: 1, error: describeIssue(parsed.error) });
   } catch (error) {
     unreadable.push({ key, line: 1, error: describeError(error) });
   }
   return undefined;
-}
-
-function issueText(issue: { readonly path: readonly PropertyKey[]; readonly message: string } | undefined): string {
-  return issue ? `${issue.path.map(String).join('.') || '(root)'}: ${issue.message}` : 'invalid';
 }
 
 /** The Kinesis record an entry came from: the unit a batch processes, hence the unit of ownership. */

@@ -13,6 +13,17 @@ const int64 = z.bigint();
 /** `epoch_ms(<timestamp>)` in the query: BIGINT milliseconds, as a number. */
 const epochMs = z.bigint().transform(Number);
 
+/** The provenance columns every table ends with (schemas/columns.ts). */
+const provenance = {
+  source_format: text,
+  shard_id: text,
+  sequence_number: text,
+  sub_sequence_number: int32,
+  record_ordinal: int32,
+  arrival_time: epochMs,
+  ingest_flags: maybeText,
+};
+
 export const LogRow = z.object({
   trace_id: maybeText,
   time: epochMs,
@@ -26,13 +37,7 @@ export const LogRow = z.object({
   service_name: maybeText,
   resource_attributes: text,
   attributes: text,
-  source_format: text,
-  shard_id: text,
-  sequence_number: text,
-  sub_sequence_number: int32,
-  record_ordinal: int32,
-  arrival_time: epochMs,
-  ingest_flags: maybeText,
+  ...provenance,
 });
 export type LogRow = z.infer<typeof LogRow>;
 
@@ -56,13 +61,7 @@ export const SpanRow = z.object({
   attributes: text,
   events: text,
   links: text,
-  source_format: text,
-  shard_id: text,
-  sequence_number: text,
-  sub_sequence_number: int32,
-  record_ordinal: int32,
-  arrival_time: epochMs,
-  ingest_flags: maybeText,
+  ...provenance,
 });
 export type SpanRow = z.infer<typeof SpanRow>;
 

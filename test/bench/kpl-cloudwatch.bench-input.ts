@@ -3,7 +3,8 @@ import { createRequire } from 'node:module';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import kplProto from 'aws-kinesis-agg/lib/kpl.json' with { type: 'json' };
 import protobuf from 'protobufjs';
-import { seededRandom } from './workload.ts';
+import { seededRng } from '../../local/demo-workload.ts';
+import { MESSAGES, SERVICES } from './workload.ts';
 
 /**
  * Benchmark inputs for the KPL and CloudWatch Logs formats: realistic records, the same bytes every run (seeded).
@@ -27,15 +28,6 @@ const { RecordAggregator }: RecordAggregatorModule = createRequire(import.meta.u
 
 const AggregatedRecord = protobuf.Root.fromJSON(kplProto).lookupType('AggregatedRecord');
 
-const SERVICES = ['orders', 'payments', 'inventory', 'checkout', 'notifications'];
-const MESSAGES = [
-  'request completed',
-  'fetched order from cache',
-  'charging card via provider',
-  'reserved stock for line items',
-  'payment provider timeout, retrying with backoff',
-  'slow query on orders_by_customer exceeded 200ms budget',
-];
 const BASE_MS = Date.UTC(2026, 10, 25, 21, 0);
 const LINES_PER_RECORD = 20;
 
@@ -75,7 +67,7 @@ function jsonLine(rand: () => number, timeMs: number, traceId: string, service: 
 
 /** `count` KPL aggregated records of ~20 JSON log lines each (18–22), aggregated by aws-kinesis-agg. */
 export function kplBenchRecords(count: number, seed = 7): Uint8Array[] {
-  const rand = seededRandom(seed);
+  const rand = seededRng(seed);
   const aggregator = new RecordAggregator();
   const records: Uint8Array[] = [];
   for (let i = 0; i < count; i++) {
@@ -146,7 +138,7 @@ function containerEvents(rand: () => number, timeMs: number, events: number) {
 
 /** `count` gzip CloudWatch Logs DATA_MESSAGE envelopes of ~20 events each (18–22), Lambda and ECS alternating. */
 export function cloudWatchBenchRecords(count: number, seed = 11): Uint8Array[] {
-  const rand = seededRandom(seed);
+  const rand = seededRng(seed);
   const records: Uint8Array[] = [];
   for (let i = 0; i < count; i++) {
     const lambda = i % 2 === 0;

@@ -9,7 +9,7 @@ import {
   SimpleSpanProcessor,
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
-import { seededRandom } from './workload.ts';
+import { seededRng } from '../../local/demo-workload.ts';
 
 /** Services of the bench workload, each with its own resource, as separate SDKs (and Collector batches) have. */
 const SERVICES = ['web-gateway', 'orders', 'payments', 'inventory'] as const;
@@ -153,7 +153,7 @@ function oneTrace(tracer: Tracer, rand: () => number, startMs: number, requestId
  * const { protoGzip, json } = otlpBenchRecords(10_000);
  */
 export function otlpBenchRecords(count: number, seed = 7): { protoGzip: Uint8Array[]; json: Uint8Array[] } {
-  const rand = seededRandom(seed);
+  const rand = seededRng(seed);
   const idGenerator = new SeededIdGenerator(rand);
   const sdks = SERVICES.map((service) => serviceSdk(service, idGenerator));
   const baseMs = Date.UTC(2026, 10, 25, 21, 0);

@@ -23,6 +23,7 @@ import {
 } from 'apache-arrow';
 import * as pw from 'parquet-wasm/node';
 import { writeParquet } from '../../functions/ingest/parquet/parquet-writer.ts';
+import { seededRng } from '../../local/demo-workload.ts';
 import { type ColumnDef, LOG_COLUMNS } from '../../schemas/columns.ts';
 
 const ROWS = 100_000;
@@ -30,18 +31,6 @@ const ROW_GROUP_ROWS = 50_000;
 const TIMED_RUNS = 3;
 
 type Row = Record<string, string | number | bigint | null>;
-
-/** A small seeded PRNG (mulberry32) so every run benchmarks the same rows. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const WORDS = [
   'request',
@@ -84,7 +73,7 @@ const SEVERITIES = [
  * Exported so other benchmarks can share the same workload.
  */
 export function buildLogRows(count: number, seed = 42): Row[] {
-  const random = seededRandom(seed);
+  const random = seededRng(seed);
   const hex = (length: number): string => {
     let s = '';
     for (let k = 0; k < length; k++) s += ((random() * 16) | 0).toString(16);

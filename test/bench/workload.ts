@@ -1,17 +1,8 @@
-/** A seeded PRNG (mulberry32): benchmarks see the same bytes every run. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRng } from '../../local/demo-workload.ts';
 
-const SERVICES = ['web-gateway', 'orders', 'payments', 'inventory', 'notifications'];
-const MESSAGES = [
+/** Services and messages of every synthetic benchmark workload. */
+export const SERVICES = ['web-gateway', 'orders', 'payments', 'inventory', 'notifications'];
+export const MESSAGES = [
   'request completed',
   'fetched order from cache',
   'charging card via provider',
@@ -34,7 +25,7 @@ function hex(rand: () => number, chars: number): string {
  * line), 30 % OTLP/JSON trace requests of 2–4 spans (~1.2 KB). Trace ids are shared by ~10 records.
  */
 export function syntheticRecords(count: number, seed = 42): string[] {
-  const rand = seededRandom(seed);
+  const rand = seededRng(seed);
   const records: string[] = [];
   const baseMs = Date.UTC(2026, 10, 25, 21, 0);
   let traceId = hex(rand, 32);

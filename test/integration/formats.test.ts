@@ -11,11 +11,10 @@ import { loadIngestConfig } from '../../functions/ingest/config.ts';
 import { ingest } from '../../functions/ingest/ingest-batch.ts';
 import { replayQuarantine, scanQuarantine } from '../../functions/ingest/replay.ts';
 import { type OutgoingRecord, pushRecords } from '../../local/cli/put-records.ts';
-import { listTableFiles, queryLocal } from '../../local/query/local-query.ts';
+import { queryLocal } from '../../local/query/local-query.ts';
 import { type LocalStack, startLocalStack } from '../../local/stack.ts';
-import { TABLE_NAMES } from '../../schemas/columns.ts';
 import { aLogLine, aTraceId } from '../builders/telemetry.ts';
-import { duckQuery } from '../support/duckdb.ts';
+import { countStoredRows, waitForStoredRows } from '../support/local-store.ts';
 
 const fixture = (path: string) => readFileSync(new URL(`../fixtures/${path}`, import.meta.url));
 /** The trace of the OpenTelemetry JS SDK fixtures (test/fixtures/generate-otlp.ts). */
@@ -67,30 +66,6 @@ describe('every format on one stream, then replay', () => {
     await stack?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
-
-  async function countRows(): Promise<number> {
-    const { dataDir, bucket } = stack.endpoints;
-    let total = 0;
-    for (const table of TABLE_NAMES) {
-      const files = await listTableFiles(dataDir, bucket, table);
-      if (files.length === 0) continue;
-      const [row] = await duckQuery(
-        `SELECT count(*)::INT AS n FROM read_parquet([${files.map((f) => `'${f}'`).join(', ')}])`,
-      );
-      total += Number(row?.n ?? 0);
-    }
-    return total;
-  }
-
-  async function waitForRows(expected: number): Promise<number> {
-    const deadline = Date.now() + 90_000;
-    let seen = await countRows();
-    while (seen < expected && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 250));
-      seen = await countRows();
-    }
-    return seen;
-  }
 
   async function quarantined() {
     const scan = await scanQuarantine(store);
@@ -160,7 +135,7 @@ describe('every format on one stream, then replay', () => {
       stream: stack.endpoints.stream,
       putRecords: (input) => kinesis.send(new PutRecordsCommand(input)),
     });
-    const seen = await waitForRows(beforeTotal);
+    const seen = await waitForStoredRows(stack.endpoints, beforeTotal);
 
     // Assess
     expect(seen).toBe(beforeTotal);
@@ -181,7 +156,7 @@ describe('every format on one stream, then replay', () => {
     expect(first.replayed).toBe(1);
     expect(first.stillFailing.map((f) => f.entry.reason).sort()).toEqual(bad.map((b) => b.reason).sort());
     expect(second.replayed).toBe(0);
-    expect(await countRows()).toBe(beforeTotal + 3);
+    expect(await countStoredRows(stack.endpoints)).toBe(beforeTotal + 3);
     expect(await counts('trace', SDK_TRACE)).toEqual({ logs: 4, spans: 6 });
     for (const id of lineTraces) expect(await counts('trace', id)).toEqual({ logs: 10, spans: 0 });
     const left = await quarantined();

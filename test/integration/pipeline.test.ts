@@ -10,11 +10,10 @@ import { s3ObjectStore } from '../../functions/core/object-store.ts';
 import { loadIngestConfig } from '../../functions/ingest/config.ts';
 import { ingestBatch } from '../../functions/ingest/ingest-batch.ts';
 import { type OutgoingRecord, pushRecords } from '../../local/cli/put-records.ts';
-import { listTableFiles, queryLocal } from '../../local/query/local-query.ts';
+import { queryLocal } from '../../local/query/local-query.ts';
 import { type LocalStack, startLocalStack } from '../../local/stack.ts';
-import { TABLE_NAMES } from '../../schemas/columns.ts';
 import { aLogLine, anOtlpTraceRequest, aSpanId, aTraceId } from '../builders/telemetry.ts';
-import { duckQuery } from '../support/duckdb.ts';
+import { countStoredRows, waitForStoredRows } from '../support/local-store.ts';
 
 const TRACES = 25;
 
@@ -79,30 +78,6 @@ describe('pipeline on the local stack', () => {
     });
   }
 
-  async function countRows(): Promise<number> {
-    const { dataDir, bucket } = stack.endpoints;
-    let total = 0;
-    for (const table of TABLE_NAMES) {
-      const files = await listTableFiles(dataDir, bucket, table);
-      if (files.length === 0) continue;
-      const [row] = await duckQuery(
-        `SELECT count(*)::INT AS n FROM read_parquet([${files.map((f) => `'${f}'`).join(', ')}])`,
-      );
-      total += Number(row?.n ?? 0);
-    }
-    return total;
-  }
-
-  async function waitForRows(expected: number, timeoutMs = 90_000): Promise<number> {
-    const deadline = Date.now() + timeoutMs;
-    let seen = await countRows();
-    while (seen < expected && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 250));
-      seen = await countRows();
-    }
-    return seen;
-  }
-
   async function rowsOf(by: 'trace' | 'request', id: string) {
     const { dataDir, bucket } = stack.endpoints;
     return (await queryLocal({ dataDir, bucket, by, id })).rows;
@@ -147,7 +122,7 @@ describe('pipeline on the local stack', () => {
 
     // Act
     await push(records);
-    const seen = await waitForRows(expectedTotal);
+    const seen = await waitForStoredRows(stack.endpoints, expectedTotal);
 
     // Assess
     expect(seen).toBe(expectedTotal);
@@ -177,7 +152,7 @@ describe('pipeline on the local stack', () => {
     }
 
     // Assess
-    expect(await countRows()).toBe(expectedTotal);
+    expect(await countStoredRows(stack.endpoints)).toBe(expectedTotal);
     for (const [traceId, want] of expected) {
       expect((await rowsOf('trace', traceId)).length).toBe(want.logs + want.spans);
     }
@@ -208,7 +183,7 @@ describe('pipeline on the local stack', () => {
 
     // Act
     await push(mixed);
-    await waitForRows(expectedTotal + 20);
+    await waitForStoredRows(stack.endpoints, expectedTotal + 20);
 
     // Assess
     expect((await rowsOf('trace', traceId)).length).toBe(20);
