@@ -120,54 +120,24 @@ export function decodeUtf8(bytes: Uint8Array): { text: string; invalid: boolean 
  * Returns `row` itself when nothing changed, a new row otherwise (`row` is never modified).
  */
 export function finishLogRow(row: LogRecord, ctx: RecordContext, limits: HygieneLimits, redactor: Redactor): LogRecord {
-  let flags = 0;
-  let body = row.body;
-  if (body !== null) {
-    const redacted = redactor.redactText(body);
-    if (redacted !== body) {
-      body = redacted;
-      flags |= REDACTED_FLAG;
-    }
-    if (body.length * 3 > limits.maxBodyBytes) {
-      const cut = truncateText(body, limits.maxBodyBytes);
-      if (cut !== undefined) {
-        body = cut;
-        flags |= TRUNCATED;
-      }
-    }
-  }
-  let attributes = row.attributes;
-  if (attributes.length > 2) {
-    const redacted = redactJson(attributes, redactor);
-    if (redacted !== attributes) {
-      attributes = redacted;
-      flags |= REDACTED_FLAG;
-    }
-  }
-  let time = row.time;
-  let timeNs = row.time_unix_nano;
-  let originalNs: bigint | undefined;
-  if (isAbsurdTime(time, ctx.arrivalMs, limits)) {
-    originalNs = timeNs;
-    time = ctx.arrivalMs;
-    timeNs = BigInt(ctx.arrivalMs) * NS_PER_MS;
-    attributes = withMember(attributes, ORIGINAL_TIME_ATTRIBUTE, String(originalNs));
-    flags |= TIME_CLAMPED;
-  }
-  if (attributes.length * 3 > limits.maxAttributesBytes) {
-    const cut = truncateObject(attributes, limits.maxAttributesBytes, originalNs);
-    if (cut !== undefined) {
-      attributes = cut;
-      flags |= TRUNCATED;
-    }
-  }
+  const flags = finishFields(
+    row.body,
+    limits.maxBodyBytes,
+    row.attributes,
+    null,
+    row.time,
+    row.time_unix_nano,
+    ctx,
+    limits,
+    redactor,
+  );
   if (flags === 0) return row;
   return {
     ...row,
-    time,
-    time_unix_nano: timeNs,
-    body,
-    attributes,
+    time: finished.timeMs,
+    time_unix_nano: finished.timeNs,
+    body: finished.text,
+    attributes: finished.attributes,
     ingest_flags: mergeFlags(row.ingest_flags, flags),
   };
 }
@@ -184,16 +154,77 @@ export function finishSpanRow(
   limits: HygieneLimits,
   redactor: Redactor,
 ): SpanRecord {
+  const flags = finishFields(
+    row.status_message,
+    Number.POSITIVE_INFINITY, // a status message is redacted, never cut
+    row.attributes,
+    row.events,
+    row.start_time,
+    row.start_time_unix_nano,
+    ctx,
+    limits,
+    redactor,
+  );
+  if (flags === 0) return row;
+  return {
+    ...row,
+    start_time: finished.timeMs,
+    start_time_unix_nano: finished.timeNs,
+    end_time_unix_nano: (flags & TIME_CLAMPED) === 0 ? row.end_time_unix_nano : finished.timeNs + row.duration_nano,
+    status_message: finished.text,
+    attributes: finished.attributes,
+    events: finished.events ?? row.events,
+    ingest_flags: mergeFlags(row.ingest_flags, flags),
+  };
+}
+
+/**
+ * The fields {@link finishFields} changed, for the caller to copy into its new row before the next call. One object
+ * for every row (rows are finished one at a time, synchronously), so that finishing allocates nothing of its own.
+ */
+const finished = {
+  text: null as string | null,
+  attributes: '',
+  events: null as string | null,
+  timeMs: 0,
+  timeNs: 0n,
+};
+
+/**
+ * What log and span rows both go through, each field redacted before it is clamped and cut: the free text (`body`,
+ * `status_message`) redacted and cut to `maxTextBytes`; `attributes` and `events` (a span's; `null` for a log)
+ * redacted; an absurd time moved to the arrival time, the original kept in `attributes`; `attributes` and `events`
+ * then cut to the attributes limit.
+ *
+ * Returns the flags of what changed: 0 when nothing did (the common case, which writes nothing), otherwise every
+ * field's value to write is in {@link finished}.
+ */
+function finishFields(
+  text: string | null,
+  maxTextBytes: number,
+  attributes: string,
+  events: string | null,
+  timeMs: number,
+  timeNs: bigint,
+  ctx: RecordContext,
+  limits: HygieneLimits,
+  redactor: Redactor,
+): number {
   let flags = 0;
-  let statusMessage = row.status_message;
-  if (statusMessage !== null) {
-    const redacted = redactor.redactText(statusMessage);
-    if (redacted !== statusMessage) {
-      statusMessage = redacted;
+  if (text !== null) {
+    const redacted = redactor.redactText(text);
+    if (redacted !== text) {
+      text = redacted;
       flags |= REDACTED_FLAG;
     }
+    if (text.length * 3 > maxTextBytes) {
+      const cut = truncateText(text, maxTextBytes);
+      if (cut !== undefined) {
+        text = cut;
+        flags |= TRUNCATED;
+      }
+    }
   }
-  let attributes = row.attributes;
   if (attributes.length > 2) {
     const redacted = redactJson(attributes, redactor);
     if (redacted !== attributes) {
@@ -201,23 +232,18 @@ export function finishSpanRow(
       flags |= REDACTED_FLAG;
     }
   }
-  let events = row.events;
-  if (events.length > 2) {
+  if (events !== null && events.length > 2) {
     const redacted = redactJson(events, redactor);
     if (redacted !== events) {
       events = redacted;
       flags |= REDACTED_FLAG;
     }
   }
-  let start = row.start_time;
-  let startNs = row.start_time_unix_nano;
-  let endNs = row.end_time_unix_nano;
   let originalNs: bigint | undefined;
-  if (isAbsurdTime(start, ctx.arrivalMs, limits)) {
-    originalNs = startNs;
-    start = ctx.arrivalMs;
-    startNs = BigInt(ctx.arrivalMs) * NS_PER_MS;
-    endNs = startNs + row.duration_nano;
+  if (isAbsurdTime(timeMs, ctx.arrivalMs, limits)) {
+    originalNs = timeNs;
+    timeMs = ctx.arrivalMs;
+    timeNs = BigInt(ctx.arrivalMs) * NS_PER_MS;
     attributes = withMember(attributes, ORIGINAL_TIME_ATTRIBUTE, String(originalNs));
     flags |= TIME_CLAMPED;
   }
@@ -228,24 +254,21 @@ export function finishSpanRow(
       flags |= TRUNCATED;
     }
   }
-  if (events.length * 3 > limits.maxAttributesBytes) {
+  if (events !== null && events.length * 3 > limits.maxAttributesBytes) {
     const cut = truncateObject(events, limits.maxAttributesBytes - TRUNCATED_EVENT_OVERHEAD, undefined);
     if (cut !== undefined) {
       events = `[{"time_unix_nano":null,"name":"skein.truncated","attributes":${cut}}]`;
       flags |= TRUNCATED;
     }
   }
-  if (flags === 0) return row;
-  return {
-    ...row,
-    start_time: start,
-    start_time_unix_nano: startNs,
-    end_time_unix_nano: endNs,
-    status_message: statusMessage,
-    attributes,
-    events,
-    ingest_flags: mergeFlags(row.ingest_flags, flags),
-  };
+  if (flags !== 0) {
+    finished.text = text;
+    finished.attributes = attributes;
+    finished.events = events;
+    finished.timeMs = timeMs;
+    finished.timeNs = timeNs;
+  }
+  return flags;
 }
 
 const NS_PER_MS = 1_000_000n;

@@ -262,6 +262,11 @@ describe('finishSpanRow', () => {
     expect(out.events).toContain(`token=${REDACTED} rejected`);
     expect(out.ingest_flags).toBe('redacted');
   });
+
+  it('never cuts a status message, however long (only a log body has a size limit)', () => {
+    const row = aSpanRow({ status_message: 'x'.repeat(limits.maxBodyBytes * 4) });
+    expect(finishSpanRow(row, ctx, limits, redactor)).toBe(row);
+  });
 });
 
 describe('decodeUtf8', () => {
