@@ -1,10 +1,38 @@
 import type { z } from 'zod';
-import { ExportLogsServiceRequest, ExportTraceServiceRequest } from '../../schemas/otlp-json.ts';
+import {
+  ExportLogsServiceRequest,
+  ExportLogsServiceRequestDetailed,
+  ExportTraceServiceRequest,
+  ExportTraceServiceRequestDetailed,
+} from '../../schemas/otlp-json.ts';
 import { describeIssue } from '../core/errors.ts';
 import type { DecodeFailure, DecodeOptions, DecodeSink, RecordContext } from './decoded.ts';
-import { mapOtlpLogs, mapOtlpTraces, OTLP_JSON_ENCODING } from './otlp-mapping.ts';
+import { mapOtlpLogs, mapOtlpTraces, OTLP_JSON_ENCODING, type OtlpMapper } from './otlp-mapping.ts';
 
 export const OTLP_JSON = 'otlp-json';
+
+/** One OTLP/JSON export request: its schemas and its mapping. */
+interface JsonSignal<T> {
+  readonly name: 'traces' | 'logs';
+  readonly schema: z.ZodType<T>;
+  /** Accepts what `schema` accepts, with zod throughout: it says which attribute is wrong where `schema` cannot. */
+  readonly detailed: z.ZodType;
+  readonly map: OtlpMapper<T>;
+}
+
+const TRACES: JsonSignal<ExportTraceServiceRequest> = {
+  name: 'traces',
+  schema: ExportTraceServiceRequest,
+  detailed: ExportTraceServiceRequestDetailed,
+  map: mapOtlpTraces,
+};
+
+const LOGS: JsonSignal<ExportLogsServiceRequest> = {
+  name: 'logs',
+  schema: ExportLogsServiceRequest,
+  detailed: ExportLogsServiceRequestDetailed,
+  map: mapOtlpLogs,
+};
 
 /**
  * Decodes an OTLP/JSON `ExportTraceServiceRequest` (already parsed) into span rows. The record is atomic: when any
@@ -18,9 +46,7 @@ export function decodeOtlpTraces(
   sink: DecodeSink,
   options: DecodeOptions,
 ): DecodeFailure[] {
-  const request = ExportTraceServiceRequest.safeParse(parsed);
-  if (!request.success) return [invalidOtlp('traces', request.error, data)];
-  return mapOtlpTraces(request.data, data, ctx, sink, options, OTLP_JSON_ENCODING);
+  return decodeRequest(TRACES, data, parsed, ctx, sink, options);
 }
 
 /**
@@ -34,16 +60,28 @@ export function decodeOtlpLogsJson(
   sink: DecodeSink,
   options: DecodeOptions,
 ): DecodeFailure[] {
-  const request = ExportLogsServiceRequest.safeParse(parsed);
-  if (!request.success) return [invalidOtlp('logs', request.error, data)];
-  return mapOtlpLogs(request.data, data, ctx, sink, options, OTLP_JSON_ENCODING);
+  return decodeRequest(LOGS, data, parsed, ctx, sink, options);
 }
 
-function invalidOtlp(signal: 'traces' | 'logs', error: z.ZodError, data: Uint8Array): DecodeFailure {
-  return {
-    reason: 'invalid_otlp',
-    message: `OTLP/JSON ${signal}: ${describeIssue(error)}`,
-    raw: data,
-    decoder: OTLP_JSON,
-  };
+function decodeRequest<T>(
+  signal: JsonSignal<T>,
+  data: Uint8Array,
+  parsed: unknown,
+  ctx: RecordContext,
+  sink: DecodeSink,
+  options: DecodeOptions,
+): DecodeFailure[] {
+  const request = signal.schema.safeParse(parsed);
+  if (request.success) return signal.map(request.data, data, ctx, sink, options, OTLP_JSON_ENCODING);
+  // Only a rejected request pays for the detailed parse; should it disagree, the fast schema's issue still stands.
+  const explained = signal.detailed.safeParse(parsed);
+  const error = explained.success ? request.error : explained.error;
+  return [
+    {
+      reason: 'invalid_otlp',
+      message: `OTLP/JSON ${signal.name}: ${describeIssue(error)}`,
+      raw: data,
+      decoder: OTLP_JSON,
+    },
+  ];
 }

@@ -19,11 +19,11 @@ const TracesRequest = root.lookupType('opentelemetry.proto.collector.trace.v1.Ex
 const LogsRequest = root.lookupType('opentelemetry.proto.collector.logs.v1.ExportLogsServiceRequest');
 
 /**
- * The OTLP/JSON shape: 64-bit integers as decimal strings (exact), enums as numbers, bytes as base64 (ids are turned
- * to hex by the mapping; `bytesValue` stays base64 as in OTLP/JSON). Defaults are left out, so an absent field and a
+ * The OTLP/JSON shape but for 64-bit integers, which stay exact as bigints, and bytes, which stay bytes (the mapping
+ * hexes ids and writes `bytesValue` as base64): enums as numbers. Defaults are left out, so an absent field and a
  * zero/empty one look the same, as protobuf itself cannot tell them apart.
  */
-const TO_OBJECT: protobuf.IConversionOptions = { longs: String, enums: Number, bytes: String };
+const TO_OBJECT: protobuf.IConversionOptions = { longs: BigInt, enums: Number };
 
 /** Field 1 (`resource_spans` / `resource_logs`), wire type 2 (length-delimited): the first byte of every request. */
 const REQUEST_TAG = 0x0a;
@@ -135,7 +135,7 @@ function readsLikeLogRecords(request: OtlpTracesShape): boolean {
   for (const resourceSpans of request.resourceSpans ?? []) {
     for (const scopeSpans of resourceSpans.scopeSpans ?? []) {
       for (const span of scopeSpans.spans ?? []) {
-        if (span.traceId || span.spanId) return false;
+        if (span.traceId?.length || span.spanId?.length) return false;
         spans++;
       }
     }

@@ -9,7 +9,7 @@ import { emitIngestMetrics, type MetricWriter } from '../core/metrics.ts';
 import type { ObjectStore } from '../core/object-store.ts';
 import type { IngestConfig } from './config.ts';
 import { decodeRecord } from './decode-record.ts';
-import { type DecodeFailure, type DecodeOptions, type DecodeSink, newSink, type RecordContext } from './decoded.ts';
+import { type DecodeFailure, type DecodeOptions, newSink, type RecordContext } from './decoded.ts';
 import { finishRows } from './hygiene.ts';
 import { type BatchId, quarantineObjectKey, tableObjectKey } from './object-keys.ts';
 import { writeParquet } from './parquet/parquet-writer.ts';

@@ -7,15 +7,19 @@ import { nanosToMillis } from './timestamps.ts';
 
 /**
  * The one mapping of OTLP spans and log records to rows, shared by the JSON and the protobuf decoders. Both hand it
- * the JS shape of the OTLP/JSON mapping (camelCase fields, 64-bit integers as strings or numbers, enums as numbers or
- * names, `bytesValue` as base64); they differ only in how ids are spelled, which {@link OtlpEncoding} says.
+ * the JS shape of the OTLP/JSON mapping (camelCase fields, enums as numbers or names); they differ in how ids, 64-bit
+ * integers and bytes arrive (text from JSON, bytes and bigints from protobuf) and in how a text id is spelled, which
+ * {@link OtlpEncoding} says.
  */
+
+/** An id: hex or base64 text (OTLP/JSON), or the bytes themselves (protobuf). */
+type IdLike = string | Uint8Array;
 
 /** How one encoding spells what the JS shape cannot share: the `source_format` and the ids. */
 export interface OtlpEncoding {
   readonly format: 'otlp-json' | 'otlp-proto';
   /** A trace id (16 bytes) or span id (8 bytes) as hex, as far as it can be read; validated by the caller. */
-  readonly idToHex: (id: string, bytes: 8 | 16) => string;
+  readonly idToHex: (id: IdLike, bytes: 8 | 16) => string;
 }
 
 const BASE64_16_BYTES = /^[A-Za-z0-9+/]{22}==$/;
@@ -24,28 +28,44 @@ const BASE64_8_BYTES = /^[A-Za-z0-9+/]{11}=$/;
 /** OTLP/JSON ids are hex; some older exporters wrote the protobuf JSON default (base64). Accept both. */
 export const OTLP_JSON_ENCODING: OtlpEncoding = {
   format: 'otlp-json',
-  idToHex: (id, bytes) => ((bytes === 16 ? BASE64_16_BYTES : BASE64_8_BYTES).test(id) ? base64ToHex(id) : id),
+  idToHex: (id, bytes) => {
+    if (typeof id !== 'string') return bytesToHex(id);
+    return (bytes === 16 ? BASE64_16_BYTES : BASE64_8_BYTES).test(id) ? base64ToHex(id) : id;
+  },
 };
 
-/** Protobuf ids are bytes, which the decoder hands over as base64 (`toObject({ bytes: String })`): always hex them. */
-export const OTLP_PROTO_ENCODING: OtlpEncoding = { format: 'otlp-proto', idToHex: base64ToHex };
+/** Protobuf ids are bytes (`toObject` leaves them as they are; base64 text is read too): always hex them. */
+export const OTLP_PROTO_ENCODING: OtlpEncoding = {
+  format: 'otlp-proto',
+  idToHex: (id) => (typeof id === 'string' ? base64ToHex(id) : bytesToHex(id)),
+};
 
 function base64ToHex(id: string): string {
   return id.length === 0 ? '' : Buffer.from(id, 'base64').toString('hex');
 }
 
-type Int64Like = string | number;
+function bytesToHex(id: Uint8Array): string {
+  return id.length === 0 ? '' : asBuffer(id).toString('hex');
+}
+
+/** A Buffer over the same memory, without a copy. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+type Int64Like = string | number | bigint;
 type EnumLike = number | string;
 
 /**
- * An attribute value: one of the fields, or none (an empty AnyValue). `bytesValue` is base64, as in OTLP/JSON.
+ * An attribute value: one of the fields, or none (an empty AnyValue). `bytesValue` is base64 (OTLP/JSON) or the bytes
+ * (protobuf); rows carry it as base64 either way.
  */
 export interface OtlpAnyValueShape {
   readonly stringValue?: string | undefined;
   readonly boolValue?: boolean | undefined;
   readonly intValue?: Int64Like | undefined;
   readonly doubleValue?: number | string | undefined;
-  readonly bytesValue?: string | undefined;
+  readonly bytesValue?: string | Uint8Array | undefined;
   readonly arrayValue?: { readonly values?: readonly OtlpAnyValueShape[] | undefined } | undefined;
   readonly kvlistValue?: { readonly values?: readonly OtlpKeyValueShape[] | undefined } | undefined;
 }
@@ -72,10 +92,10 @@ interface OtlpScopeShape {
  * the mapping decides what a missing field means.
  */
 export interface OtlpSpanShape {
-  readonly traceId?: string | undefined;
-  readonly spanId?: string | undefined;
+  readonly traceId?: IdLike | undefined;
+  readonly spanId?: IdLike | undefined;
   readonly traceState?: string | undefined;
-  readonly parentSpanId?: string | undefined;
+  readonly parentSpanId?: IdLike | undefined;
   readonly name?: string | undefined;
   readonly kind?: EnumLike | undefined;
   readonly startTimeUnixNano?: Int64Like | undefined;
@@ -90,8 +110,8 @@ export interface OtlpSpanShape {
     | undefined;
   readonly links?:
     | readonly {
-        readonly traceId?: string | undefined;
-        readonly spanId?: string | undefined;
+        readonly traceId?: IdLike | undefined;
+        readonly spanId?: IdLike | undefined;
         readonly traceState?: string | undefined;
         readonly attributes?: readonly KeyValue[] | undefined;
       }[]
@@ -122,8 +142,8 @@ export interface OtlpLogRecordShape {
   readonly severityText?: string | undefined;
   readonly body?: AnyValue | undefined;
   readonly attributes?: readonly KeyValue[] | undefined;
-  readonly traceId?: string | undefined;
-  readonly spanId?: string | undefined;
+  readonly traceId?: IdLike | undefined;
+  readonly spanId?: IdLike | undefined;
 }
 
 /** `ExportLogsServiceRequest` in the OTLP/JSON shape. */
@@ -150,60 +170,90 @@ const SEVERITY_NAMES = [
 ] as const;
 const ZERO_HEX = /^0*$/;
 
-/**
- * Appends the span rows of one `ExportTraceServiceRequest` to `sink.spans`. The record is atomic: when any span is
- * invalid, no row is written and the whole record (`data`) is quarantined, so a replay after a fix cannot duplicate
- * the spans that were fine. `record_ordinal` is the span's position in the request.
- */
-export function mapOtlpTraces(
-  request: OtlpTracesShape,
+/** A mapping of one decoded export request to rows, as {@link mapOtlpTraces} and {@link mapOtlpLogs} are. */
+export type OtlpMapper<Request> = (
+  request: Request,
   data: Uint8Array,
   ctx: RecordContext,
   sink: DecodeSink,
   options: DecodeOptions,
   encoding: OtlpEncoding,
-): DecodeFailure[] {
-  const { redactor } = options;
-  const sourceFormat = ctx.formatPrefix + encoding.format;
-  const rows: SpanRecord[] = [];
-  let ordinal = 0;
-  for (const resourceSpans of request.resourceSpans ?? []) {
-    const resource = attributesObject(resourceSpans.resource?.attributes, redactor);
-    const service = serviceName(resource);
-    const resourceJson = JSON.stringify(resource);
-    for (const scopeSpans of resourceSpans.scopeSpans ?? []) {
-      const scopeName = scopeSpans.scope?.name || null;
-      for (const span of scopeSpans.spans ?? []) {
-        const row = toSpanRow(span, ordinal, ctx, sourceFormat, service, scopeName, resourceJson, redactor, encoding);
-        if (typeof row === 'string') {
-          return [{ reason: 'invalid_span', message: `span ${ordinal}: ${row}`, raw: data, decoder: encoding.format }];
-        }
-        rows.push(row);
-        ordinal++;
-      }
-    }
-  }
-  if (rows.length === 0) {
-    return [
-      {
-        reason: 'empty_record',
-        message: 'the OTLP traces request holds no spans',
-        raw: data,
-        decoder: encoding.format,
-      },
-    ];
-  }
-  for (const row of rows) sink.spans.push(row);
-  return [];
-}
+) => DecodeFailure[];
+
+/**
+ * Appends the span rows of one `ExportTraceServiceRequest` to `sink.spans`. The record is atomic: when any span is
+ * invalid, no row is written and the whole record (`data`) is quarantined, so a replay after a fix cannot duplicate
+ * the spans that were fine. `record_ordinal` is the span's position in the request.
+ */
+export const mapOtlpTraces: OtlpMapper<OtlpTracesShape> = (request, data, ctx, sink, options, encoding) =>
+  mapRequest(TRACES, request.resourceSpans, data, ctx, sink, options, encoding);
 
 /**
  * Appends the log rows of one `ExportLogsServiceRequest` to `sink.logs`. Atomic like {@link mapOtlpTraces}: a log
  * record with a malformed (not merely empty or all-zero) trace or span id quarantines the whole record as
  * `invalid_otlp`. `record_ordinal` is the log record's position in the request.
  */
-export function mapOtlpLogs(
-  request: OtlpLogsShape,
+export const mapOtlpLogs: OtlpMapper<OtlpLogsShape> = (request, data, ctx, sink, options, encoding) =>
+  mapRequest(LOGS, request.resourceLogs, data, ctx, sink, options, encoding);
+
+/** What the rows of one scope share; {@link mapRequest} fills one per request and updates it per resource and scope. */
+interface ScopeContext {
+  readonly ctx: RecordContext;
+  readonly sourceFormat: string;
+  readonly redactor: Redactor;
+  readonly encoding: OtlpEncoding;
+  service: string | null;
+  resourceJson: string;
+  scopeName: string | null;
+}
+
+/** How traces or logs nest their items under resource and scope, and what becomes of an item. */
+interface OtlpSignal<Resource, Scope, Item, Row> {
+  readonly scopesOf: (resource: Resource) => readonly Scope[] | undefined;
+  readonly itemsOf: (scope: Scope) => readonly Item[] | undefined;
+  /** The row of one item, or the reason it is invalid. */
+  readonly toRow: (item: Item, ordinal: number, scope: ScopeContext) => Row | string;
+  readonly rowsOf: (sink: DecodeSink) => Row[];
+  /** Names the item in a failure message (`span 3: …`). */
+  readonly item: string;
+  readonly invalid: 'invalid_span' | 'invalid_otlp';
+  readonly empty: string;
+}
+
+type ResourceSpansShape = NonNullable<OtlpTracesShape['resourceSpans']>[number];
+type ScopeSpansShape = NonNullable<ResourceSpansShape['scopeSpans']>[number];
+type ResourceLogsShape = NonNullable<OtlpLogsShape['resourceLogs']>[number];
+type ScopeLogsShape = NonNullable<ResourceLogsShape['scopeLogs']>[number];
+
+const TRACES: OtlpSignal<ResourceSpansShape, ScopeSpansShape, OtlpSpanShape, SpanRecord> = {
+  scopesOf: (resource) => resource.scopeSpans,
+  itemsOf: (scope) => scope.spans,
+  toRow: toSpanRow,
+  rowsOf: (sink) => sink.spans,
+  item: 'span',
+  invalid: 'invalid_span',
+  empty: 'the OTLP traces request holds no spans',
+};
+
+const LOGS: OtlpSignal<ResourceLogsShape, ScopeLogsShape, OtlpLogRecordShape, LogRecord> = {
+  scopesOf: (resource) => resource.scopeLogs,
+  itemsOf: (scope) => scope.logRecords,
+  toRow: toLogRow,
+  rowsOf: (sink) => sink.logs,
+  item: 'log record',
+  invalid: 'invalid_otlp',
+  empty: 'the OTLP logs request holds no log records',
+};
+
+/** Resource by resource, scope by scope: the rows of every item, appended only when all of them are valid. */
+function mapRequest<
+  Resource extends { readonly resource?: OtlpResourceShape | undefined },
+  Scope extends { readonly scope?: OtlpScopeShape | undefined },
+  Item,
+  Row,
+>(
+  signal: OtlpSignal<Resource, Scope, Item, Row>,
+  resources: readonly Resource[] | undefined,
   data: Uint8Array,
   ctx: RecordContext,
   sink: DecodeSink,
@@ -211,52 +261,44 @@ export function mapOtlpLogs(
   encoding: OtlpEncoding,
 ): DecodeFailure[] {
   const { redactor } = options;
-  const sourceFormat = ctx.formatPrefix + encoding.format;
-  const rows: LogRecord[] = [];
+  const scopeContext: ScopeContext = {
+    ctx,
+    sourceFormat: ctx.formatPrefix + encoding.format,
+    redactor,
+    encoding,
+    service: null,
+    resourceJson: '{}',
+    scopeName: null,
+  };
+  const rows: Row[] = [];
   let ordinal = 0;
-  for (const resourceLogs of request.resourceLogs ?? []) {
-    const resource = attributesObject(resourceLogs.resource?.attributes, redactor);
-    const service = serviceName(resource);
-    const resourceJson = JSON.stringify(resource);
-    for (const scopeLogs of resourceLogs.scopeLogs ?? []) {
-      for (const record of scopeLogs.logRecords ?? []) {
-        const row = toLogRow(record, ordinal, ctx, sourceFormat, service, resourceJson, redactor, encoding);
+  for (const resource of resources ?? []) {
+    const attributes = attributesObject(resource.resource?.attributes, redactor);
+    scopeContext.service = serviceName(attributes);
+    scopeContext.resourceJson = JSON.stringify(attributes);
+    for (const scope of signal.scopesOf(resource) ?? []) {
+      scopeContext.scopeName = scope.scope?.name || null;
+      for (const item of signal.itemsOf(scope) ?? []) {
+        const row = signal.toRow(item, ordinal, scopeContext);
         if (typeof row === 'string') {
-          return [
-            { reason: 'invalid_otlp', message: `log record ${ordinal}: ${row}`, raw: data, decoder: encoding.format },
-          ];
+          const message = `${signal.item} ${ordinal}: ${row}`;
+          return [{ reason: signal.invalid, message, raw: data, decoder: encoding.format }];
         }
         rows.push(row);
         ordinal++;
       }
     }
   }
-  if (rows.length === 0) {
-    return [
-      {
-        reason: 'empty_record',
-        message: 'the OTLP logs request holds no log records',
-        raw: data,
-        decoder: encoding.format,
-      },
-    ];
-  }
-  for (const row of rows) sink.logs.push(row);
+  if (rows.length === 0)
+    return [{ reason: 'empty_record', message: signal.empty, raw: data, decoder: encoding.format }];
+  const out = signal.rowsOf(sink);
+  for (const row of rows) out.push(row);
   return [];
 }
 
 /** A span row, or the reason the span is invalid. */
-function toSpanRow(
-  span: OtlpSpanShape,
-  ordinal: number,
-  ctx: RecordContext,
-  sourceFormat: string,
-  service: string | null,
-  scopeName: string | null,
-  resourceJson: string,
-  redactor: Redactor,
-  encoding: OtlpEncoding,
-): SpanRecord | string {
+function toSpanRow(span: OtlpSpanShape, ordinal: number, scope: ScopeContext): SpanRecord | string {
+  const { ctx, encoding, redactor } = scope;
   const traceHex = encoding.idToHex(span.traceId ?? '', 16);
   const traceId = normaliseTraceId(traceHex);
   if (!traceId) return `traceId ${JSON.stringify(traceHex)} is not a valid trace id`;
@@ -285,13 +327,13 @@ function toSpanRow(
     kind: enumName(span.kind, KINDS, 'SPAN_KIND_'),
     status_code: enumName(span.status?.code, STATUS_CODES, 'STATUS_CODE_'),
     status_message: span.status?.message || null,
-    service_name: service,
-    scope_name: scopeName,
-    resource_attributes: resourceJson,
+    service_name: scope.service,
+    scope_name: scope.scopeName,
+    resource_attributes: scope.resourceJson,
     attributes: JSON.stringify(attributes),
     events: eventsJson(span.events, redactor),
     links: linksJson(span.links, redactor, encoding),
-    source_format: sourceFormat,
+    source_format: scope.sourceFormat,
     shard_id: ctx.shardId,
     sequence_number: ctx.sequenceNumber,
     sub_sequence_number: ctx.subSequenceNumber,
@@ -336,16 +378,8 @@ function linksJson(links: OtlpLinks, redactor: Redactor, encoding: OtlpEncoding)
 }
 
 /** A log row, or the reason the log record is invalid. */
-function toLogRow(
-  record: OtlpLogRecordShape,
-  ordinal: number,
-  ctx: RecordContext,
-  sourceFormat: string,
-  service: string | null,
-  resourceJson: string,
-  redactor: Redactor,
-  encoding: OtlpEncoding,
-): LogRecord | string {
+function toLogRow(record: OtlpLogRecordShape, ordinal: number, scope: ScopeContext): LogRecord | string {
+  const { ctx, encoding, redactor } = scope;
   // Trace context is optional on a log record: empty or all-zero ids (what SDKs write outside a span) mean none.
   const traceHex = record.traceId ? encoding.idToHex(record.traceId, 16) : '';
   const traceId = ZERO_HEX.test(traceHex) ? null : normaliseTraceId(traceHex);
@@ -369,10 +403,10 @@ function toLogRow(
     severity_number: severityNumberOf(record.severityNumber),
     severity_text: record.severityText || null,
     body: bodyText(record.body, redactor),
-    service_name: service,
-    resource_attributes: resourceJson,
+    service_name: scope.service,
+    resource_attributes: scope.resourceJson,
     attributes: JSON.stringify(attributes),
-    source_format: sourceFormat,
+    source_format: scope.sourceFormat,
     shard_id: ctx.shardId,
     sequence_number: ctx.sequenceNumber,
     sub_sequence_number: ctx.subSequenceNumber,
@@ -382,9 +416,10 @@ function toLogRow(
   };
 }
 
-/** 64-bit integers arrive as decimal strings (protobuf, most JSON) or numbers (JSON); absent means 0. */
+/** 64-bit integers arrive as bigints (protobuf), decimal strings (most JSON) or numbers (JSON); absent means 0. */
 function int64(value: Int64Like | undefined): bigint {
   if (value === undefined) return 0n;
+  if (typeof value === 'bigint') return value;
   return typeof value === 'string' ? BigInt(value) : BigInt(Math.round(value));
 }
 
@@ -441,8 +476,15 @@ function anyValue(value: AnyValue | undefined, redactor: Redactor): unknown {
     return Number.isSafeInteger(n) ? n : String(value.intValue);
   }
   if ('doubleValue' in value) return Number(value.doubleValue);
-  if ('bytesValue' in value) return value.bytesValue;
-  if ('arrayValue' in value) return (value.arrayValue?.values ?? []).map((v) => anyValue(v, redactor));
+  if ('bytesValue' in value) {
+    const bytes = value.bytesValue;
+    return bytes === undefined || typeof bytes === 'string' ? bytes : asBuffer(bytes).toString('base64');
+  }
+  if ('arrayValue' in value) {
+    const out: unknown[] = [];
+    for (const v of value.arrayValue?.values ?? []) out.push(anyValue(v, redactor));
+    return out;
+  }
   if ('kvlistValue' in value) return attributesObject(value.kvlistValue?.values, redactor);
   return null;
 }
