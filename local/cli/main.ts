@@ -4,7 +4,7 @@ import { type CliIo, type Command, EXIT, runGuarded } from './io.ts';
 export const SKEIN_USAGE = `Usage: skein <command> [options]
 
 Commands:
-  local up              start the local stack (Kinesis, S3, ingest, alerting, web view) in one folder
+  local up              start the local stack (Kinesis, S3, the ingest function, a demo workload) in one folder
   push <file…>          send files, or their lines, as records to the local stack or a Kinesis stream
   query trace <id>      every span and log line of a trace
   query request <id>    every row of a request, and of the traces it touched
