@@ -1,14 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { Template } from 'aws-cdk-lib/assertions';
+import type { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createSkeinApp } from '../../../lib/skein-app.ts';
-
-// The template, not the bundle, is under test: no esbuild, no CloudFormation schema validation (nag.test.ts runs
-// the app as `cdk synth` does, cdk-nag included, and covers this role too).
-const cdkContext: Record<string, unknown> = JSON.parse(
-  readFileSync(new URL('../../../cdk.json', import.meta.url), 'utf8'),
-).context;
+import { synthTemplate } from '../../support/cdk.ts';
 
 const Statement = z.object({
   Sid: z.string().optional(),
@@ -51,14 +44,8 @@ describe('CloudWatch Logs subscription role', () => {
 
   beforeAll(() => {
     // Prepare
-    const { stack } = createSkeinApp({
-      context: { ...cdkContext, 'aws:cdk:bundling-stacks': [] },
-      nag: false,
-      cfnValidation: false,
-    });
-
     // Act
-    template = Template.fromStack(stack);
+    template = synthTemplate();
 
     const [id, resource] = only(template, 'AWS::IAM::Role', {
       Properties: { AssumeRolePolicyDocument: { Statement: [{ Principal: { Service: 'logs.amazonaws.com' } }] } },

@@ -1,25 +1,8 @@
-import { readFileSync } from 'node:fs';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { loadIngestConfig } from '../../../functions/ingest/config.ts';
-import { createSkeinApp } from '../../../lib/skein-app.ts';
-
-// The template, not the bundle, is under test here: skip esbuild and the CloudFormation schema validation
-// (nag.test.ts synthesises the app as `cdk synth` does, with both).
-const cdkContext: Record<string, unknown> = JSON.parse(
-  readFileSync(new URL('../../../cdk.json', import.meta.url), 'utf8'),
-).context;
-const NO_BUNDLING = { 'aws:cdk:bundling-stacks': [] };
-
-function synth(context: Record<string, unknown> = {}): Template {
-  const { stack } = createSkeinApp({
-    context: { ...cdkContext, ...NO_BUNDLING, ...context },
-    nag: false,
-    cfnValidation: false,
-  });
-  return Template.fromStack(stack);
-}
+import { synthTemplate } from '../../support/cdk.ts';
 
 function onlyLogicalId(template: Template, type: string, props: Record<string, unknown> = {}): string {
   const found = Object.keys(template.findResources(type, props));
@@ -58,7 +41,7 @@ describe('ingest stack', () => {
   let ids: { bucket: string; stream: string; key: string; queue: string; fn: string; logs: string };
 
   beforeAll(() => {
-    template = synth();
+    template = synthTemplate();
     ids = {
       bucket: onlyLogicalId(template, 'AWS::S3::Bucket', {
         Properties: {
@@ -92,7 +75,7 @@ describe('ingest stack', () => {
     });
 
     it('takes batch size and window from the context, as strings from `cdk synth -c`', () => {
-      const custom = synth({ 'skein:batchSize': '250', 'skein:batchWindowSeconds': '20' });
+      const custom = synthTemplate({ 'skein:batchSize': '250', 'skein:batchWindowSeconds': '20' });
 
       custom.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
         BatchSize: 250,
@@ -145,7 +128,7 @@ describe('ingest stack', () => {
     });
 
     it('passes row group size and log level from the context', () => {
-      const custom = synth({ 'skein:rowGroupRows': 5000, 'skein:logLevel': 'debug' });
+      const custom = synthTemplate({ 'skein:rowGroupRows': 5000, 'skein:logLevel': 'debug' });
 
       custom.hasResourceProperties('AWS::Lambda::Function', {
         Environment: { Variables: Match.objectLike({ SKEIN_ROW_GROUP_ROWS: '5000', SKEIN_LOG_LEVEL: 'debug' }) },
@@ -166,7 +149,7 @@ describe('ingest stack', () => {
     });
 
     it('takes its name and retention from the context', () => {
-      const custom = synth({ 'skein:streamName': 'telemetry-prod', 'skein:streamRetentionDays': 3 });
+      const custom = synthTemplate({ 'skein:streamName': 'telemetry-prod', 'skein:streamRetentionDays': 3 });
 
       custom.hasResourceProperties('AWS::Kinesis::Stream', { Name: 'telemetry-prod', RetentionPeriodHours: 72 });
     });
@@ -281,7 +264,7 @@ describe('ingest stack', () => {
 
     it('notifies the alarm topic on ALARM and OK when one is configured', () => {
       const topic = 'arn:aws:sns:eu-west-1:123456789012:skein-alarms';
-      const custom = synth({ 'skein:alarmTopicArn': topic });
+      const custom = synthTemplate({ 'skein:alarmTopicArn': topic });
 
       const alarms = Object.values(custom.findResources('AWS::CloudWatch::Alarm'));
       expect(alarms).toHaveLength(3);

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { type App, CfnResource, Validations } from 'aws-cdk-lib';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
@@ -8,10 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createSkeinApp } from '../../../lib/skein-app.ts';
 import type { SkeinStack } from '../../../lib/skein-stack.ts';
-
-const cdkContext: Record<string, unknown> = JSON.parse(
-  readFileSync(new URL('../../../cdk.json', import.meta.url), 'utf8'),
-).context;
+import { CDK_CONTEXT } from '../../support/cdk.ts';
 
 /** The rule behind each acknowledged id, to prove an acknowledgement silences a finding that really exists. */
 const RULES: Record<string, (node: CfnResource) => NagRuleResult> = {
@@ -50,7 +46,7 @@ describe('cdk-nag AwsSolutions checks', () => {
   // The app exactly as `cdk synth` builds it: esbuild bundling, CloudFormation validation and the nag plugin, which
   // makes synthesis throw on any unacknowledged cdk-nag error.
   beforeAll(() => {
-    ({ app, stack } = createSkeinApp({ context: cdkContext }));
+    ({ app, stack } = createSkeinApp({ context: CDK_CONTEXT }));
     app.synth();
   }, 120_000);
 
@@ -105,7 +101,7 @@ describe('cdk-nag AwsSolutions checks', () => {
 
   it('fail synthesis on a finding nobody acknowledged', () => {
     const { app: other, stack: otherStack } = createSkeinApp({
-      context: { ...cdkContext, 'aws:cdk:bundling-stacks': [] },
+      context: { ...CDK_CONTEXT, 'aws:cdk:bundling-stacks': [] },
       cfnValidation: false,
     });
     new Bucket(otherStack, 'Unlogged', { enforceSSL: true });

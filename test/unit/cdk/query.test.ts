@@ -1,24 +1,9 @@
-import { readFileSync } from 'node:fs';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { LOOKUP_KINDS, LOOKUPS, lookupQuery } from '../../../lib/queries.ts';
-import { createSkeinApp } from '../../../lib/skein-app.ts';
 import { glueType, PARTITION_KEYS, TABLE_NAMES, TABLES } from '../../../schemas/columns.ts';
-
-// The template, not the bundle, is under test here: skip esbuild and the CloudFormation schema validation.
-const cdkContext: Record<string, unknown> = JSON.parse(
-  readFileSync(new URL('../../../cdk.json', import.meta.url), 'utf8'),
-).context;
-
-function synth(context: Record<string, unknown> = {}): Template {
-  const { stack } = createSkeinApp({
-    context: { ...cdkContext, 'aws:cdk:bundling-stacks': [], ...context },
-    nag: false,
-    cfnValidation: false,
-  });
-  return Template.fromStack(stack);
-}
+import { synthTemplate } from '../../support/cdk.ts';
 
 const GlueTable = z.object({
   Properties: z.object({
@@ -40,7 +25,7 @@ describe('query catalogue', () => {
   let tables: Map<string, GlueTableInput>;
 
   beforeAll(() => {
-    template = synth();
+    template = synthTemplate();
     const bucketWith = (ruleId: string) =>
       Object.keys(
         template.findResources('AWS::S3::Bucket', {
@@ -133,7 +118,7 @@ describe('query catalogue', () => {
     });
 
     it('takes the scan limit from the context, in GiB', () => {
-      const custom = synth({ 'skein:athenaScanLimitGiB': '0.5' });
+      const custom = synthTemplate({ 'skein:athenaScanLimitGiB': '0.5' });
 
       custom.hasResourceProperties('AWS::Athena::WorkGroup', {
         WorkGroupConfiguration: Match.objectLike({ BytesScannedCutoffPerQuery: 512 * 1024 ** 2 }),

@@ -1,21 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createSkeinApp } from '../../../lib/skein-app.ts';
-
-// The template, not the bundle, is under test here: skip esbuild and the CloudFormation schema validation.
-const cdkContext: Record<string, unknown> = JSON.parse(
-  readFileSync(new URL('../../../cdk.json', import.meta.url), 'utf8'),
-).context;
-
-function synth(context: Record<string, unknown> = {}): Template {
-  const { stack } = createSkeinApp({
-    context: { ...cdkContext, 'aws:cdk:bundling-stacks': [], ...context },
-    nag: false,
-    cfnValidation: false,
-  });
-  return Template.fromStack(stack);
-}
+import { synthTemplate } from '../../support/cdk.ts';
 
 function bucketId(template: Template, lifecycleRuleId: string): string {
   const found = Object.keys(
@@ -32,7 +17,7 @@ describe('buckets', () => {
   let ids: { data: string; results: string; accessLogs: string };
 
   beforeAll(() => {
-    template = synth();
+    template = synthTemplate();
     ids = {
       data: bucketId(template, 'expire-quarantine'),
       results: bucketId(template, 'expire-query-results'),
@@ -110,7 +95,7 @@ describe('buckets', () => {
   });
 
   it('takes the quarantine expiry from the context', () => {
-    const custom = synth({ 'skein:quarantineExpiryDays': '90' });
+    const custom = synthTemplate({ 'skein:quarantineExpiryDays': '90' });
 
     custom.hasResourceProperties('AWS::S3::Bucket', {
       LifecycleConfiguration: {
