@@ -156,6 +156,60 @@ export const SPAN_COLUMNS = [
   ...provenance,
 ] as const satisfies readonly ColumnDef[];
 
+/**
+ * The trace/request index: one row per (id, kind, data table, data object) of a batch, sorted by `id`. Ingest writes
+ * one index object per batch under `tables/trace_index/dt=/hour=/`; compaction re-partitions closed hours into
+ * `tables/trace_index/bucket=<indexBucket(id)>/dt=/` so a lookup with no time range reads one bucket.
+ */
+export const TRACE_INDEX_COLUMNS = [
+  {
+    name: 'id',
+    type: 'string',
+    nullable: false,
+    fullStatistics: true,
+    comment: 'trace id (32 hex) or request id, as stored in the data tables',
+  },
+  { name: 'id_kind', type: 'string', nullable: false, dictionary: true, comment: "'trace' or 'request'" },
+  { name: 'data_table', type: 'string', nullable: false, dictionary: true, comment: "'logs' or 'spans'" },
+  { name: 'first_time', type: 'timestamp_ms', nullable: false, comment: 'earliest event time of the id in the object' },
+  { name: 'last_time', type: 'timestamp_ms', nullable: false, comment: 'latest event time of the id in the object' },
+  {
+    name: 'services',
+    type: 'string',
+    nullable: false,
+    comment: 'service names seen for the id in the object, sorted, comma-separated',
+  },
+  { name: 'span_count', type: 'int32', nullable: false, comment: 'spans of the id in the object' },
+  { name: 'log_count', type: 'int32', nullable: false, comment: 'log lines of the id in the object' },
+  {
+    name: 'error',
+    type: 'boolean',
+    nullable: false,
+    comment: 'a span with status ERROR or a log line with severity ERROR or worse',
+  },
+  {
+    name: 'data_dt',
+    type: 'string',
+    nullable: false,
+    dictionary: true,
+    comment: 'dt partition of the data object',
+  },
+  {
+    name: 'data_hour',
+    type: 'string',
+    nullable: false,
+    dictionary: true,
+    comment: 'hour partition of the data object',
+  },
+  { name: 'object_key', type: 'string', nullable: false, comment: 'S3 key of the data object holding the rows' },
+] as const satisfies readonly ColumnDef[];
+
+/** Partition keys of the compacted index: `bucket=<2 hex>/dt=YYYY-MM-DD`. */
+export const INDEX_BUCKET_PARTITION_KEYS = [
+  { name: 'bucket', type: 'string', comment: 'indexBucket(id): first 2 hex of the id, or of sha256(id) otherwise' },
+  { name: 'dt', type: 'string', comment: 'arrival date of the data, UTC, YYYY-MM-DD' },
+] as const;
+
 export const TABLES = {
   logs: LOG_COLUMNS,
   spans: SPAN_COLUMNS,
