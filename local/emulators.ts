@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { CreateStreamCommand, type KinesisClient, waitUntilStreamExists } from '@aws-sdk/client-kinesis';
 import { kinesisClient } from '../functions/core/aws-clients.ts';
+import { type ConditionalS3Proxy, startConditionalS3Proxy } from './conditional-s3.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -16,42 +17,52 @@ export interface EmulatorOptions {
   readonly bucket: string;
   /** Shards of the stream (default 2). */
   readonly shards?: number;
-  /** Fixed ports; 0 or absent picks a free one. */
+  /** Fixed ports; 0 or absent picks a free one. `s3Port` is the S3 endpoint's (the conditional-write proxy's). */
   readonly kinesisPort?: number;
   readonly s3Port?: number;
 }
 
 export interface Emulators {
   readonly kinesisEndpoint: string;
+  /**
+   * The S3 endpoint every client uses: the conditional-write proxy (`local/conditional-s3.ts`) in front of s3rver,
+   * which enforces `If-None-Match`/`If-Match` on writes as S3 does (s3rver ignores them).
+   */
   readonly s3Endpoint: string;
   /** s3rver's folder: objects are at {@link objectPathOnDisk}`(dataDir, bucket, key)`. */
   readonly dataDir: string;
-  /** Closes both servers (and every open connection to them). */
+  /** Closes every server (and every open connection to them). */
   stop(): Promise<void>;
 }
 
 const HOST = '127.0.0.1';
 
 /**
- * Starts kinesalite (in memory) and s3rver (on disk under `<dir>/s3`) in this process on 127.0.0.1, creates the
- * stream (waits until ACTIVE) and the bucket.
+ * Starts kinesalite (in memory) and s3rver (on disk under `<dir>/s3`) in this process on 127.0.0.1 with the
+ * conditional-write proxy in front of s3rver, creates the stream (waits until ACTIVE) and the bucket.
  */
 export async function startEmulators(options: EmulatorOptions): Promise<Emulators> {
   const dataDir = join(options.dir, 's3');
   const kinesalite = await startKinesalite(options.kinesisPort ?? 0);
   let s3: S3rverInstance | undefined;
+  let proxy: ConditionalS3Proxy | undefined;
   try {
     const S3rver = loadS3rver();
     s3 = new S3rver({
       address: HOST,
-      port: options.s3Port ?? 0,
+      port: 0,
       silent: true,
       directory: dataDir,
       configureBuckets: [{ name: options.bucket }],
     });
     const s3Address = await s3.run();
+    // s3rver ignores conditional writes; every client reaches it through the proxy, which enforces them.
+    proxy = await startConditionalS3Proxy({
+      upstream: `http://${HOST}:${s3Address.port}`,
+      ...(options.s3Port !== undefined ? { port: options.s3Port } : {}),
+    });
     const kinesisEndpoint = `http://${HOST}:${kinesalite.port}`;
-    const s3Endpoint = `http://${HOST}:${s3Address.port}`;
+    const s3Endpoint = proxy.endpoint;
     const kinesis = kinesisClient({ endpoint: kinesisEndpoint });
     try {
       await createStream(kinesis, options.streamName, options.shards ?? 2);
@@ -59,16 +70,19 @@ export async function startEmulators(options: EmulatorOptions): Promise<Emulator
       kinesis.destroy();
     }
     const s3Server = s3;
+    const s3Proxy = proxy;
     return {
       kinesisEndpoint,
       s3Endpoint,
       dataDir,
       async stop() {
-        await Promise.all([closeServer(kinesalite.server), closeS3rver(s3Server)]);
+        await Promise.all([closeServer(kinesalite.server), s3Proxy.stop()]);
+        await closeS3rver(s3Server);
       },
     };
   } catch (error) {
     await closeServer(kinesalite.server).catch(() => undefined);
+    await proxy?.stop().catch(() => undefined);
     if (s3?.httpServer) await closeS3rver(s3).catch(() => undefined);
     throw error;
   }

@@ -98,6 +98,8 @@ export function s3ObjectStore(client: S3Client, bucket: string): ObjectStore {
         return out.ETag;
       } catch (error) {
         if (isPreconditionFailure(error)) return undefined;
+        // `If-Match` on a key that no longer exists is answered 404 NoSuchKey: someone deleted it, the CAS lost.
+        if ('ifMatch' in condition && errorName(error) === 'NoSuchKey') return undefined;
         if (error instanceof StoreError) throw error;
         throw new StoreError(`conditional PUT s3://${bucket}/${key} failed: ${errorName(error)}`, { cause: error });
       }

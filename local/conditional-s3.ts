@@ -1,0 +1,372 @@
+import { randomBytes } from 'node:crypto';
+import { Agent, createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pipeline } from 'node:stream/promises';
+
+/** Where the proxy forwards to, and where it listens. */
+export interface ConditionalS3ProxyOptions {
+  /** s3rver's endpoint, e.g. `http://127.0.0.1:4569`. */
+  readonly upstream: string;
+  /** Port on 127.0.0.1; 0 or absent picks a free one. */
+  readonly port?: number;
+}
+
+export interface ConditionalS3Proxy {
+  /** The endpoint clients use instead of the upstream's, e.g. `http://127.0.0.1:53123`. */
+  readonly endpoint: string;
+  /** Stops listening, closes every open connection (both sides) and waits until the server is closed. */
+  stop(): Promise<void>;
+}
+
+const HOST = '127.0.0.1';
+
+/**
+ * Starts an HTTP proxy in front of s3rver that enforces S3's conditional writes, which s3rver ignores.
+ *
+ * Every request is streamed to the upstream unchanged (method, path, query, headers, body), and its answer streamed
+ * back (status, headers including `ETag`, body). Object writes — PutObject/CopyObject, DeleteObject and
+ * CompleteMultipartUpload — are serialised per bucket and key by an in-process lock, so all writers must go through
+ * this one proxy. A write that carries `If-None-Match: *` or `If-Match: <etag>` is checked inside the lock with a
+ * HEAD at the upstream and answered as S3 answers it: 412 PreconditionFailed when the condition does not hold, 404
+ * NoSuchKey for `If-Match` on a missing key, 501 NotImplemented for `If-None-Match` with anything but `*`; otherwise
+ * it is forwarded, still inside the lock, so no other write to the key interleaves between the check and the write.
+ *
+ * @example
+ * const proxy = await startConditionalS3Proxy({ upstream: 'http://127.0.0.1:4569' });
+ * const store = s3ObjectStore(s3Client({ endpoint: proxy.endpoint }), 'skein-local');
+ * await store.putIf('state/a.json', body, 'application/json', { ifNoneMatch: '*' }); // undefined the second time
+ * await proxy.stop();
+ */
+export async function startConditionalS3Proxy(options: ConditionalS3ProxyOptions): Promise<ConditionalS3Proxy> {
+  const upstream = new URL(options.upstream);
+  if (upstream.protocol !== 'http:') throw new Error(`upstream must be an http:// URL, got ${options.upstream}`);
+  const target: Upstream = {
+    hostname: upstream.hostname,
+    port: Number(upstream.port || 80),
+    agent: new Agent({ keepAlive: true }),
+  };
+  const acquire = keyedLock();
+  const server = createServer((req, res) => {
+    handle(req, res, target, acquire).catch((error: unknown) => {
+      // handle() answers every failure itself; this is the last resort for a bug, never a hung client.
+      if (!res.headersSent) sendError(res, 500, 'InternalError', `proxy: ${errorMessage(error)}`);
+      else res.destroy();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, HOST, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  let stopping: Promise<void> | undefined;
+  return {
+    endpoint: `http://${HOST}:${port}`,
+    stop() {
+      stopping ??= new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeAllConnections();
+        target.agent.destroy();
+      });
+      return stopping;
+    },
+  };
+}
+
+interface Upstream {
+  readonly hostname: string;
+  readonly port: number;
+  readonly agent: Agent;
+}
+
+/** What a request does to one object, when it writes one. */
+interface ObjectWrite {
+  /** `<bucket>/<key>`, decoded: the lock's key. */
+  readonly lockKey: string;
+  /** The request's path without its query, as sent (still encoded): what the HEAD for a precondition asks for. */
+  readonly path: string;
+  /** Whether `If-Match` / `If-None-Match` apply (not to DeleteObject here: see below). */
+  readonly conditional: boolean;
+}
+
+async function handle(
+  req: IncomingMessage,
+  res: ServerResponse,
+  upstream: Upstream,
+  acquire: (key: string) => Promise<() => void>,
+): Promise<void> {
+  const write = objectWrite(req);
+  if (!write) {
+    await forward(req, res, upstream);
+    return;
+  }
+  const release = await acquire(write.lockKey);
+  try {
+    if (write.conditional) {
+      const failure = await checkPreconditions(req, write.path, upstream);
+      if (failure) {
+        req.resume(); // discard the body we will not store; keeps the connection usable
+        sendError(res, failure.status, failure.code, failure.message, failure.extra);
+        return;
+      }
+    }
+    await forward(req, res, upstream);
+  } finally {
+    release();
+  }
+}
+
+/**
+ * Recognises the requests that replace or remove an object, path-style (`/<bucket>/<key>`, as our clients send them
+ * with `forcePathStyle`). A PUT with a sub-resource (`?acl`, `?tagging`, `?partNumber&uploadId` …) changes no
+ * object's bytes and is forwarded without the lock; so is every bucket-level request. S3 also honours `If-Match` on
+ * DeleteObject, but nothing in Skein uses it: DELETE takes the lock (so a check cannot interleave with it) and its
+ * conditional headers are passed through to s3rver, which ignores them.
+ */
+function objectWrite(req: IncomingMessage): ObjectWrite | undefined {
+  const method = req.method ?? '';
+  if (method !== 'PUT' && method !== 'DELETE' && method !== 'POST') return undefined;
+  const url = req.url ?? '/';
+  const queryAt = url.indexOf('?');
+  const path = queryAt === -1 ? url : url.slice(0, queryAt);
+  const slash = path.indexOf('/', 1);
+  if (slash === -1 || slash === path.length - 1) return undefined; // no key: a bucket request
+  const query = new URLSearchParams(queryAt === -1 ? '' : url.slice(queryAt + 1));
+  let subresource = false;
+  let uploadId = false;
+  for (const name of query.keys()) {
+    if (name === 'uploadId') uploadId = true;
+    // `x-id=PutObject` is added by SDK v3; `X-Amz-*` are presigned-URL parameters.
+    else if (name !== 'x-id' && !/^x-amz-/i.test(name)) subresource = true;
+  }
+  let conditional: boolean;
+  if (method === 'PUT') {
+    if (subresource || uploadId) return undefined; // UploadPart, PutObjectAcl, PutObjectTagging …
+    conditional = true;
+  } else if (method === 'POST') {
+    if (!uploadId || subresource) return undefined; // only CompleteMultipartUpload writes an object
+    conditional = true;
+  } else {
+    if (subresource || uploadId) return undefined; // AbortMultipartUpload, DeleteObjectTagging …
+    conditional = false;
+  }
+  return { lockKey: decodePath(path.slice(1)), path, conditional };
+}
+
+function decodePath(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path; // malformed escapes: s3rver will refuse it anyway; the raw text is still a consistent lock key
+  }
+}
+
+interface PreconditionFailure {
+  readonly status: number;
+  readonly code: string;
+  readonly message: string;
+  readonly extra: Readonly<Record<string, string>>;
+}
+
+/**
+ * S3's answers, from the S3 User Guide "Conditional writes" and its PutObject reference: `If-None-Match` accepts only
+ * `*` and fails with 412 when the key exists; `If-Match` fails with 412 when the ETag differs and with 404 NoSuchKey
+ * when there is no object (real S3 answers 404 there, not 412). ETags compare as opaque strings: S3 accepts them with
+ * or without their double quotes.
+ */
+async function checkPreconditions(
+  req: IncomingMessage,
+  path: string,
+  upstream: Upstream,
+): Promise<PreconditionFailure | undefined> {
+  const ifNoneMatch = headerValue(req, 'if-none-match');
+  const ifMatch = headerValue(req, 'if-match');
+  if (ifNoneMatch === undefined && ifMatch === undefined) return undefined;
+  if (ifNoneMatch !== undefined && ifNoneMatch.trim() !== '*') {
+    return {
+      status: 501,
+      code: 'NotImplemented',
+      message: 'A header you provided implies functionality that is not implemented',
+      extra: { Header: 'If-None-Match' },
+    };
+  }
+  const current = await headEtag(path, upstream);
+  if (ifNoneMatch !== undefined && current.exists) return preconditionFailed('If-None-Match');
+  if (ifMatch !== undefined) {
+    if (!current.exists) {
+      return {
+        status: 404,
+        code: 'NoSuchKey',
+        message: 'The specified key does not exist.',
+        extra: { Key: decodePath(path.slice(path.indexOf('/', 1) + 1)) },
+      };
+    }
+    if (!etagMatches(ifMatch, current.etag)) return preconditionFailed('If-Match');
+  }
+  return undefined;
+}
+
+function preconditionFailed(condition: string): PreconditionFailure {
+  return {
+    status: 412,
+    code: 'PreconditionFailed',
+    message: 'At least one of the pre-conditions you specified did not hold',
+    extra: { Condition: condition },
+  };
+}
+
+/** True when `header` (`*`, or one or more comma-separated ETags) names the current ETag. */
+export function etagMatches(header: string, current: string | undefined): boolean {
+  if (current === undefined) return false;
+  const want = opaqueEtag(current);
+  for (const candidate of header.split(',')) {
+    const trimmed = candidate.trim();
+    if (trimmed === '*' || opaqueEtag(trimmed) === want) return true;
+  }
+  return false;
+}
+
+function opaqueEtag(etag: string): string {
+  const strong = etag.startsWith('W/') ? etag.slice(2) : etag;
+  return strong.length >= 2 && strong.startsWith('"') && strong.endsWith('"') ? strong.slice(1, -1) : strong;
+}
+
+/** The object's current ETag at the upstream, by an anonymous HEAD (s3rver lets unsigned requests through). */
+function headEtag(path: string, upstream: Upstream): Promise<{ exists: boolean; etag: string | undefined }> {
+  return new Promise((resolve, reject) => {
+    const head = request(
+      { hostname: upstream.hostname, port: upstream.port, method: 'HEAD', path, agent: upstream.agent },
+      (res) => {
+        res.resume();
+        const status = res.statusCode ?? 0;
+        if (status === 404) resolve({ exists: false, etag: undefined });
+        else if (status === 200) resolve({ exists: true, etag: headerValue(res, 'etag') });
+        else reject(new Error(`HEAD ${path} at the upstream answered ${status}`));
+      },
+    );
+    head.on('error', reject);
+    head.end();
+  });
+}
+
+/**
+ * Streams `req` to the upstream and its answer back. Resolves once the answer has been passed on completely or the
+ * exchange failed (then the client gets a 502 or, when the answer had begun, a closed connection); never rejects.
+ */
+function forward(req: IncomingMessage, res: ServerResponse, upstream: Upstream): Promise<void> {
+  return new Promise<void>((resolve) => {
+    let settled = false;
+    const settle = () => {
+      if (!settled) {
+        settled = true;
+        resolve();
+      }
+    };
+    const out = request({
+      hostname: upstream.hostname,
+      port: upstream.port,
+      method: req.method ?? 'GET',
+      path: req.url ?? '/',
+      headers: endToEnd(req.rawHeaders, REQUEST_HOP_HEADERS),
+      agent: upstream.agent,
+    });
+    out.on('response', (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.statusMessage, endToEnd(answer.rawHeaders, RESPONSE_HOP_HEADERS));
+      pipeline(answer, res).then(settle, () => {
+        res.destroy();
+        settle();
+      });
+    });
+    out.on('error', (error) => {
+      if (!res.headersSent) sendError(res, 502, 'BadGateway', `proxy: upstream failed: ${error.message}`);
+      else res.destroy();
+      settle();
+    });
+    // A client that goes away mid-body makes pipeline destroy `out`, which reports through 'error' above.
+    pipeline(req, out).catch(() => undefined);
+  });
+}
+
+/**
+ * Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection and are not forwarded; Node frames each side itself.
+ * `Expect: 100-continue` was already answered by this server (Node sends the 100 when no `checkContinue` listener is
+ * set), so the upstream must not wait for it again. None of these is part of a SigV4 signature.
+ */
+const REQUEST_HOP_HEADERS = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'expect',
+]);
+const RESPONSE_HOP_HEADERS = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+
+/** `rawHeaders` (name, value, name, value …) without hop-by-hop headers, names' case and order kept. */
+function endToEnd(raw: readonly string[], hop: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i] ?? '';
+    if (!hop.has(name.toLowerCase())) out.push(name, raw[i + 1] ?? '');
+  }
+  return out;
+}
+
+function headerValue(message: IncomingMessage, name: string): string | undefined {
+  const value = message.headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/** An S3-style XML error (the SDK reads `Code` as the error's name). */
+function sendError(
+  res: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  extra: Readonly<Record<string, string>> = {},
+): void {
+  const requestId = randomBytes(8).toString('hex').toUpperCase();
+  let fields = `<Code>${code}</Code><Message>${escapeXml(message)}</Message>`;
+  for (const [name, value] of Object.entries(extra)) fields += `<${name}>${escapeXml(value)}</${name}>`;
+  const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error>${fields}<RequestId>${requestId}</RequestId><HostId>skein-local</HostId></Error>`;
+  res.writeHead(status, {
+    'Content-Type': 'application/xml',
+    'Content-Length': Buffer.byteLength(body),
+    'x-amz-request-id': requestId,
+  });
+  res.end(res.req.method === 'HEAD' ? undefined : body);
+}
+
+function escapeXml(text: string): string {
+  return text.replace(/[<>&'"]/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * A mutex per key: `acquire(key)` resolves, in call order, once every earlier holder of `key` has released it.
+ * Entries are dropped when the last holder releases, so the map only holds keys being written.
+ */
+function keyedLock(): (key: string) => Promise<() => void> {
+  const tails = new Map<string, Promise<void>>();
+  return async (key) => {
+    const previous = tails.get(key) ?? Promise.resolve();
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const tail = previous.then(() => held);
+    tails.set(key, tail);
+    await previous;
+    return () => {
+      release();
+      if (tails.get(key) === tail) tails.delete(key);
+    };
+  };
+}
