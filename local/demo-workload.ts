@@ -97,10 +97,10 @@ const ENCODER = new TextEncoder();
  * newline-delimited JSON log lines in that service's dialect. All share the trace id, which is the partition key.
  * About {@link DEMO_FAILURE_RATE} of requests fail with HTTP 500, span status ERROR and ERROR log lines.
  */
-export function generateRequest(rng: Rng, timeMs: number): DemoRequest {
+export function generateRequest(rng: Rng, timeMs: number, failureRate: number = DEMO_FAILURE_RATE): DemoRequest {
   const traceId = hex(rng, 32);
   const requestId = uuid(rng);
-  const failed = rng() < DEMO_FAILURE_RATE;
+  const failed = rng() < failureRate;
   const flowRoll = rng();
   const flow = flowRoll < 0.5 ? placeOrder : flowRoll < 0.85 ? getOrder : getProduct;
   const ctx: FlowContext = { rng, requestId, spans: [], logs: [], failed, startNs: BigInt(timeMs) * 1_000_000n };
@@ -572,6 +572,11 @@ export interface DemoWorkloadOptions {
   readonly tickMs?: number;
   /** A failed `PutRecords`; the workload keeps going. */
   readonly onError?: (error: unknown) => void;
+  /**
+   * Recurring incidents, so the demo's alert rules fire and resolve: every `everyMs` (from the start), for
+   * `durationMs`, requests fail at `failureRate` instead of {@link DEMO_FAILURE_RATE}. None by default.
+   */
+  readonly incidents?: { readonly everyMs: number; readonly durationMs: number; readonly failureRate: number };
 }
 
 export interface DemoWorkloadStats {
@@ -588,6 +593,11 @@ export interface DemoWorkloadStats {
 
 export interface DemoWorkload {
   stats(): DemoWorkloadStats;
+  /**
+   * Overrides the failure rate from now on (an error burst on demand, for tests and demos); `undefined` returns to
+   * the default and the incident schedule. Returns the time of the change.
+   */
+  setFailureRate(rate: number | undefined): number;
   /** Stops generating and waits for the `PutRecords` in flight. */
   stop(): Promise<void>;
 }
@@ -602,6 +612,14 @@ export function startDemoWorkload(options: DemoWorkloadOptions): DemoWorkload {
   const tickMs = options.tickMs ?? 250;
   const rng = seededRng(options.seed ?? Math.floor(Math.random() * 2 ** 32));
   const abort = new AbortController();
+  const startedAt = clock();
+  let override: number | undefined;
+  const failureRateAt = (timeMs: number): number => {
+    if (override !== undefined) return override;
+    const incidents = options.incidents;
+    if (incidents && (timeMs - startedAt) % incidents.everyMs < incidents.durationMs) return incidents.failureRate;
+    return DEMO_FAILURE_RATE;
+  };
   const stats = {
     requests: 0,
     failedRequests: 0,
@@ -636,7 +654,8 @@ export function startDemoWorkload(options: DemoWorkloadOptions): DemoWorkload {
       last = now;
       const entries: PutRecordsRequestEntry[] = [];
       for (; due >= 1; due--) {
-        const request = generateRequest(rng, now - Math.floor(rng() * tickMs));
+        const at = now - Math.floor(rng() * tickMs);
+        const request = generateRequest(rng, at, failureRateAt(at));
         stats.requests++;
         stats.lastTraceId = request.traceId;
         stats.lastRequestId = request.requestId;
@@ -658,6 +677,10 @@ export function startDemoWorkload(options: DemoWorkloadOptions): DemoWorkload {
 
   return {
     stats: () => ({ ...stats }),
+    setFailureRate(rate) {
+      override = rate;
+      return clock();
+    },
     async stop() {
       abort.abort();
       await running;

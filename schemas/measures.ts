@@ -73,5 +73,7 @@ export const RollupObject = z.object({
   minutes: z.record(z.string(), z.record(z.string(), z.record(z.string(), Aggregate))),
   /** For compacted objects: the per-batch keys merged into it (readers skip those, see the rollup reader). */
   sources: z.array(z.string()).optional(),
+  /** For compacted objects: when it was written (epoch ms); what it covers is deleted a grace period later. */
+  writtenAtMs: z.number().optional(),
 });
 export type RollupObject = z.infer<typeof RollupObject>;

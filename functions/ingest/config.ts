@@ -36,6 +36,11 @@ export const IngestEnv = z.object({
   SKEIN_REDACT_KEYS: z.string().default(''),
   /** Pins every record of the stream to one format instead of detecting it per record. */
   SKEIN_FORMAT: z.enum(INPUT_FORMATS).default('auto'),
+  /**
+   * Folder of alert rule files: ingest pre-aggregates what they need into per-minute rollups. Unset: no rollups (the
+   * CDK stack sets it to the rules bundled beside the handler, the same files the evaluator loads).
+   */
+  SKEIN_RULES_DIR: z.string().min(1).optional(),
 });
 
 export interface IngestConfig {
@@ -49,6 +54,8 @@ export interface IngestConfig {
   readonly redactor: TextRedactor;
   /** Size and clock limits every row is held to (SKEIN_MAX_BODY_BYTES, SKEIN_MAX_ATTRIBUTES_BYTES, clock skew). */
   readonly hygiene: HygieneLimits;
+  /** Alert rule files to roll up for (SKEIN_RULES_DIR); none: no rollups. */
+  readonly rulesDir?: string;
 }
 
 export function loadIngestConfig(env: Record<string, string | undefined>): IngestConfig {
@@ -72,5 +79,6 @@ export function loadIngestConfig(env: Record<string, string | undefined>): Inges
       maxClockSkewPastMs: Math.round(e.SKEIN_MAX_CLOCK_SKEW_PAST_HOURS * 3_600_000),
       maxClockSkewFutureMs: Math.round(e.SKEIN_MAX_CLOCK_SKEW_FUTURE_MINUTES * 60_000),
     },
+    ...(e.SKEIN_RULES_DIR !== undefined ? { rulesDir: e.SKEIN_RULES_DIR } : {}),
   };
 }

@@ -1,6 +1,7 @@
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { TABLES, type TableName } from '../../schemas/columns.ts';
+import type { MeasureSpec } from '../../schemas/measures.ts';
 import type { LogRecord, SpanRecord } from '../../schemas/records.ts';
 import type { Clock } from '../core/clock.ts';
 import { describeError } from '../core/errors.ts';
@@ -14,8 +15,10 @@ import { finishRows } from './hygiene.ts';
 import { type BatchId, quarantineObjectKey, tableObjectKey } from './object-keys.ts';
 import { writeParquet } from './parquet/parquet-writer.ts';
 import { encodeQuarantine, type QuarantineEntry, quarantineEntry } from './quarantine.ts';
+import { computeRollup, encodeRollup, ROLLUP_CONTENT_TYPE, rollupObjectKey } from './rollup.ts';
 import { sortByTraceThenTime } from './sort-rows.ts';
 import { millisToNanos } from './timestamps.ts';
+import { buildTraceIndex, dataPartitionOf, encodeTraceIndex, traceIndexObjectKey } from './trace-index.ts';
 
 export interface IngestDeps {
   readonly store: ObjectStore;
@@ -24,6 +27,12 @@ export interface IngestDeps {
   readonly logger: Logger;
   /** Where the batch's CloudWatch EMF metric lines go (stdout in Lambda); none when absent. */
   readonly metrics?: MetricWriter;
+  /**
+   * The measures the loaded alert rules need (`compileRules(...).measures`). When given, every batch also writes its
+   * per-minute rollup object (even an empty one, so a bisected retry overwrites the larger earlier attempt); when
+   * absent (no rules configured) no rollups are written.
+   */
+  readonly measures?: readonly MeasureSpec[];
 }
 
 /** What one batch became; logged once per batch and returned to tests. */
@@ -166,10 +175,19 @@ export async function ingest(
 
   const logs = sortByTraceThenTime<LogRecord>(sink.logs, (r) => r.time_unix_nano);
   const spans = sortByTraceThenTime<SpanRecord>(sink.spans, (r) => r.start_time_unix_nano);
+  // A batch costs a fixed number of PUTs: one per table, one index object, one rollup object (when rules are
+  // loaded) and one quarantine object (when something could not be decoded) — never one per id or per bucket.
+  const dataKeys = { logs: tableObjectKey('logs', batch), spans: tableObjectKey('spans', batch) };
+  const index = buildTraceIndex(logs, spans, dataKeys, dataPartitionOf(batch));
   const writes: { key: string; body: Uint8Array; type: string }[] = [
-    { key: tableObjectKey('logs', batch), body: encodeTable('logs', logs, deps.config), type: PARQUET },
-    { key: tableObjectKey('spans', batch), body: encodeTable('spans', spans, deps.config), type: PARQUET },
+    { key: dataKeys.logs, body: encodeTable('logs', logs, deps.config), type: PARQUET },
+    { key: dataKeys.spans, body: encodeTable('spans', spans, deps.config), type: PARQUET },
+    { key: traceIndexObjectKey(batch), body: encodeTraceIndex(index), type: PARQUET },
   ];
+  if (deps.measures) {
+    const rollup = computeRollup(logs, spans, deps.measures, batch.firstArrivalMs);
+    writes.push({ key: rollupObjectKey(batch), body: encodeRollup(rollup), type: ROLLUP_CONTENT_TYPE });
+  }
   if (quarantine.length > 0) {
     writes.push({ key: quarantineObjectKey(batch), body: encodeQuarantine(quarantine), type: NDJSON });
   }

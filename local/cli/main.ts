@@ -10,6 +10,10 @@ Commands:
   query request <id>    every row of a request, and of the traces it touched
   quarantine ls         what ingest could not decode, with the reason, per entry and per reason
   replay                re-ingest quarantined entries that decode now, without duplicating any row
+  rules validate <path…>  check alert rule files (syntax, expressions, templates), with line:col per problem
+  rules test <path…>      run rule tests (like promtool test rules), or evaluate rules over captured data
+  alerts                current alert states of the local stack (pending, firing)
+  outbox ls | retry     alert notifications: pending, delivered, dead-lettered; re-drive dead letters
 
 Run 'skein <command> --help' for the options of a command.
 `;
@@ -56,6 +60,9 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   query: async (args, io) => (await import('./query-command.ts')).queryCommand(args, io),
   quarantine: async (args, io) => (await import('./quarantine-command.ts')).quarantineCommand(args, io),
   replay: async (args, io) => (await import('./replay-command.ts')).replayCommand(args, io),
+  rules: async (args, io) => (await import('./rules-command.ts')).rulesCommand(args, io),
+  alerts: async (args, io) => (await import('./alerts-command.ts')).alertsCommand(args, io),
+  outbox: async (args, io) => (await import('./outbox-command.ts')).outboxCommand(args, io),
 };
 
 /**

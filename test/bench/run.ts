@@ -2,12 +2,16 @@
  * `npm run bench`: every hot path's figure next to its floor, measured in the same run on the same bytes.
  * No thresholds: the numbers are reported, not asserted.
  */
+import { benchEvaluate } from './evaluate.bench.ts';
 import { benchFormats } from './formats.bench.ts';
 import { benchParquetWriter } from './parquet-writer.bench.ts';
+import { benchRollup } from './rollup.bench.ts';
 
 const benches: { name: string; run: () => Promise<string[]> }[] = [
   { name: 'ingest', run: benchFormats },
   { name: 'parquet', run: benchParquetWriter },
+  { name: 'rollup', run: benchRollup },
+  { name: 'evaluate', run: benchEvaluate },
 ];
 
 const only = process.argv.slice(2);

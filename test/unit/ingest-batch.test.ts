@@ -3,6 +3,8 @@ import { memoryLogger } from '../../functions/core/logger.ts';
 import { memoryObjectStore, type ObjectStore } from '../../functions/core/object-store.ts';
 import { loadIngestConfig } from '../../functions/ingest/config.ts';
 import { ingestBatch } from '../../functions/ingest/ingest-batch.ts';
+import { decodeRollup } from '../../functions/ingest/rollup.ts';
+import type { MeasureSpec } from '../../schemas/measures.ts';
 import { aKinesisEvent } from '../builders/kinesis.ts';
 import { aLogLine, anOtlpTraceRequest, aSpanId, aTraceId } from '../builders/telemetry.ts';
 import { readParquetObjects } from '../support/duckdb.ts';
@@ -41,7 +43,7 @@ function mixedPayloads(): string[] {
 }
 
 describe('ingestBatch', () => {
-  it('writes one Parquet object per table under keys derived from the batch, rows sorted by trace then time', async () => {
+  it('writes one Parquet object per table and one index object under keys derived from the batch, rows sorted by trace then time', async () => {
     // Prepare
     const store = memoryObjectStore();
     const event = aKinesisEvent(mixedPayloads(), { shardId: 'shardId-000000000003' });
@@ -55,6 +57,7 @@ describe('ingestBatch', () => {
     expect([...store.objects.keys()].sort()).toEqual([
       `tables/logs/dt=2026-11-25/hour=21/shardId-000000000003-${first}.parquet`,
       `tables/spans/dt=2026-11-25/hour=21/shardId-000000000003-${first}.parquet`,
+      `tables/trace_index/dt=2026-11-25/hour=21/shardId-000000000003-${first}.parquet`,
     ]);
     const logs = await readParquetObjects(
       objectsUnder(store, 'tables/logs/'),
@@ -67,6 +70,36 @@ describe('ingestBatch', () => {
       (f) => `SELECT count(*)::INT AS n FROM read_parquet(${f})`,
     );
     expect(spans).toEqual([{ n: 2 }]);
+  });
+
+  it('writes one rollup object per batch with the counts of the loaded measures, and none without rules', async () => {
+    // Prepare
+    const measure: MeasureSpec = {
+      id: '00000000000000aa',
+      selector: { table: 'logs', matchers: [] },
+      by: [],
+      kind: 'count',
+    };
+    const event = aKinesisEvent(mixedPayloads());
+    const withRules = memoryObjectStore();
+    const withoutRules = memoryObjectStore();
+
+    // Act
+    await ingestBatch(event, { ...deps(withRules), measures: [measure] });
+    await ingestBatch(event, deps(withoutRules));
+
+    // Assess
+    const rollupKeys = [...withRules.objects.keys()].filter((k) => k.startsWith('rollups/'));
+    const arrivalMinute = new Date((event.Records[0]?.kinesis.approximateArrivalTimestamp ?? 0) * 1000)
+      .toISOString()
+      .slice(0, 16);
+    expect(rollupKeys).toEqual([
+      `rollups/minute=${arrivalMinute}/shardId-000000000000-${event.Records[0]?.kinesis.sequenceNumber}.json`,
+    ]);
+    const rollup = decodeRollup(withRules.objects.get(rollupKeys[0] ?? '') ?? new Uint8Array(), 'rollup');
+    const counted = Object.values(rollup.minutes).reduce((n, m) => n + (m[measure.id]?.['[]']?.n ?? 0), 0);
+    expect(counted).toBe(9);
+    expect([...withoutRules.objects.keys()].some((k) => k.startsWith('rollups/'))).toBe(false);
   });
 
   it('quarantines malformed records with their bytes and a reason, and keeps every good row', async () => {
@@ -123,12 +156,12 @@ describe('ingestBatch', () => {
     // Assess
     expect(failed.batchItemFailures).toEqual([{ itemIdentifier: event.Records[0]?.kinesis.sequenceNumber }]);
     expect(retried.batchItemFailures).toEqual([]);
-    expect(store.objects.size).toBe(2);
-    const logs = await readParquetObjects(
-      objectsUnder(store, 'tables/'),
+    expect(store.objects.size).toBe(3);
+    const rows = await readParquetObjects(
+      [...objectsUnder(store, 'tables/logs/'), ...objectsUnder(store, 'tables/spans/')],
       (f) => `SELECT count(*)::INT AS n FROM read_parquet(${f}, union_by_name = true)`,
     );
-    expect(logs).toEqual([{ n: 9 + 2 }]);
+    expect(rows).toEqual([{ n: 9 + 2 }]);
   });
 
   it('leaves every row exactly once when Lambda bisects a failed batch and re-delivers it in halves', async () => {

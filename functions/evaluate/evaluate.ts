@@ -1,0 +1,387 @@
+import { SpanStatusCode, trace } from '@opentelemetry/api';
+import type { AlertGroupState } from '../../schemas/alert-state.ts';
+import type { Aggregate } from '../../schemas/measures.ts';
+import type { Clock } from '../core/clock.ts';
+import { describeError } from '../core/errors.ts';
+import type { Logger } from '../core/logger.ts';
+import type { ObjectStore } from '../core/object-store.ts';
+import { type Annotate, pruneRetired, type StateRule, type StateSample, stepRule } from './alert-state.ts';
+import {
+  compactRollupMinute,
+  LATENESS,
+  ROLLUP_COMPACTION_GRACE_MS,
+  type RollupWindow,
+  readRollupWindow,
+} from './rollup-reader.ts';
+import { renderAnnotations } from './rules/annotations.ts';
+import type { WindowView } from './rules/compile-rules.ts';
+import { readGroupState, updateGroupState } from './state-store.ts';
+
+const MINUTE_MS = 60_000;
+/** At most this many missed minutes are evaluated in one run; older ones are skipped (a clock jump, an outage). */
+export const MAX_CATCH_UP_MINUTES = 15;
+/** Groups worked on at once (each is a GET, a conditional PUT and its outbox writes). */
+const GROUP_CONCURRENCY = 8;
+/** Known groups of `absent` measures not seen for this long are forgotten: a service gone for an hour stops alerting. */
+export const KNOWN_GROUP_RETENTION_MINUTES = 60;
+
+/** What the evaluator needs of a compiled rule (H1's `CompiledRule` fits). */
+export interface EvaluatorRule extends StateRule {
+  /** The longest window its expression reads. */
+  readonly windowMs: number;
+  readonly measureIds: readonly string[];
+  /** Whether it uses `absent(…)`: its measures' known groups are tracked in the group state. */
+  readonly absent: boolean;
+  /** Group evaluation interval (whole minutes); every minute when absent. */
+  readonly intervalMs?: number | undefined;
+  /** Annotation templates, rendered with `renderAnnotations` for each transition. */
+  readonly annotations: Readonly<Record<string, string>>;
+  evaluate(view: WindowView): readonly StateSample[];
+}
+
+export interface EvaluatorRuleSet {
+  readonly rules: readonly EvaluatorRule[];
+}
+
+export interface EvaluateOptions {
+  /** How far behind the clock the evaluation minute is, so the batching window and ingest have landed (60 s). */
+  readonly delayMs: number;
+  /** Catch-up bound; {@link MAX_CATCH_UP_MINUTES} by default. */
+  readonly maxCatchUpMinutes?: number;
+}
+
+export interface EvaluateDeps {
+  readonly store: ObjectStore;
+  readonly rules: EvaluatorRuleSet;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly config: EvaluateOptions;
+}
+
+export interface EvaluationSummary {
+  /** The evaluation minute (epoch minutes) of this run. */
+  readonly minute: number;
+  /** Group-minutes evaluated (a group evaluating 3 missed minutes counts 3). */
+  readonly minutesEvaluated: number;
+  /** Group-minutes skipped because they were more than the catch-up bound behind. */
+  readonly minutesSkipped: number;
+  readonly groups: number;
+  readonly rules: number;
+  /** Series the rules produced, summed over rules and minutes evaluated (each a state-machine step). */
+  readonly seriesEvaluated: number;
+  /** Alert series held in state (pending, firing, recently resolved) after the run. */
+  readonly series: number;
+  /** Transitions committed by this run. */
+  readonly transitions: number;
+  /** Outbox entries created by this run (including flushes of earlier runs' transitions). */
+  readonly outboxWritten: number;
+  /** Conditional state writes lost to another evaluator (each retried). */
+  readonly conflicts: number;
+  readonly objectsRead: number;
+  /** Rollup arrival minutes compacted into a new generation by this run. */
+  readonly minutesCompacted: number;
+  readonly durationMs: number;
+  /**
+   * Where the time went: fetching and parsing rollups, merging them over each (measure, window), evaluating rules
+   * and stepping states, writing state and outbox, compacting.
+   */
+  readonly timings: {
+    readonly readMs: number;
+    readonly mergeMs: number;
+    readonly evaluateMs: number;
+    readonly writeMs: number;
+    readonly compactMs: number;
+  };
+}
+
+const tracer = trace.getTracer('skein-evaluate');
+
+/**
+ * One evaluator run: the evaluation minute is `floor((now − delay) / 1 min)`; each rule group evaluates every minute
+ * after its `last_evaluated_minute` up to it (at most {@link MAX_CATCH_UP_MINUTES}; older minutes are skipped and
+ * logged), commits its state and transitions with the conditional-write protocol of `updateGroupState`, and then
+ * the rollup minutes that can no longer change are compacted. A clock that went backwards evaluates nothing (it
+ * only flushes). Rollups are read once per run for the union of all windows.
+ */
+export function evaluateOnce(deps: EvaluateDeps): Promise<EvaluationSummary> {
+  return tracer.startActiveSpan('skein.evaluate', async (span) => {
+    try {
+      const summary = await run(deps);
+      span.setAttributes({
+        'skein.evaluate.minute': summary.minute,
+        'skein.evaluate.minutes_evaluated': summary.minutesEvaluated,
+        'skein.evaluate.rules': summary.rules,
+        'skein.evaluate.series': summary.series,
+        'skein.evaluate.transitions': summary.transitions,
+        'skein.evaluate.objects_read': summary.objectsRead,
+      });
+      deps.logger.info('evaluation finished', { ...summary });
+      return summary;
+    } catch (error) {
+      span.recordException(error instanceof Error ? error : new Error(String(error)));
+      span.setStatus({ code: SpanStatusCode.ERROR, message: describeError(error) });
+      deps.logger.error('evaluation failed', { error: describeError(error) });
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
+}
+
+async function run(deps: EvaluateDeps): Promise<EvaluationSummary> {
+  const started = performance.now();
+  const { store, logger, config } = deps;
+  const maxCatchUp = config.maxCatchUpMinutes ?? MAX_CATCH_UP_MINUTES;
+  const minute = Math.floor((deps.clock() - config.delayMs) / MINUTE_MS);
+
+  const byGroup = new Map<string, EvaluatorRule[]>();
+  for (const rule of deps.rules.rules) {
+    const list = byGroup.get(rule.group);
+    if (list === undefined) byGroup.set(rule.group, [rule]);
+    else list.push(rule);
+  }
+  const plans = await mapPool([...byGroup], GROUP_CONCURRENCY, async ([name, rules]) => {
+    const first = await readGroupState(store, name);
+    return { name, rules, first, ...plannedMinutes(first.state.last_evaluated_minute, minute, maxCatchUp) };
+  });
+  const minutesSkipped = plans.reduce((n, p) => n + p.skipped, 0);
+  for (const p of plans) {
+    if (p.skipped > 0)
+      logger.warn('evaluation minutes skipped: more than the catch-up bound behind', {
+        group: p.name,
+        skipped: p.skipped,
+        last_evaluated_minute: p.first.state.last_evaluated_minute,
+        minute,
+      });
+  }
+
+  // One read of the rollups for every minute any group evaluates, back by the longest window.
+  let earliest = minute + 1;
+  let longestWindow = 1;
+  for (const p of plans) {
+    if (p.minutes.length === 0) continue;
+    earliest = Math.min(earliest, p.minutes[0] ?? minute);
+    for (const r of p.rules) longestWindow = Math.max(longestWindow, windowMinutes(r.windowMs));
+  }
+  const readStarted = performance.now();
+  const measureIds = [
+    ...new Set(plans.flatMap((p) => (p.minutes.length > 0 ? p.rules.flatMap((r) => r.measureIds) : []))),
+  ];
+  const window =
+    earliest <= minute
+      ? await readRollupWindow(store, { fromMinute: earliest - longestWindow + 1, toMinute: minute, measureIds })
+      : undefined;
+  const readMs = performance.now() - readStarted;
+
+  let evaluateMs = 0;
+  let minutesEvaluated = 0;
+  let transitions = 0;
+  let outboxWritten = 0;
+  let conflicts = 0;
+  let series = 0;
+  let samples = 0;
+  const cache = new Map<string, ReadonlyMap<string, Aggregate>>();
+  const mergeTime = { ms: 0 };
+  const writeStarted = performance.now();
+  await mapPool(plans, GROUP_CONCURRENCY, async (plan) => {
+    let evaluated = 0;
+    const counts = { samples: 0 };
+    const result = await updateGroupState(
+      store,
+      plan.name,
+      minute,
+      (state) => {
+        const t0 = performance.now();
+        counts.samples = 0;
+        evaluated =
+          window === undefined
+            ? 0
+            : advanceGroup(state, plan.rules, window, minute, maxCatchUp, cache, counts, mergeTime);
+        evaluateMs += performance.now() - t0;
+        return state;
+      },
+      plan.first,
+    );
+    if (result.advanced) {
+      minutesEvaluated += evaluated;
+      samples += counts.samples;
+    }
+    transitions += result.committed.length;
+    outboxWritten += result.written;
+    conflicts += result.conflicts;
+    for (const rule of Object.values(result.state.rules)) series += Object.keys(rule).length;
+  });
+  const writeMs = performance.now() - writeStarted - evaluateMs;
+
+  // Compact the arrival minutes that closed with the minutes evaluated now (nothing can land in them any more), and
+  // revisit those compacted a grace period ago: the objects a generation covers are deleted on that second call.
+  const compactStarted = performance.now();
+  let minutesCompacted = 0;
+  if (window !== undefined && minutesEvaluated > 0) {
+    const closedTo = minute - LATENESS - 2;
+    const closedFrom = Math.max(earliest - LATENESS - 2, closedTo - maxCatchUp + 1);
+    const revisit = Math.ceil(ROLLUP_COMPACTION_GRACE_MS / MINUTE_MS) + 1;
+    const minutes = new Set<number>();
+    for (let m = closedFrom; m <= closedTo; m++) minutes.add(m).add(m - revisit);
+    for (const m of [...minutes].sort((a, b) => a - b)) {
+      try {
+        const result = await compactRollupMinute(store, m, deps.clock);
+        if (result.written) minutesCompacted++;
+      } catch (error) {
+        // Compaction only saves reads: a minute left uncompacted is still read correctly, from its batch objects.
+        logger.error('rollup compaction failed', { minute: m, error: describeError(error) });
+      }
+    }
+  }
+  const compactMs = performance.now() - compactStarted;
+
+  return {
+    minute,
+    minutesEvaluated,
+    minutesSkipped,
+    groups: plans.length,
+    rules: deps.rules.rules.length,
+    seriesEvaluated: samples,
+    series,
+    transitions,
+    outboxWritten,
+    conflicts,
+    objectsRead: window?.objectsRead ?? 0,
+    minutesCompacted,
+    durationMs: Math.round(performance.now() - started),
+    timings: {
+      readMs: round(readMs),
+      mergeMs: round(mergeTime.ms),
+      evaluateMs: round(evaluateMs - mergeTime.ms),
+      writeMs: round(writeMs),
+      compactMs: round(compactMs),
+    },
+  };
+}
+
+/** The minutes a group evaluates: every minute after `last` up to `minute`, bounded by the catch-up. */
+export function plannedMinutes(
+  last: number | null,
+  minute: number,
+  maxCatchUp: number,
+): { minutes: number[]; skipped: number } {
+  if (last === null) return { minutes: [minute], skipped: 0 };
+  if (last >= minute) return { minutes: [], skipped: 0 };
+  const from = Math.max(last + 1, minute - maxCatchUp + 1);
+  const minutes: number[] = [];
+  for (let m = from; m <= minute; m++) minutes.push(m);
+  return { minutes, skipped: from - (last + 1) };
+}
+
+/**
+ * Evaluates the group's rules for every planned minute (from the state it is given, which may be newer than the
+ * one planned from) and records the transitions in `unflushed`. Returns the number of minutes evaluated.
+ */
+function advanceGroup(
+  state: AlertGroupState,
+  rules: readonly EvaluatorRule[],
+  window: RollupWindow,
+  minute: number,
+  maxCatchUp: number,
+  cache: Map<string, ReadonlyMap<string, Aggregate>>,
+  counts: { samples: number },
+  mergeTime: { ms: number },
+): number {
+  const { minutes } = plannedMinutes(state.last_evaluated_minute, minute, maxCatchUp);
+  const absentMeasures = new Set<string>();
+  for (const r of rules) if (r.absent) for (const id of r.measureIds) absentMeasures.add(id);
+  const annotators = rules.map(
+    (rule): Annotate =>
+      (labels, value) =>
+        renderAnnotations(rule, { labels, value }),
+  );
+  for (const m of minutes) {
+    trackKnownGroups(state, absentMeasures, window, m);
+    const view = windowView(window, m, state, cache, mergeTime);
+    for (let i = 0; i < rules.length; i++) {
+      const rule = rules[i];
+      const annotate = annotators[i];
+      if (rule === undefined || annotate === undefined) continue;
+      const interval = windowMinutes(rule.intervalMs ?? MINUTE_MS);
+      if (m % interval !== 0) continue;
+      const samples = rule.evaluate(view);
+      counts.samples += samples.length;
+      for (const t of stepRule(rule, state, samples, m, annotate)) state.unflushed.push(t);
+    }
+  }
+  state.last_evaluated_minute = Math.max(state.last_evaluated_minute ?? minute, minute);
+  pruneRetired(state, minute);
+  return minutes.length;
+}
+
+/** Records the groups of `absent` measures with data at minute `m`, and forgets those unseen for an hour. */
+function trackKnownGroups(
+  state: AlertGroupState,
+  measures: ReadonlySet<string>,
+  window: RollupWindow,
+  m: number,
+): void {
+  for (const id of measures) {
+    let known = state.known_groups[id];
+    if (known === undefined) {
+      known = {};
+      state.known_groups[id] = known;
+    }
+    for (const [key, agg] of window.aggregate(id, m, m)) if (agg.n > 0) known[key] = m;
+    for (const [key, seen] of Object.entries(known)) if (m - seen >= KNOWN_GROUP_RETENTION_MINUTES) delete known[key];
+  }
+  for (const id of Object.keys(state.known_groups)) if (!measures.has(id)) delete state.known_groups[id];
+}
+
+/**
+ * The rules' view of minute `m`: each (measure, window) merged once per `cache` (one per run, shared by every group),
+ * whatever the number of rules reading it.
+ */
+export function windowView(
+  window: RollupWindow,
+  m: number,
+  state: Pick<AlertGroupState, 'known_groups'>,
+  cache: Map<string, ReadonlyMap<string, Aggregate>> = new Map(),
+  mergeTime: { ms: number } = { ms: 0 },
+): WindowView {
+  return {
+    aggregate(measureId, windowMs) {
+      const w = windowMinutes(windowMs);
+      const key = `${m}:${w}:${measureId}`;
+      let merged = cache.get(key);
+      if (merged === undefined) {
+        const t0 = performance.now();
+        merged = window.aggregate(measureId, m - w + 1, m);
+        mergeTime.ms += performance.now() - t0;
+        cache.set(key, merged);
+      }
+      return merged;
+    },
+    knownGroups(measureId) {
+      return Object.keys(state.known_groups[measureId] ?? {});
+    },
+  };
+}
+
+function windowMinutes(ms: number): number {
+  return Math.max(1, Math.ceil(ms / MINUTE_MS));
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}
+
+/** Maps `items` with at most `limit` calls in flight, keeping order. */
+async function mapPool<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      const item = items[i];
+      if (item !== undefined) out[i] = await fn(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}

@@ -1,0 +1,173 @@
+import { TRACE_INDEX_COLUMNS } from '../../schemas/columns.ts';
+import type { LogRecord, SpanRecord } from '../../schemas/records.ts';
+import type { BatchId } from './object-keys.ts';
+import { writeParquet } from './parquet/parquet-writer.ts';
+
+/** One row of the `trace_index` table (TRACE_INDEX_COLUMNS); times are epoch milliseconds. */
+export type TraceIndexRow = {
+  readonly id: string;
+  readonly id_kind: 'trace' | 'request';
+  readonly data_table: 'logs' | 'spans';
+  readonly first_time: number;
+  readonly last_time: number;
+  readonly services: string;
+  readonly span_count: number;
+  readonly log_count: number;
+  readonly error: boolean;
+  readonly data_dt: string;
+  readonly data_hour: string;
+  readonly object_key: string;
+};
+
+/** The data partition (`dt=…/hour=…`) a batch's objects are written to. */
+export interface DataPartition {
+  readonly dt: string;
+  readonly hour: string;
+}
+
+/**
+ * Rows per row group of an index object. An index row is ~30–50 bytes compressed, so 1,000 rows is a ~40 KB read
+ * once min/max on `id` admit the group: small next to the data row group it points at, and few enough groups that
+ * the footer stays a few KB.
+ */
+export const TRACE_INDEX_ROW_GROUP_ROWS = 1_000;
+
+/** OpenTelemetry severity number where ERROR starts (logs data model). */
+const SEVERITY_ERROR = 17;
+const NANOS_PER_MS = 1_000_000n;
+
+/** Accumulator of one (id, kind, table); mutated in place while scanning, frozen into a row at the end. */
+interface Entry {
+  id: string;
+  first: number;
+  last: number;
+  services: string[];
+  spans: number;
+  logs: number;
+  error: boolean;
+}
+
+/** `{ dt: 'YYYY-MM-DD', hour: 'HH' }` of the batch's first arrival, UTC: the same partition as `tableObjectKey`. */
+export function dataPartitionOf(batch: BatchId): DataPartition {
+  const iso = new Date(batch.firstArrivalMs).toISOString();
+  return { dt: iso.slice(0, 10), hour: iso.slice(11, 13) };
+}
+
+/**
+ * `tables/trace_index/dt=…/hour=…/<shard>-<firstSeq>.parquet`: the same partition and stem as the batch's table
+ * objects (`tableObjectKey`), so a retried batch overwrites its index object too, and a reader can tell that a data
+ * object is indexed by finding the index object of the same stem.
+ */
+export function traceIndexObjectKey(batch: BatchId): string {
+  const { dt, hour } = dataPartitionOf(batch);
+  return `tables/trace_index/dt=${dt}/hour=${hour}/${batch.shardId}-${batch.firstSequenceNumber}.parquet`;
+}
+
+/**
+ * The index rows of one batch: one per (id, id kind, data table) over the batch's log and span rows — trace ids as
+ * `'trace'`, request ids as `'request'` — with the time range, service names (sorted, unique, comma-joined), row
+ * counts and error flag (a span with status ERROR or a log with severity number ≥ 17) of that id in that object.
+ * Sorted by id, then id kind, then data table, so the index object's row groups hold narrow id ranges.
+ *
+ * Runs on the ingest hot path: one pass over the rows into four maps keyed by the id itself (no composite keys, no
+ * per-row allocation except the first sighting of an id).
+ */
+export function buildTraceIndex(
+  logs: readonly LogRecord[],
+  spans: readonly SpanRecord[],
+  keys: { readonly logs: string; readonly spans: string },
+  dataPartition: DataPartition,
+): TraceIndexRow[] {
+  const logTraces = new Map<string, Entry>();
+  const logRequests = new Map<string, Entry>();
+  const spanTraces = new Map<string, Entry>();
+  const spanRequests = new Map<string, Entry>();
+
+  for (let i = 0; i < logs.length; i++) {
+    const log = logs[i];
+    if (log === undefined) continue;
+    const error = log.severity_number >= SEVERITY_ERROR;
+    if (log.trace_id !== null) note(logTraces, log.trace_id, log.time, log.time, log.service_name, false, error);
+    if (log.request_id !== null) note(logRequests, log.request_id, log.time, log.time, log.service_name, false, error);
+  }
+  for (let i = 0; i < spans.length; i++) {
+    const span = spans[i];
+    if (span === undefined) continue;
+    const error = span.status_code === 'ERROR';
+    const end = Number(span.end_time_unix_nano / NANOS_PER_MS);
+    note(spanTraces, span.trace_id, span.start_time, end, span.service_name, true, error);
+    if (span.request_id !== null)
+      note(spanRequests, span.request_id, span.start_time, end, span.service_name, true, error);
+  }
+
+  const rows: TraceIndexRow[] = [];
+  emit(rows, logTraces, 'trace', 'logs', keys.logs, dataPartition);
+  emit(rows, logRequests, 'request', 'logs', keys.logs, dataPartition);
+  emit(rows, spanTraces, 'trace', 'spans', keys.spans, dataPartition);
+  emit(rows, spanRequests, 'request', 'spans', keys.spans, dataPartition);
+  return rows.sort(compareIndexRows);
+}
+
+/** The Parquet bytes of a batch's index rows (written even when empty, like the table objects). */
+export function encodeTraceIndex(rows: readonly TraceIndexRow[]): Uint8Array {
+  return writeParquet(TRACE_INDEX_COLUMNS, rows, {
+    rowGroupRows: TRACE_INDEX_ROW_GROUP_ROWS,
+  });
+}
+
+function note(
+  map: Map<string, Entry>,
+  id: string,
+  first: number,
+  last: number,
+  service: string | null,
+  isSpan: boolean,
+  error: boolean,
+): void {
+  let entry = map.get(id);
+  if (entry === undefined) {
+    entry = { id, first, last, services: [], spans: 0, logs: 0, error: false };
+    map.set(id, entry);
+  } else {
+    if (first < entry.first) entry.first = first;
+    if (last > entry.last) entry.last = last;
+  }
+  if (service !== null && !entry.services.includes(service)) entry.services.push(service);
+  if (isSpan) entry.spans++;
+  else entry.logs++;
+  if (error) entry.error = true;
+}
+
+function emit(
+  rows: TraceIndexRow[],
+  map: Map<string, Entry>,
+  kind: 'trace' | 'request',
+  table: 'logs' | 'spans',
+  objectKey: string,
+  partition: DataPartition,
+): void {
+  for (const e of map.values()) {
+    rows.push({
+      id: e.id,
+      id_kind: kind,
+      data_table: table,
+      first_time: e.first,
+      last_time: e.last,
+      services: e.services.length > 1 ? e.services.sort().join(',') : (e.services[0] ?? ''),
+      span_count: e.spans,
+      log_count: e.logs,
+      error: e.error,
+      data_dt: partition.dt,
+      data_hour: partition.hour,
+      object_key: objectKey,
+    });
+  }
+}
+
+/** Id, then kind, then table. JS string order equals Parquet's byte order for the ASCII ids we store. */
+function compareIndexRows(a: TraceIndexRow, b: TraceIndexRow): number {
+  if (a.id !== b.id) return a.id < b.id ? -1 : 1;
+  if (a.id_kind !== b.id_kind) return a.id_kind < b.id_kind ? -1 : 1;
+  if (a.data_table !== b.data_table) return a.data_table < b.data_table ? -1 : 1;
+  return 0;
+}
