@@ -69,6 +69,8 @@ export interface EvaluationSummary {
   readonly rules: number;
   /** Series the rules produced, summed over rules and minutes evaluated (each a state-machine step). */
   readonly seriesEvaluated: number;
+  /** Rule-minutes not evaluated because some rollup of the window predates the rule (it has no data there yet). */
+  readonly rulesWaiting: number;
   /** Alert series held in state (pending, firing, recently resolved) after the run. */
   readonly series: number;
   /** Transitions committed by this run. */
@@ -180,12 +182,13 @@ async function run(deps: EvaluateDeps): Promise<EvaluationSummary> {
   let conflicts = 0;
   let series = 0;
   let samples = 0;
+  let rulesWaiting = 0;
   const cache = new Map<string, ReadonlyMap<string, Aggregate>>();
   const mergeTime = { ms: 0 };
   const writeStarted = performance.now();
   await mapPool(plans, GROUP_CONCURRENCY, async (plan) => {
     let evaluated = 0;
-    const counts = { samples: 0 };
+    const counts = { samples: 0, incomplete: 0 };
     const result = await updateGroupState(
       store,
       plan.name,
@@ -193,6 +196,7 @@ async function run(deps: EvaluateDeps): Promise<EvaluationSummary> {
       (state) => {
         const t0 = performance.now();
         counts.samples = 0;
+        counts.incomplete = 0;
         evaluated =
           window === undefined
             ? 0
@@ -205,6 +209,7 @@ async function run(deps: EvaluateDeps): Promise<EvaluationSummary> {
     if (result.advanced) {
       minutesEvaluated += evaluated;
       samples += counts.samples;
+      rulesWaiting += counts.incomplete;
     }
     transitions += result.committed.length;
     outboxWritten += result.written;
@@ -242,6 +247,7 @@ async function run(deps: EvaluateDeps): Promise<EvaluationSummary> {
     groups: plans.length,
     rules: deps.rules.rules.length,
     seriesEvaluated: samples,
+    rulesWaiting,
     series,
     transitions,
     outboxWritten,
@@ -284,7 +290,7 @@ function advanceGroup(
   minute: number,
   maxCatchUp: number,
   cache: Map<string, ReadonlyMap<string, Aggregate>>,
-  counts: { samples: number },
+  counts: { samples: number; incomplete: number },
   mergeTime: { ms: number },
 ): number {
   const { minutes } = plannedMinutes(state.last_evaluated_minute, minute, maxCatchUp);
@@ -304,6 +310,12 @@ function advanceGroup(
       if (rule === undefined || annotate === undefined) continue;
       const interval = windowMinutes(rule.intervalMs ?? MINUTE_MS);
       if (m % interval !== 0) continue;
+      // A rule added since some of the window's rollups were written has no data there, not zero: evaluating it
+      // would fire `absent(...)` or a `< threshold` rule falsely. It waits until every rollup read carries it.
+      if (!rule.measureIds.every((id) => window.isMeasureComplete(id))) {
+        counts.incomplete++;
+        continue;
+      }
       const samples = rule.evaluate(view);
       counts.samples += samples.length;
       for (const t of stepRule(rule, state, samples, m, annotate)) state.unflushed.push(t);

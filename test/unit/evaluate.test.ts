@@ -61,6 +61,27 @@ function deps(store: ReturnType<typeof memoryObjectStore>, rules: CompiledRuleSe
 }
 
 describe('evaluateOnce', () => {
+  it('does not evaluate a newly added rule until every rollup of its window carries its measures', async () => {
+    // Prepare: a minute of rollups written before the absent rule existed (no measures at all), then the rule.
+    const store = memoryObjectStore();
+    const before = compiled();
+    await writeBatch(store, { ...before, measures: [] }, M, 0);
+    const rules = compiled(`
+groups:
+  - name: heartbeat
+    rules:
+      - name: NoSpans
+        expr: absent(spans) [1m]
+        labels: { severity: warning }
+`);
+    const { deps: d } = deps(store, rules, M);
+    // Act
+    const summary = await evaluateOnce(d);
+    // Assess: absent() would fire on the old rollup; it waits instead.
+    expect(summary.rulesWaiting).toBe(1);
+    expect(await readOutbox(store)).toEqual([]);
+  });
+
   it('evaluates the minute a delay behind the clock and writes a firing transition to the outbox', async () => {
     // Prepare
     const store = memoryObjectStore();
