@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Stream, StreamEncryption, StreamMode } from 'aws-cdk-lib/aws-kinesis';
@@ -7,14 +6,23 @@ import { Architecture, Runtime, StartingPosition } from 'aws-cdk-lib/aws-lambda'
 import { KinesisEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { type Bucket, CfnBucket } from 'aws-cdk-lib/aws-s3';
+import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ConfigError } from '../functions/core/errors.ts';
+import {
+  bucketCfn,
+  copyIntoBundle,
+  ESM_CJS_SHIM,
+  LAMBDA_TASK_ROOT,
+  REPO_ROOT,
+  RULES_DIR,
+  validateRuleFiles,
+} from './lambda-function.ts';
 import type { SkeinSettings } from './settings.ts';
 import { DATA_PREFIXES } from './storage.ts';
 
-const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+export { ESM_CJS_SHIM };
 
 /** Entry of the ingest Lambda, relative to the repository root. */
 export const INGEST_ENTRY = 'functions/ingest/handler.ts';
@@ -35,20 +43,6 @@ export const INGEST_EVENT_SOURCE = {
    */
   parallelizationFactor: 1,
 } as const;
-
-/**
- * The ESM output needs `require` for CommonJS dependencies that esbuild bundles (they call `require('node:…')`),
- * and `__dirname`/`__filename` for those that locate files next to themselves. The names are prefixed so they cannot
- * clash with bundled code.
- */
-export const ESM_CJS_SHIM = [
-  "import { createRequire as __skeinCreateRequire } from 'node:module';",
-  "import { fileURLToPath as __skeinFileURLToPath } from 'node:url';",
-  "import { dirname as __skeinDirname } from 'node:path';",
-  'const require = __skeinCreateRequire(import.meta.url);',
-  'const __filename = __skeinFileURLToPath(import.meta.url);',
-  'const __dirname = __skeinDirname(__filename);',
-].join(' ');
 
 export interface IngestProps {
   readonly bucket: Bucket;
@@ -117,7 +111,8 @@ export class Ingest extends Construct {
       description: 'Skein ingest: read the stream, write Parquet and quarantine objects, report failed batches',
     });
     this.logGroup.grantWrite(this.role);
-    const objectPrefixes = [DATA_PREFIXES.tables, DATA_PREFIXES.quarantine];
+    // Rollups of each batch go to rollups/ (the evaluator reads them); rule files decide which rollups exist.
+    const objectPrefixes = [DATA_PREFIXES.tables, DATA_PREFIXES.quarantine, DATA_PREFIXES.rollups];
     this.role.addToPrincipalPolicy(
       new PolicyStatement({
         sid: 'WriteTablesAndQuarantine',
@@ -128,16 +123,16 @@ export class Ingest extends Construct {
     for (const prefix of objectPrefixes) {
       Validations.of(this.role).acknowledge({
         id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(bucketCfn(bucket))}.Arn>/${prefix}*]`,
-        reason: `s3:PutObject only, under ${prefix} of the Skein data bucket: object keys are derived from each batch (dt/hour/shard/first sequence number), so they cannot be listed in advance.`,
+        reason: `s3:PutObject only, under ${prefix} of the Skein data bucket: object keys are derived from each batch (dt/hour or minute, shard, first sequence number), so they cannot be listed in advance.`,
       });
     }
 
     this.function = new NodejsFunction(this, 'Function', {
       description: 'Skein ingest: Kinesis batch → sorted Parquet in S3',
-      entry: `${repoRoot}${INGEST_ENTRY}`,
+      entry: `${REPO_ROOT}${INGEST_ENTRY}`,
       handler: 'handler',
-      projectRoot: repoRoot,
-      depsLockFilePath: `${repoRoot}package-lock.json`,
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: `${REPO_ROOT}package-lock.json`,
       runtime: Runtime.NODEJS_24_X,
       architecture: Architecture.ARM_64,
       memorySize: 1024,
@@ -149,6 +144,7 @@ export class Ingest extends Construct {
         SKEIN_ROW_GROUP_ROWS: String(settings.rowGroupRows),
         SKEIN_LOG_LEVEL: settings.logLevel,
         SKEIN_FORMAT: settings.format,
+        SKEIN_RULES_DIR: `${LAMBDA_TASK_ROOT}/${RULES_DIR}`,
         NODE_OPTIONS: '--enable-source-maps',
       },
       bundling: {
@@ -161,6 +157,8 @@ export class Ingest extends Construct {
         // Bundle our own, tested AWS SDK version instead of the one the runtime ships (docs/decisions.md).
         bundleAwsSDK: true,
         forceDockerBundling: false,
+        // The rules decide which rollups a batch writes: the same files as the evaluator's, checked at synthesis.
+        commandHooks: copyIntoBundle(validateRuleFiles()),
       },
     });
 
@@ -178,11 +176,4 @@ export class Ingest extends Construct {
       }),
     );
   }
-}
-
-/** The CloudFormation resource of a bucket defined in this app (cdk-nag names findings by its logical id). */
-function bucketCfn(bucket: Bucket): CfnBucket {
-  const child = bucket.node.defaultChild;
-  if (!(child instanceof CfnBucket)) throw new Error(`bucket ${bucket.node.path} is not defined in this app`);
-  return child;
 }

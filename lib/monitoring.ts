@@ -1,10 +1,16 @@
 import { Duration, Stack } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { METRICS_NAMESPACE } from '../functions/core/metrics.ts';
+
+import { NOTIFY_METRICS } from '../functions/notify/notify-once.ts';
+
+/** The notifier's EMF metric of dead-lettered notifications; the alarm reads its total, without dimensions. */
+export const DEAD_LETTERED_METRIC = NOTIFY_METRICS.deadLettered;
 
 /**
  * Ingest falls behind: the oldest record of the last batch waited this long on the stream. Far below the event
@@ -74,5 +80,86 @@ export class IngestAlarms extends Construct {
         alarm.addOkAction(action);
       }
     }
+  }
+}
+
+export interface ScheduledFunctionAlarmsProps {
+  /** What the function is called in alarm names and descriptions (`compact`, `evaluate`). */
+  readonly name: string;
+  readonly function: IFunction;
+  /** Topic notified on ALARM and OK; without it the alarms only change state. */
+  readonly alarmTopicArn?: string | undefined;
+}
+
+/** The window in which a function on a 1- or 5-minute schedule must have run at least once. */
+export const NOT_RUN_WINDOW = Duration.minutes(10);
+
+/** Alarms of a scheduled function: it failed, or it has not run at all (schedule disabled, throttled, deleted). */
+export class ScheduledFunctionAlarms extends Construct {
+  readonly errors: Alarm;
+  readonly notRun: Alarm;
+
+  constructor(scope: Construct, id: string, props: ScheduledFunctionAlarmsProps) {
+    super(scope, id);
+    const prefix = Stack.of(this).stackName;
+    this.errors = new Alarm(this, 'Errors', {
+      alarmName: `${prefix}-${props.name}-errors`,
+      alarmDescription: `The ${props.name} function failed (exception, timeout or out of memory). See its log group; the next scheduled run retries.`,
+      metric: props.function.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
+      threshold: 0,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    this.notRun = new Alarm(this, 'NotRun', {
+      alarmName: `${prefix}-${props.name}-not-running`,
+      alarmDescription: `The ${props.name} function was not invoked for ${NOT_RUN_WINDOW.toMinutes()} minutes: its EventBridge schedule is disabled or failing.`,
+      metric: props.function.metricInvocations({ period: NOT_RUN_WINDOW, statistic: 'Sum' }),
+      threshold: 1,
+      comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      // No invocations means no data points at all: that is exactly the condition to alarm on.
+      treatMissingData: TreatMissingData.BREACHING,
+    });
+    notify(this, [this.errors, this.notRun], props.alarmTopicArn);
+  }
+}
+
+export interface DeadLetterAlarmProps {
+  /** Topic notified on ALARM and OK; without it the alarm only changes state. */
+  readonly alarmTopicArn?: string | undefined;
+}
+
+/** Notifications the notifier gave up on: each is under alerts/dead-letter/ with its last error. */
+export class DeadLetterAlarm extends Construct {
+  readonly alarm: Alarm;
+
+  constructor(scope: Construct, id: string, props: DeadLetterAlarmProps) {
+    super(scope, id);
+    this.alarm = new Alarm(this, 'DeadLettered', {
+      alarmName: `${Stack.of(this).stackName}-notify-dead-lettered`,
+      alarmDescription:
+        'The notifier dead-lettered notifications (retry budget exhausted or a permanent error): they are under alerts/dead-letter/ with the last error. Check the endpoint and its secret, then re-drive (runbook).',
+      metric: new Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName: DEAD_LETTERED_METRIC,
+        period: Duration.minutes(5),
+        statistic: 'Sum',
+      }),
+      threshold: 0,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    notify(this, [this.alarm], props.alarmTopicArn);
+  }
+}
+
+function notify(scope: Construct, alarms: readonly Alarm[], topicArn: string | undefined): void {
+  if (!topicArn) return;
+  const action = new SnsAction(Topic.fromTopicArn(scope, 'AlarmTopic', topicArn));
+  for (const alarm of alarms) {
+    alarm.addAlarmAction(action);
+    alarm.addOkAction(action);
   }
 }

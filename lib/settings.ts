@@ -40,6 +40,15 @@ export const SkeinSettings = z.object({
   format: z.enum(INPUT_FORMATS).default('auto'),
   /** Log level of the ingest function (SKEIN_LOG_LEVEL). */
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /**
+   * The notifier's configuration (receivers, routes, secret names, Alertmanager URLs), repository-relative. Bundled
+   * with the notify function and validated at synthesis; when the file does not exist, no notifier is deployed.
+   */
+  notifyConfig: z
+    .string()
+    .regex(/^[A-Za-z0-9_./-]+\.ya?ml$/, 'must be a repository-relative path to a .yaml file')
+    .refine((path) => !path.split('/').includes('..') && !path.startsWith('/'), 'must stay inside the repository')
+    .default('config/notify.yaml'),
   /** SNS topic the alarms notify (ALARM and OK); without it the alarms only change state. */
   alarmTopicArn: z
     .string()

@@ -1,8 +1,10 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { Alerting } from './alerting.ts';
 import { CloudWatchSubscription } from './cloudwatch-subscription.ts';
+import { Compaction } from './compaction.ts';
 import { Ingest } from './ingest.ts';
-import { IngestAlarms } from './monitoring.ts';
+import { DeadLetterAlarm, IngestAlarms, ScheduledFunctionAlarms } from './monitoring.ts';
 import { Query } from './query.ts';
 import { type SkeinSettings, scanLimitBytes } from './settings.ts';
 import { Storage } from './storage.ts';
@@ -12,12 +14,17 @@ export interface SkeinStackProps extends StackProps {
   readonly settings: SkeinSettings;
 }
 
-/** The whole AWS side of Skein: stream → ingest Lambda → S3, and the Athena catalogue over it. */
+/**
+ * The whole AWS side of Skein: stream → ingest Lambda → S3, the compactor, the alerting path (evaluator, notifier)
+ * and the Athena catalogue over the data.
+ */
 export class SkeinStack extends Stack {
   readonly storage: Storage;
   readonly ingest: Ingest;
   readonly query: Query;
   readonly alarms: IngestAlarms;
+  readonly compaction: Compaction;
+  readonly alerting: Alerting;
   readonly cloudWatchSubscription: CloudWatchSubscription;
 
   constructor(scope: Construct, id: string, props: SkeinStackProps) {
@@ -36,6 +43,26 @@ export class SkeinStack extends Stack {
       failedBatches: this.ingest.failedBatches,
       alarmTopicArn: settings.alarmTopicArn,
     });
+    this.compaction = new Compaction(this, 'Compaction', { bucket: this.storage.bucket, settings });
+    this.alerting = new Alerting(this, 'Alerting', { bucket: this.storage.bucket, settings });
+    new ScheduledFunctionAlarms(this, 'CompactAlarms', {
+      name: 'compact',
+      function: this.compaction.fn.function,
+      alarmTopicArn: settings.alarmTopicArn,
+    });
+    new ScheduledFunctionAlarms(this, 'EvaluateAlarms', {
+      name: 'evaluate',
+      function: this.alerting.evaluate.function,
+      alarmTopicArn: settings.alarmTopicArn,
+    });
+    if (this.alerting.notify) {
+      new ScheduledFunctionAlarms(this, 'NotifyAlarms', {
+        name: 'notify',
+        function: this.alerting.notify.function,
+        alarmTopicArn: settings.alarmTopicArn,
+      });
+      new DeadLetterAlarm(this, 'DeadLetterAlarm', { alarmTopicArn: settings.alarmTopicArn });
+    }
     this.cloudWatchSubscription = new CloudWatchSubscription(this, 'CloudWatchSubscription', {
       stream: this.ingest.stream,
       streamKey: this.ingest.streamKey,
@@ -51,6 +78,12 @@ export class SkeinStack extends Stack {
     });
     new CfnOutput(this, 'WorkGroupName', { description: 'Athena workgroup', value: this.query.workGroup.ref });
     new CfnOutput(this, 'DatabaseName', { description: 'Glue database', value: this.query.database.ref });
+    for (const [i, secret] of this.alerting.secrets.entries()) {
+      new CfnOutput(this, `NotifierSecret${i}`, {
+        description: 'Secrets Manager secret of the notifier: set its value with aws secretsmanager put-secret-value',
+        value: secret.secretName,
+      });
+    }
     new CfnOutput(this, 'FailedBatchQueueUrl', {
       description: 'SQS queue of the Kinesis batches Lambda gave up on (shard and sequence range to replay)',
       value: this.ingest.failedBatches.queueUrl,

@@ -15,6 +15,10 @@ export const DATA_PREFIXES = {
   tables: 'tables/',
   /** Records that could not be decoded: raw bytes + reason. */
   quarantine: 'quarantine/',
+  /** Per-minute rollups ingest writes and the evaluator reads (and merges per closed minute). */
+  rollups: 'rollups/',
+  /** Alert state, outbox, delivery records and dead letters (schemas/alerts.ts). */
+  alerts: 'alerts/',
 } as const;
 
 /** Server access logs are for investigations, not an archive. */

@@ -26,12 +26,18 @@ const PolicyResource = z.object({
 type Statement = z.infer<typeof PolicyResource>['Properties']['PolicyDocument']['Statement'][number];
 
 function ingestStatements(template: Template): Statement[] {
-  const role = onlyLogicalId(template, 'AWS::IAM::Role', {
-    Properties: { AssumeRolePolicyDocument: { Statement: [{ Principal: { Service: 'lambda.amazonaws.com' } }] } },
-  });
+  const fn = onlyLogicalId(template, 'AWS::Lambda::Function', INGEST_FUNCTION);
+  const role = z
+    .object({ Properties: z.object({ Role: z.object({ 'Fn::GetAtt': z.tuple([z.string(), z.string()]) }) }) })
+    .parse(template.findResources('AWS::Lambda::Function')[fn]).Properties.Role['Fn::GetAtt'][0];
   const policies = template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: role }] } });
   return Object.values(policies).flatMap((p) => PolicyResource.parse(p).Properties.PolicyDocument.Statement);
 }
+
+/** The ingest function among the stack's functions: the one with the Parquet row group setting. */
+const INGEST_FUNCTION = {
+  Properties: { Environment: { Variables: Match.objectLike({ SKEIN_ROW_GROUP_ROWS: Match.anyValue() }) } },
+};
 
 const getAtt = (logicalId: string, attribute = 'Arn') => ({ 'Fn::GetAtt': [logicalId, attribute] });
 const objectsUnder = (bucket: string, prefix: string) => ({ 'Fn::Join': ['', [getAtt(bucket), `/${prefix}*`]] });
@@ -51,9 +57,11 @@ describe('ingest stack', () => {
       stream: onlyLogicalId(template, 'AWS::Kinesis::Stream'),
       key: onlyLogicalId(template, 'AWS::KMS::Key'),
       queue: onlyLogicalId(template, 'AWS::SQS::Queue'),
-      fn: onlyLogicalId(template, 'AWS::Lambda::Function'),
-      logs: onlyLogicalId(template, 'AWS::Logs::LogGroup'),
+      fn: onlyLogicalId(template, 'AWS::Lambda::Function', INGEST_FUNCTION),
+      logs: '',
     };
+    const logGroup = template.findResources('AWS::Lambda::Function')[ids.fn]?.Properties.LoggingConfig.LogGroup.Ref;
+    ids.logs = typeof logGroup === 'string' ? logGroup : '';
   });
 
   describe('event source mapping', () => {
@@ -115,6 +123,7 @@ describe('ingest stack', () => {
         SKEIN_ROW_GROUP_ROWS: '10000',
         SKEIN_LOG_LEVEL: 'info',
         SKEIN_FORMAT: 'auto',
+        SKEIN_RULES_DIR: '/var/task/rules',
         NODE_OPTIONS: '--enable-source-maps',
       });
       const literal = Object.entries(variables).map(([k, v]) => [k, typeof v === 'string' ? v : undefined]);
@@ -173,14 +182,20 @@ describe('ingest stack', () => {
   });
 
   describe('ingest role', () => {
-    it('has no managed policies', () => {
-      template.hasResourceProperties('AWS::IAM::Role', {
-        AssumeRolePolicyDocument: { Statement: [Match.objectLike({ Principal: { Service: 'lambda.amazonaws.com' } })] },
-        ManagedPolicyArns: Match.absent(),
+    it('has no managed policies, like every Skein function role', () => {
+      const roles = template.findResources('AWS::IAM::Role', {
+        Properties: {
+          AssumeRolePolicyDocument: {
+            Statement: [Match.objectLike({ Principal: { Service: 'lambda.amazonaws.com' } })],
+          },
+        },
       });
+
+      expect(Object.keys(roles)).toHaveLength(3);
+      for (const role of Object.values(roles)) expect(role.Properties.ManagedPolicyArns).toBeUndefined();
     });
 
-    it('may only put objects under tables/ and quarantine/, read the stream, decrypt, log and report failed batches', () => {
+    it('may only put objects under tables/, quarantine/ and rollups/, read the stream, decrypt, log and report failed batches', () => {
       const granted = ingestStatements(template).map((s) => ({
         Effect: s.Effect,
         Action: [s.Action].flat().sort(),
@@ -195,6 +210,7 @@ describe('ingest stack', () => {
             Resource: expect.arrayContaining([
               objectsUnder(ids.bucket, 'tables/'),
               objectsUnder(ids.bucket, 'quarantine/'),
+              objectsUnder(ids.bucket, 'rollups/'),
             ]),
           },
           {
@@ -222,7 +238,7 @@ describe('ingest stack', () => {
       );
       expect(granted).toHaveLength(5);
       const s3 = granted.find((s) => s.Action.some((a) => a.startsWith('s3:')));
-      expect(s3?.Resource).toHaveLength(2);
+      expect(s3?.Resource).toHaveLength(3);
     });
 
     it('grants no wildcard action and no `*` resource', () => {
@@ -259,7 +275,10 @@ describe('ingest stack', () => {
         Statistic: 'Sum',
         Threshold: 1,
       });
-      template.resourceCountIs('AWS::CloudWatch::Alarm', 3);
+      const ingestAlarms = template.findResources('AWS::CloudWatch::Alarm', {
+        Properties: { Dimensions: [{ Name: 'FunctionName', Value: { Ref: ids.fn } }] },
+      });
+      expect(Object.keys(ingestAlarms)).toHaveLength(2);
     });
 
     it('notifies the alarm topic on ALARM and OK when one is configured', () => {
@@ -267,7 +286,8 @@ describe('ingest stack', () => {
       const custom = synthTemplate({ 'skein:alarmTopicArn': topic });
 
       const alarms = Object.values(custom.findResources('AWS::CloudWatch::Alarm'));
-      expect(alarms).toHaveLength(3);
+      // Ingest (3), and errors + not running of the compactor and the evaluator (2 × 2).
+      expect(alarms).toHaveLength(7);
       for (const alarm of alarms) {
         expect(alarm.Properties.AlarmActions).toEqual([topic]);
         expect(alarm.Properties.OKActions).toEqual([topic]);

@@ -14,7 +14,12 @@ const RULES: Record<string, (node: CfnResource) => NagRuleResult> = {
   'AwsSolutions-KDS3': rules.kinesis.KinesisDataStreamDefaultKeyWhenSSE,
   'AwsSolutions-SQS3': rules.sqs.SQSQueueDLQ,
   'AwsSolutions-IAM5': rules.iam.IAMNoWildcardPermissions,
+  'AwsSolutions-IAM4': rules.iam.IAMNoManagedPolicies,
+  'AwsSolutions-SMG4': rules.secretsmanager.SecretsManagerRotationEnabled,
 };
+
+/** cdk.json's context with a notifier configuration, so the notifier, its secrets and its S3 trigger are checked too. */
+const CONTEXT = { ...CDK_CONTEXT, 'skein:notifyConfig': 'config/notify.example.yaml' };
 
 interface Acknowledgement {
   readonly path: string;
@@ -46,7 +51,7 @@ describe('cdk-nag AwsSolutions checks', () => {
   // The app exactly as `cdk synth` builds it: esbuild bundling, CloudFormation validation and the nag plugin, which
   // makes synthesis throw on any unacknowledged cdk-nag error.
   beforeAll(() => {
-    ({ app, stack } = createSkeinApp({ context: CDK_CONTEXT }));
+    ({ app, stack } = createSkeinApp({ context: CONTEXT }));
     app.synth();
   }, 120_000);
 
@@ -70,12 +75,25 @@ describe('cdk-nag AwsSolutions checks', () => {
     if (!(bucketResource instanceof CfnResource)) throw new Error('the data bucket has no CloudFormation resource');
     const dataBucket = stack.getLogicalId(bucketResource);
 
+    const under = (prefix: string) => `AwsSolutions-IAM5[Resource::<${dataBucket}.Arn>/${prefix}*]`;
     expect(acks.map((a) => [a.path, a.id]).sort()).toEqual(
       [
         ['Skein/Ingest/Stream', 'AwsSolutions-KDS3'],
         ['Skein/Ingest/FailedBatches', 'AwsSolutions-SQS3'],
-        ['Skein/Ingest/Role', `AwsSolutions-IAM5[Resource::<${dataBucket}.Arn>/tables/*]`],
-        ['Skein/Ingest/Role', `AwsSolutions-IAM5[Resource::<${dataBucket}.Arn>/quarantine/*]`],
+        ['Skein/Ingest/Role', under('tables/')],
+        ['Skein/Ingest/Role', under('quarantine/')],
+        ['Skein/Ingest/Role', under('rollups/')],
+        ['Skein/Compaction/Compact/Role', under('tables/')],
+        ['Skein/Alerting/Evaluate/Role', under('rollups/')],
+        ['Skein/Alerting/Evaluate/Role', under('alerts/state/')],
+        ['Skein/Alerting/Evaluate/Role', under('alerts/outbox/')],
+        ['Skein/Alerting/Notify/Role', under('alerts/')],
+        ['Skein/Alerting/NotifySecret0', 'AwsSolutions-SMG4'],
+        ['Skein/Alerting/NotifySecret1', 'AwsSolutions-SMG4'],
+        [
+          'Skein/BucketNotificationsHandler050a0587b7544547bf325f094a3db834',
+          'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        ],
       ].sort(),
     );
     for (const ack of acks) expect(ack.reason.length, ack.id).toBeGreaterThan(40);
@@ -101,7 +119,7 @@ describe('cdk-nag AwsSolutions checks', () => {
 
   it('fail synthesis on a finding nobody acknowledged', () => {
     const { app: other, stack: otherStack } = createSkeinApp({
-      context: { ...CDK_CONTEXT, 'aws:cdk:bundling-stacks': [] },
+      context: { ...CONTEXT, 'aws:cdk:bundling-stacks': [] },
       cfnValidation: false,
     });
     new Bucket(otherStack, 'Unlogged', { enforceSSL: true });

@@ -1,15 +1,19 @@
-import { DuckDBInstance } from '@duckdb/node-api';
-import { describe, expect, it } from 'vitest';
+import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  LOOKUP_PARAMETER_COUNT,
-  lookupExecutionParameters,
-  lookupQuery,
+  BASE_TABLES,
+  lookupHitsSql,
+  lookupRowsSql,
+  namedLookupQuery,
   sqlStringLiteral,
+  viewColumns,
+  viewSql,
 } from '../../../lib/queries.ts';
-import { type ColumnType, TABLE_NAMES, TABLES } from '../../../schemas/columns.ts';
+import { type ColumnType, TABLES, TRACE_INDEX_COLUMNS } from '../../../schemas/columns.ts';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const OTHER_TRACE = '0af7651916cd43dd8448eb211c80319c';
+const NOW = Date.parse('2025-11-25T10:30:00Z');
 
 const DUCKDB_TYPE: Record<ColumnType, string> = {
   string: 'VARCHAR',
@@ -19,105 +23,313 @@ const DUCKDB_TYPE: Record<ColumnType, string> = {
   boolean: 'BOOLEAN',
 };
 
-/** Tables shaped like the Glue tables (columns + dt/hour), in a DuckDB schema named like the Glue database. */
-async function catalogue() {
+/**
+ * A DuckDB catalogue shaped like the Glue one: base tables with their partition columns and Athena's `"$path"`,
+ * the manifests table, and the views created from the very SQL the stack stores. `regexp_like` and `to_utf8` are
+ * Trino names; the macros map them onto DuckDB.
+ */
+async function catalogue(): Promise<{ instance: DuckDBInstance; connection: DuckDBConnection }> {
   const instance = await DuckDBInstance.create(':memory:');
   const connection = await instance.connect();
   await connection.run('CREATE SCHEMA skein');
-  for (const table of TABLE_NAMES) {
+  await connection.run('CREATE MACRO regexp_like(s, p) AS regexp_matches(s, p)');
+  await connection.run('CREATE MACRO to_utf8(s) AS s');
+  for (const table of ['logs', 'spans'] as const) {
     const columns = TABLES[table].map((c) => `"${c.name}" ${DUCKDB_TYPE[c.type]}`);
-    await connection.run(`CREATE TABLE skein.${table} (${[...columns, 'dt VARCHAR', 'hour VARCHAR'].join(', ')})`);
+    await connection.run(
+      `CREATE TABLE skein.${BASE_TABLES[table]} (${[...columns, 'dt VARCHAR', 'hour VARCHAR', '"$path" VARCHAR'].join(', ')})`,
+    );
+  }
+  const index = TRACE_INDEX_COLUMNS.map((c) => `"${c.name}" ${DUCKDB_TYPE[c.type]}`);
+  await connection.run(
+    `CREATE TABLE skein.${BASE_TABLES.trace_index} (${[...index, 'dt VARCHAR', 'hour VARCHAR', '"$path" VARCHAR'].join(', ')})`,
+  );
+  await connection.run(
+    `CREATE TABLE skein.${BASE_TABLES.traceIndexCompacted} (${[...index, 'bucket VARCHAR', 'dt VARCHAR', '"$path" VARCHAR'].join(', ')})`,
+  );
+  await connection.run(
+    `CREATE TABLE skein.${BASE_TABLES.manifests} (version INTEGER, generation BIGINT, sources VARCHAR[], outputs VARCHAR[], "rows" BIGINT, created_at VARCHAR, "table" VARCHAR, dt VARCHAR, hour VARCHAR)`,
+  );
+  for (const view of ['logs', 'spans', 'trace_index'] as const) {
+    await connection.run(`CREATE VIEW skein.${view} AS ${viewSql(view)}`);
   }
   return { instance, connection };
 }
 
-function row(table: 'logs' | 'spans', values: Record<string, string | number>): string {
-  const literal = (v: string | number | undefined) =>
-    v === undefined ? 'NULL' : typeof v === 'number' ? String(v) : `'${v}'`;
-  const names = [...TABLES[table].map((c) => c.name), 'dt', 'hour'];
-  return `INSERT INTO skein.${table} VALUES (${names.map((n) => literal(values[n])).join(', ')})`;
+const literal = (v: string | number | boolean | undefined) =>
+  v === undefined ? 'NULL' : typeof v === 'string' ? sqlStringLiteral(v) : String(v);
+
+function insert(table: string, names: readonly string[], values: Record<string, string | number | boolean>): string {
+  return `INSERT INTO skein.${table} (${names.map((n) => `"${n}"`).join(', ')}) VALUES (${names.map((n) => literal(values[n])).join(', ')})`;
 }
 
-const provenance = {
+const BASE_ROW = {
   source_format: 'json-lines',
   shard_id: 'shardId-000000000000',
   sequence_number: '1',
+  sub_sequence_number: 0,
   record_ordinal: 0,
   arrival_time: '2025-11-25 10:00:02',
   resource_attributes: '{}',
   attributes: '{}',
-  dt: '2025-11-25',
-  hour: '10',
 };
 
-describe('lookup queries', () => {
-  it('select by the id column from both tables of the skein database, one placeholder each', () => {
-    const sql = lookupQuery('trace');
+function logRow(key: string, body: string, extra: Record<string, string | number> = {}): string {
+  const [, dt = '', hour = ''] = /dt=([^/]+)\/hour=([^/]+)\//.exec(key) ?? [];
+  return insert(BASE_TABLES.logs, [...TABLES.logs.map((c) => c.name), 'dt', 'hour', '$path'], {
+    ...BASE_ROW,
+    trace_id: TRACE,
+    time: '2025-11-25 10:00:01.500',
+    time_unix_nano: 1_764_064_801_500_000_000,
+    observed_time_unix_nano: 1_764_064_801_600_000_000,
+    severity_number: 9,
+    severity_text: 'INFO',
+    body,
+    service_name: 'checkout',
+    ...extra,
+    dt,
+    hour,
+    $path: `s3://skein-data-example/${key}`,
+  });
+}
 
-    expect(sql).toContain('FROM "skein"."logs"\nWHERE "trace_id" = ?');
-    expect(sql).toContain('FROM "skein"."spans"\nWHERE "trace_id" = ?');
-    expect(lookupQuery('request')).toContain('WHERE "request_id" = ?');
-    expect(sql.split('?')).toHaveLength(LOOKUP_PARAMETER_COUNT + 1);
+function manifest(table: string, dt: string, hour: string, generation: number, sources: string[], outputs: string[]) {
+  const list = (keys: string[]) => `[${keys.map(sqlStringLiteral).join(', ')}]::VARCHAR[]`;
+  return `INSERT INTO skein.${BASE_TABLES.manifests} VALUES (1, ${generation}, ${list(sources)}, ${list(outputs)}, 0, '2025-11-25T11:00:00Z', '${table}', '${dt}', '${hour}')`;
+}
+
+const PARTITION = 'tables/logs/dt=2025-11-25/hour=10/';
+
+describe('views over compacted and uncompacted objects', () => {
+  let instance: DuckDBInstance;
+  let connection: DuckDBConnection;
+  const bodies = async (sql = 'SELECT body FROM skein.logs ORDER BY body') =>
+    (await connection.runAndReadAll(sql)).getRowObjectsJson().map((r) => r.body);
+
+  beforeEach(async () => {
+    ({ instance, connection } = await catalogue());
+  });
+  afterEach(() => {
+    connection.closeSync();
+    instance.closeSync();
   });
 
-  it('quote execution parameters as SQL string literals', () => {
-    expect(sqlStringLiteral("req-'1'")).toBe("'req-''1'''");
-    expect(lookupExecutionParameters(TRACE)).toEqual([`'${TRACE}'`, `'${TRACE}'`]);
+  it('show every raw object of an hour no manifest covers', async () => {
+    // Prepare
+    await connection.run(logRow(`${PARTITION}shard-1.parquet`, 'a'));
+    await connection.run(logRow(`${PARTITION}shard-2.parquet`, 'b'));
+    // A compacted object without a manifest is a compactor that has not committed yet: invisible.
+    await connection.run(logRow(`${PARTITION}compacted-g1-aaaaaaaaaaaa-0000.parquet`, 'a+b'));
+
+    // Act
+    const visible = await bodies();
+
+    // Assess
+    expect(visible).toEqual(['a', 'b']);
   });
 
-  it('return the logs and spans of one trace, in time order, over tables shaped like the Glue tables', async () => {
-    const { instance, connection } = await catalogue();
-    try {
+  it('show the outputs of the highest generation instead of the raw objects it covers, and late raw objects', async () => {
+    // Prepare
+    const raw = [`${PARTITION}shard-1.parquet`, `${PARTITION}shard-2.parquet`, `${PARTITION}shard-3.parquet`];
+    for (const [i, key] of raw.entries()) await connection.run(logRow(key, `raw-${i + 1}`));
+    const gen1 = `${PARTITION}compacted-g1-aaaaaaaaaaaa-0000.parquet`;
+    const gen2 = `${PARTITION}compacted-g2-bbbbbbbbbbbb-0000.parquet`;
+    await connection.run(logRow(gen1, 'gen1-of-1'));
+    await connection.run(logRow(gen2, 'gen2-of-1'));
+    await connection.run(logRow(gen2, 'gen2-of-2'));
+    await connection.run(manifest('logs', '2025-11-25', '10', 1, [raw[0] ?? ''], [gen1]));
+    await connection.run(manifest('logs', '2025-11-25', '10', 2, raw.slice(0, 2), [gen2]));
+    // The manifest of another table and of another hour do not apply.
+    await connection.run(manifest('spans', '2025-11-25', '10', 3, raw, []));
+    await connection.run(manifest('logs', '2025-11-25', '11', 9, raw, []));
+
+    // Act
+    const visible = await bodies();
+
+    // Assess
+    expect(visible).toEqual(['gen2-of-1', 'gen2-of-2', 'raw-3']);
+  });
+
+  it('let predicates on dt and hour through to the rows', async () => {
+    await connection.run(logRow(`${PARTITION}shard-1.parquet`, 'in'));
+    await connection.run(logRow('tables/logs/dt=2025-11-25/hour=11/shard-1.parquet', 'out'));
+
+    expect(await bodies(`SELECT body FROM skein.logs WHERE dt = '2025-11-25' AND hour = '10'`)).toEqual(['in']);
+  });
+
+  it('present a compacted index row once the manifest of its own hour lists its bucket object', async () => {
+    // Prepare
+    const names = [...TRACE_INDEX_COLUMNS.map((c) => c.name)];
+    const indexRow = (hour: string, source: string) => ({
+      id: TRACE,
+      id_kind: 'trace',
+      data_table: 'logs',
+      first_time: `2025-11-25 ${hour}:00:01`,
+      last_time: `2025-11-25 ${hour}:00:02`,
+      services: 'checkout',
+      span_count: 0,
+      log_count: 1,
+      error: false,
+      data_dt: '2025-11-25',
+      data_hour: hour,
+      object_key: source,
+    });
+    const rawIndex = 'tables/trace_index/dt=2025-11-25/hour=10/shard-1.parquet';
+    const lateIndex = 'tables/trace_index/dt=2025-11-25/hour=10/shard-9.parquet';
+    const uncommittedIndex = 'tables/trace_index/dt=2025-11-25/hour=11/shard-1.parquet';
+    const bucketObject = 'tables/trace_index/bucket=4b/dt=2025-11-25/index.parquet';
+    for (const [key, hour, source] of [
+      [rawIndex, '10', 'raw 10 (covered)'],
+      [lateIndex, '10', 'raw 10 (late)'],
+      [uncommittedIndex, '11', 'raw 11'],
+    ] as const) {
       await connection.run(
-        row('logs', {
-          ...provenance,
-          trace_id: TRACE,
-          time: '2025-11-25 10:00:01.500',
-          time_unix_nano: 1_764_064_801_500_000_000,
-          observed_time_unix_nano: 1_764_064_801_600_000_000,
-          severity_number: 17,
-          severity_text: 'ERROR',
-          body: 'payment declined',
-          service_name: 'checkout',
+        insert(BASE_TABLES.trace_index, [...names, 'dt', 'hour', '$path'], {
+          ...indexRow(hour, source),
+          dt: '2025-11-25',
+          hour,
+          $path: `s3://b/${key}`,
         }),
       );
-      for (const [traceId, start, name] of [
-        [TRACE, 1_764_064_801_000_000_000, 'POST /checkout'],
-        [OTHER_TRACE, 1_764_064_800_000_000_000, 'GET /health'],
-      ] as const) {
-        await connection.run(
-          row('spans', {
-            ...provenance,
-            trace_id: traceId,
-            start_time: new Date(start / 1e6).toISOString().replace('T', ' ').replace('Z', ''),
-            start_time_unix_nano: start,
-            end_time_unix_nano: start + 750_000_000,
-            duration_nano: 750_000_000,
-            span_id: '00f067aa0ba902b7',
-            name,
-            kind: 'SERVER',
-            status_code: 'ERROR',
-            service_name: 'checkout',
-            events: '[]',
-            links: '[]',
-          }),
-        );
-      }
-
-      const reader = await connection.runAndReadAll(
-        lookupQuery('trace'),
-        Array.from({ length: LOOKUP_PARAMETER_COUNT }, () => TRACE),
+    }
+    // The bucket object already holds hour 11 too: merged, but its manifest is not written yet.
+    for (const [hour, source] of [
+      ['10', 'bucket 10'],
+      ['11', 'bucket 11 (not committed)'],
+    ] as const) {
+      await connection.run(
+        insert(BASE_TABLES.traceIndexCompacted, [...names, 'bucket', 'dt', '$path'], {
+          ...indexRow(hour, source),
+          bucket: '4b',
+          dt: '2025-11-25',
+          $path: `s3://b/${bucketObject}`,
+        }),
       );
-      const rows = reader.getRowObjectsJson();
+    }
+    await connection.run(manifest('trace_index', '2025-11-25', '10', 1, [rawIndex], [bucketObject]));
 
-      expect(rows.map((r) => [r.record_type, r.message, r.level, r.duration_ms])).toEqual([
-        ['span', 'POST /checkout', 'ERROR', 750],
-        ['log', 'payment declined', 'ERROR', null],
+    // Act
+    const rows = (
+      await connection.runAndReadAll('SELECT object_key, bucket FROM skein.trace_index ORDER BY object_key')
+    ).getRowObjectsJson();
+
+    // Assess
+    expect(rows).toEqual([
+      { object_key: 'bucket 10', bucket: '4b' },
+      { object_key: 'raw 10 (late)', bucket: '4b' },
+      { object_key: 'raw 11', bucket: '4b' },
+    ]);
+    expect(viewColumns('trace_index').map((c) => c.name)).toEqual([...names, 'bucket', 'dt']);
+  });
+});
+
+describe('the two-step lookup of the CLI', () => {
+  it('finds the hit partitions in the compacted bucket and the recent index, then the rows there', async () => {
+    const { instance, connection } = await catalogue();
+    try {
+      // Prepare: an old hour compacted into bucket 4b, a recent hour still raw, and the index rows naming both.
+      const names = TRACE_INDEX_COLUMNS.map((c) => c.name);
+      const hit = (dt: string, hour: string, table: string) => ({
+        id: TRACE,
+        id_kind: 'trace',
+        data_table: table,
+        first_time: `${dt} ${hour}:00:00`,
+        last_time: `${dt} ${hour}:00:01`,
+        services: 'checkout',
+        span_count: 1,
+        log_count: 1,
+        error: false,
+        data_dt: dt,
+        data_hour: hour,
+        object_key: `tables/${table}/dt=${dt}/hour=${hour}/x.parquet`,
+      });
+      await connection.run(
+        insert(BASE_TABLES.traceIndexCompacted, [...names, 'bucket', 'dt', '$path'], {
+          ...hit('2025-11-01', '08', 'logs'),
+          bucket: '4b',
+          dt: '2025-11-01',
+          $path: 's3://b/tables/trace_index/bucket=4b/dt=2025-11-01/index.parquet',
+        }),
+      );
+      await connection.run(
+        insert(BASE_TABLES.trace_index, [...names, 'dt', 'hour', '$path'], {
+          ...hit('2025-11-25', '10', 'logs'),
+          dt: '2025-11-25',
+          hour: '10',
+          $path: 's3://b/tables/trace_index/dt=2025-11-25/hour=10/s.parquet',
+        }),
+      );
+      // An index row older than the recent window is not read raw (it is in its compacted bucket by then).
+      await connection.run(
+        insert(BASE_TABLES.trace_index, [...names, 'dt', 'hour', '$path'], {
+          ...hit('2025-11-20', '10', 'spans'),
+          dt: '2025-11-20',
+          hour: '10',
+          $path: 's3://b/tables/trace_index/dt=2025-11-20/hour=10/s.parquet',
+        }),
+      );
+      await connection.run(logRow('tables/logs/dt=2025-11-01/hour=08/x.parquet', 'old'));
+      await connection.run(logRow('tables/logs/dt=2025-11-25/hour=10/x.parquet', 'recent'));
+      await connection.run(
+        logRow('tables/logs/dt=2025-11-25/hour=10/y.parquet', 'other trace', { trace_id: OTHER_TRACE }),
+      );
+      await connection.run(logRow('tables/logs/dt=2025-11-24/hour=10/x.parquet', 'not a hit partition'));
+
+      // Act
+      const hits = (await connection.runAndReadAll(lookupHitsSql('trace', TRACE, {}, NOW))).getRowObjectsJson();
+      const partitions = hits.map((h) => ({
+        table: 'logs' as const,
+        dt: String(h.data_dt),
+        hour: String(h.data_hour),
+      }));
+      const rows = (
+        await connection.runAndReadAll(lookupRowsSql('trace', 'logs', TRACE, partitions))
+      ).getRowObjectsJson();
+
+      // Assess
+      expect(hits.map((h) => `${h.data_table} ${h.data_dt} ${h.data_hour}`).sort()).toEqual([
+        'logs 2025-11-01 08',
+        'logs 2025-11-25 10',
       ]);
-      expect(rows.every((r) => r.trace_id === TRACE && r.dt === '2025-11-25' && r.hour === '10')).toBe(true);
+      expect(rows.map((r) => r.body).sort()).toEqual(['old', 'recent']);
+      expect(Object.keys(rows[0] ?? {})).toEqual([...TABLES.logs.map((c) => c.name), 'dt', 'hour']);
     } finally {
       connection.closeSync();
       instance.closeSync();
     }
+  });
+
+  it('returns no rows for a table without hit partitions', () => {
+    expect(lookupRowsSql('trace', 'spans', TRACE, [{ table: 'logs', dt: '2025-11-25', hour: '10' }])).toContain(
+      'WHERE false AND',
+    );
+  });
+});
+
+describe('named queries', () => {
+  it.each([
+    ['trace', false, ['id', 'id', 'id', 'id', 'id']],
+    ['trace', true, ['id', 'id', 'from_date', 'to_date', 'from_date', 'to_date', 'id', 'id', 'id']],
+  ] as const)('list the %s lookup parameters (ranged: %s) in placeholder order', (kind, ranged, expected) => {
+    const query = namedLookupQuery(kind, ranged);
+
+    expect(query.parameters).toEqual(expected);
+    expect(query.sql.split('?')).toHaveLength(query.parameters.length + 1);
+  });
+
+  it('bind from_date and to_date to the dt bounds of both index tables', () => {
+    // Prepare
+    const query = namedLookupQuery('request', true);
+    const value = { id: `'r1'`, from_date: `'2025-11-01'`, to_date: `'2025-11-02'` } as const;
+    let i = 0;
+
+    // Act
+    const bound = query.sql.replaceAll('?', () => value[query.parameters[i++] ?? 'id']);
+
+    // Assess
+    expect(bound.match(/"dt" >= '2025-11-01' AND "dt" <= '2025-11-02'/g)).toHaveLength(2);
+    expect(bound).toContain(`"id" = 'r1' AND "id_kind" = 'request'`);
+    expect(bound).not.toContain('?');
+    expect(query.description).toContain('Parameters, in order: request id ×4, from date, to date');
   });
 });

@@ -16,6 +16,7 @@ describe('stack settings', () => {
       rowGroupRows: 10_000,
       format: 'auto',
       logLevel: 'info',
+      notifyConfig: 'config/notify.yaml',
     });
   });
 
@@ -36,6 +37,8 @@ describe('stack settings', () => {
     ['skein:athenaScanLimitGiB', { athenaScanLimitGiB: 0.001 }],
     ['skein:logLevel', { logLevel: 'verbose' }],
     ['skein:format', { format: 'xml' }],
+    ['skein:notifyConfig', { notifyConfig: '../outside/notify.yaml' }],
+    ['skein:notifyConfig', { notifyConfig: 'config/notify.json' }],
     ['skein:alarmTopicArn', { alarmTopicArn: 'arn:aws:sqs:eu-west-1:123456789012:not-a-topic' }],
   ])('reject a bad %s with a ConfigError naming the key', (key, input) => {
     expect(() => parseSkeinSettings(input)).toThrowError(ConfigError);
