@@ -82,7 +82,7 @@ export class Alerting extends Construct {
   constructor(scope: Construct, id: string, props: AlertingProps) {
     super(scope, id);
     const { bucket, settings } = props;
-    const rules = validateRuleFiles();
+    const rules = validateRuleFiles(settings.rules);
 
     this.evaluate = new SkeinFunction(this, 'Evaluate', {
       entry: EVALUATE_ENTRY,

@@ -158,7 +158,7 @@ export class Ingest extends Construct {
         bundleAwsSDK: true,
         forceDockerBundling: false,
         // The rules decide which rollups a batch writes: the same files as the evaluator's, checked at synthesis.
-        commandHooks: copyIntoBundle(validateRuleFiles()),
+        commandHooks: copyIntoBundle(validateRuleFiles(settings.rules)),
       },
     });
 

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Duration, Stack, Validations } from 'aws-cdk-lib';
@@ -17,7 +17,7 @@ export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** Where Lambda unpacks the bundle (`LAMBDA_TASK_ROOT`): files copied next to `index.mjs` are under it. */
 export const LAMBDA_TASK_ROOT = '/var/task';
 
-/** Rule files in the repository: every `*.yaml`/`*.yml` under it except rule tests (`*.test.yaml`). */
+/** The folder of rule files in the repository and in the bundle (`skein:rules` selects a file or folder in it). */
 export const RULES_DIR = 'rules';
 const RULE_FILE = /\.ya?ml$/;
 const RULE_TEST_FILE = /\.test\.ya?ml$/;
@@ -42,10 +42,15 @@ export interface BundledFile {
   readonly to: string;
 }
 
-/** The rule files to deploy, repository-relative and sorted. */
-export function ruleFiles(root: string = REPO_ROOT): string[] {
-  const dir = join(root, RULES_DIR);
-  return readdirSync(dir, { recursive: true, withFileTypes: true })
+/**
+ * The rule files to deploy, repository-relative and sorted: `path` itself when it is a file, else every
+ * `*.yaml`/`*.yml` under it except rule tests (`*.test.yaml`).
+ */
+export function ruleFiles(path: string = RULES_DIR, root: string = REPO_ROOT): string[] {
+  const target = join(root, path);
+  if (!existsSync(target)) throw new ConfigError(`skein:rules: ${path} does not exist`);
+  if (statSync(target).isFile()) return [relative(root, target)];
+  return readdirSync(target, { recursive: true, withFileTypes: true })
     .filter((e) => e.isFile() && RULE_FILE.test(e.name) && !RULE_TEST_FILE.test(e.name))
     .map((e) => relative(root, join(e.parentPath, e.name)))
     .sort();
@@ -57,8 +62,8 @@ export function ruleFiles(root: string = REPO_ROOT): string[] {
  *
  * @throws ConfigError listing every problem as `file:line:column path: message`.
  */
-export function validateRuleFiles(root: string = REPO_ROOT): BundledFile[] {
-  const files = ruleFiles(root);
+export function validateRuleFiles(path: string = RULES_DIR, root: string = REPO_ROOT): BundledFile[] {
+  const files = ruleFiles(path, root);
   const loaded = loadRules(files.map((path) => ({ path, text: readFileSync(join(root, path), 'utf8') })));
   if (!loaded.ok) {
     const list = loaded.errors.map((e) => `${e.file}:${e.line}:${e.column} ${e.path}: ${e.message}`).join('; ');

@@ -41,6 +41,17 @@ export const SkeinSettings = z.object({
   /** Log level of the ingest function (SKEIN_LOG_LEVEL). */
   logLevel: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   /**
+   * The alert rules to deploy: a repository-relative rule file or folder (every `*.yaml` under it except
+   * `*.test.yaml`). Bundled with the ingest (rollups) and evaluate functions and validated at synthesis. The default
+   * is the generic request-health rules; `rules/examples` also holds heartbeat, cluster and pipeline examples that
+   * only make sense for services that log those fields.
+   */
+  rules: z
+    .string()
+    .regex(/^rules(\/[A-Za-z0-9_.-]+)*$/, "must be a path under the repository's rules/ folder")
+    .refine((path) => !path.split('/').includes('..'), 'must stay inside the repository')
+    .default('rules/examples/service-health.yaml'),
+  /**
    * The notifier's configuration (receivers, routes, secret names, Alertmanager URLs), repository-relative. Bundled
    * with the notify function and validated at synthesis; when the file does not exist, no notifier is deployed.
    */

@@ -52,6 +52,16 @@ export function isCompactedKey(key: string): boolean {
 }
 
 /**
+ * Objects `skein replay` writes (`replay-<shard>-<firstSeq>.parquet`) are rewritten in place when a later replay
+ * decodes more of their batch (decision D8). Compacting one would hide its next version (its key would be in a
+ * manifest's sources), so the compactor leaves them raw: they stay visible under the rule below, and are few.
+ */
+export function isRewrittenInPlace(key: string): boolean {
+  const slash = key.lastIndexOf('/');
+  return key.startsWith('replay-', slash + 1);
+}
+
+/**
  * The keys of one partition that a reader must read, given all object keys listed in it and its manifests: the
  * visibility rule above. `manifests` may be in any order; the highest generation wins.
  */

@@ -2,13 +2,16 @@ import { join } from 'node:path';
 import { UsageError } from '../../functions/core/errors.ts';
 import { normaliseRequestId, normaliseTraceId } from '../../functions/core/ids.ts';
 import { readEndpoints } from '../endpoints.ts';
-import { toJsonRow } from '../query/rows.ts';
+import { formatLookupStats, type LookupStats } from '../query/read-stats.ts';
+import { type QueryRow, toJsonRow } from '../query/rows.ts';
+import { formatTable } from '../query/table-format.ts';
 import { parseTimeRange } from '../query/time-range.ts';
 import { formatTimeline } from '../query/timeline.ts';
 import { type CliIo, EXIT, parseCommandArgs, runGuarded, usageHint } from './io.ts';
 
-export const QUERY_USAGE = `Usage: skein query trace <id> --local <dir> [--since <time>] [--until <time>] [--json]
-       skein query request <id> --local <dir> [--since <time>] [--until <time>] [--json]
+export const QUERY_USAGE = `Usage: skein query trace <id> (--dir <dir> | --athena --workgroup <wg>) [--since <time>] [--until <time>]
+                         [--format timeline|ndjson|table | --json] [--stats]
+       skein query request <id> (same options)
 
 Finds every span and log line of a trace, or of a request, and prints them as a timeline.
 
@@ -16,28 +19,46 @@ Finds every span and log line of a trace, or of a request, and prints them as a 
   request <id>    a request id (x-request-id, awsRequestId, …): the rows carrying that request id plus every row
                   of the traces those rows belong to, i.e. the whole request across all services it touched
 
-Options:
-  --local <dir>   query the local stack in <dir> (DuckDB over its Parquet files; reads <dir>/endpoints.json)
-  --athena        query Athena (not available yet)
+Where:
+  --dir <dir>     query the local stack in <dir> (DuckDB over its Parquet files; reads <dir>/endpoints.json);
+                  --local <dir> is the same
+  --athena        query Athena (needs AWS credentials in the environment)
+  --workgroup <wg>  the Athena workgroup (with --athena)
+  --database <db>   the Glue database (with --athena; default skein)
+  --region <r>      the AWS region (with --athena; default from the environment)
+
+What:
   --since <time>  read only partitions from this time on: ISO 8601 (2024-05-01T07:30:00Z, UTC unless an offset
                   is given) or a duration ago (90s, 15m, 2h, 1d, 1w)
   --until <time>  read only partitions up to this time (same forms, or 'now')
-  --json          one JSON object per row (ndjson): "table" ("logs" or "spans") and the table's columns;
+
+How:
+  --format <f>    timeline (default): spans indented under their parent, log lines under their span;
+                  ndjson: one JSON object per row; table: aligned columns
+  --json          the same as --format ndjson: "table" ("logs" or "spans") and the table's columns;
                   BIGINT columns as decimal strings, timestamps as ISO 8601
+  --stats         after the result, also list every object read (stderr)
   -h, --help      show this help
 
-Partitions are by arrival hour, so --since/--until are widened by an hour on each side; every row of the trace
-found in the partitions read is shown. Without them, all partitions are read.
+Without --since/--until a local lookup reads the trace index (the id's compacted bucket plus the recent per-batch
+index objects) and then only the data objects it names. With them, the partitions in range are read directly;
+partitions are by arrival hour, so the range is widened by an hour on each side. After the result, one line on
+stderr says what was read: objects opened, bytes read, row groups read of those objects' total, index objects, time
+(with --json: the same as {"stats": …}).
 
 Examples:
-  skein query trace 4bf92f3577b34da6a3ce929d0e0e4736 --local .skein
-  skein query request 6f1c2e0a-9b7d-4c1e-8f3a-2d5b7e9c1a40 --local .skein --since 2h --json | jq .body
+  skein query trace 4bf92f3577b34da6a3ce929d0e0e4736 --dir .skein
+  skein query request 6f1c2e0a-9b7d-4c1e-8f3a-2d5b7e9c1a40 --dir .skein --since 2h --format ndjson | jq .body
+  skein query trace 4bf92f3577b34da6a3ce929d0e0e4736 --athena --workgroup skein
 `;
 
 const BAD_ID = {
   trace: 'not a trace id: expected 32 hex digits, a UUID, a traceparent or an X-Ray trace id',
   request: 'not a request id: expected 1–256 printable characters',
 } as const;
+
+const FORMATS = ['timeline', 'ndjson', 'table'] as const;
+type Format = (typeof FORMATS)[number];
 
 export interface QueryCommandDeps {
   readonly now?: () => number;
@@ -47,11 +68,17 @@ export interface QueryCommandDeps {
 export function queryCommand(args: string[], io: CliIo, deps: QueryCommandDeps = {}): Promise<number> {
   return runGuarded(io, usageHint(QUERY_USAGE, 'skein query'), async () => {
     const { values, positionals } = parseCommandArgs(args, {
+      dir: { type: 'string' },
       local: { type: 'string' },
       athena: { type: 'boolean' },
+      workgroup: { type: 'string' },
+      database: { type: 'string' },
+      region: { type: 'string' },
       since: { type: 'string' },
       until: { type: 'string' },
       json: { type: 'boolean' },
+      format: { type: 'string' },
+      stats: { type: 'boolean' },
     });
     if (values.help) {
       io.stdout.write(QUERY_USAGE);
@@ -64,45 +91,118 @@ export function queryCommand(args: string[], io: CliIo, deps: QueryCommandDeps =
     if (extra.length > 0) throw new UsageError(`unexpected argument '${extra[0]}' after the ${by} id`);
     const id = by === 'trace' ? normaliseTraceId(raw) : normaliseRequestId(raw);
     if (id === undefined) throw new UsageError(`${BAD_ID[by]} (got '${printable(raw)}')`);
-    if (values.athena) {
-      if (values.local !== undefined) throw new UsageError('give either --local <dir> or --athena, not both');
-      throw new UsageError('--athena is not available yet: use --local <dir> against the local stack');
-    }
-    if (values.local === undefined) throw new UsageError('--local <dir> is required (the folder of skein local up)');
+    const format = parseFormat(values.format, values.json === true);
+    if (values.dir !== undefined && values.local !== undefined && values.dir !== values.local)
+      throw new UsageError('give the local stack folder once: --dir <dir> (or --local <dir>)');
+    const dir = values.dir ?? values.local;
     const range = parseTimeRange(values.since, values.until, (deps.now ?? Date.now)());
 
-    const endpoints = await readEndpoints(values.local);
+    if (values.athena) {
+      if (dir !== undefined) throw new UsageError('give either --dir <dir> or --athena, not both');
+      if (values.workgroup === undefined) throw new UsageError('--athena needs --workgroup <wg>');
+      if (format === 'table')
+        throw new UsageError('--format table is not available with --athena yet: use timeline or ndjson');
+      // Loaded here so that --help, usage errors and local lookups answer without the AWS SDK.
+      const athena = await import('../query/athena-query.ts');
+      return athena.athenaLookupCommand(
+        {
+          by,
+          id,
+          since: range.since,
+          until: range.until,
+          workgroup: values.workgroup,
+          database: values.database ?? 'skein',
+          region: values.region,
+          format: format === 'ndjson' ? 'json' : 'timeline',
+        },
+        io,
+      );
+    }
+    for (const flag of ['workgroup', 'database', 'region'] as const)
+      if (values[flag] !== undefined) throw new UsageError(`--${flag} goes with --athena`);
+    if (dir === undefined)
+      throw new UsageError('--dir <dir> (the folder of skein local up) or --athena --workgroup <wg> is required');
+
+    const endpoints = await readEndpoints(dir);
+    const progress = progressLine(io);
     // Loaded here so that --help and usage errors answer without DuckDB's native binding.
     const { queryLocal } = await import('../query/local-query.ts');
-    const { rows, filesScanned } = await queryLocal({
+    const { rows, stats } = await queryLocal({
       dataDir: endpoints.dataDir,
       bucket: endpoints.bucket,
       by,
       id,
       since: range.since,
       until: range.until,
+      onProgress: progress.show,
     });
+    progress.clear();
 
     if (rows.length === 0) {
       const message = `no records for ${by} ${id}`;
-      // With --json stdout stays valid (empty) ndjson; the message goes to stderr.
-      if (values.json) io.stderr.write(`${message}\n`);
+      // With ndjson stdout stays valid (empty) ndjson; the message goes to stderr.
+      if (format === 'ndjson') io.stderr.write(`${message}\n`);
       else io.stdout.write(`${message}\n`);
-      if (filesScanned === 0)
+      if (stats.objectsOpened === 0 && stats.indexObjectsRead === 0)
         io.stderr.write(
           `(no data files under ${join(endpoints.dataDir, endpoints.bucket, 'tables')}${range.since !== undefined || range.until !== undefined ? ' in that time range' : ''}: nothing ingested yet?)\n`,
         );
-      return EXIT.ok;
-    }
-    if (values.json) {
-      for (const row of rows) io.stdout.write(`${JSON.stringify(toJsonRow(row))}\n`);
-      return EXIT.ok;
-    }
-    const env = io.env ?? process.env;
-    const colour = io.stdout.isTTY === true && !env.NO_COLOR;
-    io.stdout.write(formatTimeline(rows, { by, id }, { colour }));
+    } else io.stdout.write(render(rows, format, { by, id }, io));
+    writeStats(io, stats, format, values.stats === true);
     return EXIT.ok;
   });
+}
+
+function parseFormat(format: string | undefined, json: boolean): Format {
+  if (json && format !== undefined && format !== 'ndjson')
+    throw new UsageError(`--json is --format ndjson: it cannot go with --format ${format}`);
+  if (json) return 'ndjson';
+  if (format === undefined) return 'timeline';
+  const known = FORMATS.find((f) => f === format);
+  if (known === undefined) throw new UsageError(`unknown --format '${format}': use ${FORMATS.join(', ')}`);
+  return known;
+}
+
+function render(
+  rows: readonly QueryRow[],
+  format: Format,
+  lookup: { by: 'trace' | 'request'; id: string },
+  io: CliIo,
+): string {
+  if (format === 'ndjson') return rows.map((row) => `${JSON.stringify(toJsonRow(row))}\n`).join('');
+  if (format === 'table') return formatTable(rows);
+  const env = io.env ?? process.env;
+  const colour = io.stdout.isTTY === true && !env.NO_COLOR;
+  return formatTimeline(rows, lookup, { colour });
+}
+
+/** The read summary on stderr: one line for people, one JSON line `{"stats": …}` beside ndjson output. */
+function writeStats(io: CliIo, stats: LookupStats, format: Format, detailed: boolean): void {
+  if (format === 'ndjson') {
+    const { objectKeys, indexKeys, ...totals } = stats;
+    const shown = detailed ? stats : { ...totals, latencyMs: Math.round(stats.latencyMs) };
+    io.stderr.write(`${JSON.stringify({ stats: shown })}\n`);
+    return;
+  }
+  io.stderr.write(`local (${stats.mode}): ${formatLookupStats(stats)}\n`);
+  if (!detailed) return;
+  for (const key of stats.indexKeys) io.stderr.write(`  index ${key}\n`);
+  for (const key of stats.objectKeys) io.stderr.write(`  data  ${key}\n`);
+}
+
+/** Progress of a long lookup on stderr, as one updating line on a terminal; nothing off a terminal. */
+function progressLine(io: CliIo): { show: (message: string) => void; clear: () => void } {
+  if (io.stderr.isTTY !== true) return { show: () => {}, clear: () => {} };
+  let shown = false;
+  return {
+    show: (message) => {
+      io.stderr.write(`\r\x1b[K${message}`);
+      shown = true;
+    },
+    clear: () => {
+      if (shown) io.stderr.write('\r\x1b[K');
+    },
+  };
 }
 
 /** The raw id, shortened and with control characters escaped, for an error message. */

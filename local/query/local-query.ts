@@ -1,4 +1,3 @@
-import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   type DuckDBConnection,
@@ -9,10 +8,24 @@ import {
   listValue,
   VARCHAR,
 } from '@duckdb/node-api';
+import { z } from 'zod';
 import { SkeinError } from '../../functions/core/errors.ts';
+import { indexBucket } from '../../functions/core/index-bucket.ts';
 import { TABLE_NAMES, TABLES, type TableName } from '../../schemas/columns.ts';
+import {
+  allVisibleObjects,
+  type IndexHit,
+  planDataReads,
+  rawIndexObjects,
+  type StoreSnapshot,
+  type TableObjects,
+} from './lookup-plan.ts';
+import { type LookupStats, ReadTracker } from './read-stats.ts';
 import { compareRows, type QueryRow, ROW_SCHEMAS } from './rows.ts';
-import { partitionInRange, type TimeRange } from './time-range.ts';
+import { type LocalStore, listIndexBucket, listPartitions, objectKeyOf, objectPath } from './store-listing.ts';
+import type { TimeRange } from './time-range.ts';
+
+export type { LookupStats } from './read-stats.ts';
 
 export interface LocalQuery extends TimeRange {
   /** s3rver's folder (`dataDir` of endpoints.json). */
@@ -21,25 +34,21 @@ export interface LocalQuery extends TimeRange {
   readonly by: 'trace' | 'request';
   /** Already normalised (`normaliseTraceId` / `normaliseRequestId`). */
   readonly id: string;
+  /** One line per step of a long lookup (the CLI prints them on stderr). */
+  readonly onProgress?: (message: string) => void;
 }
 
 export interface LocalQueryResult {
   /** Sorted by event time. */
   readonly rows: QueryRow[];
-  /** Parquet objects read, over both tables. */
+  /** Data objects read, over both tables (= `stats.objectsOpened`). */
   readonly filesScanned: number;
+  readonly stats: LookupStats;
 }
 
-/** s3rver stores object `<key>` as `<dataDir>/<bucket>/<key>._S3rver_object` and its metadata beside it. */
-const OBJECT_SUFFIX = '._S3rver_object';
-const METADATA_SUFFIX = '._S3rver_metadata.json';
-const DT_DIR = /^dt=(\d{4}-\d{2}-\d{2})$/;
-const HOUR_DIR = /^hour=(\d{1,2})$/;
-
 /**
- * The Parquet objects of one table in the local store, limited to the partitions that can hold rows of `range`.
- * An object counts only once s3rver has written its metadata file, which it does after the data: a half-written
- * object (the local stack is ingesting while we read) is skipped rather than failing the query.
+ * The complete, visible Parquet objects of one table in the local store (paths), limited to the partitions that can
+ * hold rows of `range`: raw objects a compaction manifest has not superseded, and that manifest's outputs.
  */
 export async function listTableFiles(
   dataDir: string,
@@ -47,50 +56,9 @@ export async function listTableFiles(
   table: TableName,
   range: TimeRange = {},
 ): Promise<string[]> {
-  const tableDir = join(dataDir, bucket, 'tables', table);
-  const files: string[] = [];
-  for (const dtDir of await subdirectories(tableDir)) {
-    const dt = DT_DIR.exec(dtDir)?.[1];
-    if (dt === undefined) continue;
-    for (const hourDir of await subdirectories(join(tableDir, dtDir))) {
-      const hour = HOUR_DIR.exec(hourDir)?.[1];
-      if (hour === undefined || !partitionInRange(dt, hour, range)) continue;
-      const dir = join(tableDir, dtDir, hourDir);
-      const names = new Set(await entries(dir));
-      for (const name of [...names].sort()) {
-        if (!name.endsWith(`.parquet${OBJECT_SUFFIX}`)) continue;
-        const key = name.slice(0, -OBJECT_SUFFIX.length);
-        if (names.has(`${key}${METADATA_SUFFIX}`)) files.push(join(dir, name));
-      }
-    }
-  }
-  return files;
-}
-
-async function entries(dir: string): Promise<string[]> {
-  try {
-    return await readdir(dir);
-  } catch (error) {
-    if (isMissing(error)) return [];
-    throw error;
-  }
-}
-
-async function subdirectories(dir: string): Promise<string[]> {
-  try {
-    const found = await readdir(dir, { withFileTypes: true });
-    return found
-      .filter((d) => d.isDirectory())
-      .map((d) => d.name)
-      .sort();
-  } catch (error) {
-    if (isMissing(error)) return [];
-    throw error;
-  }
-}
-
-function isMissing(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && 'code' in error && error.code === 'ENOENT';
+  const store = { dataDir, bucket };
+  const partitions = await listPartitions(store, table, range);
+  return partitions.flatMap((p) => p.visible.map((key) => objectPath(store, key)));
 }
 
 /**
@@ -100,6 +68,8 @@ function isMissing(error: unknown): boolean {
  */
 const READ_TABLE =
   "read_parquet($files, hive_partitioning = true, hive_types = {'dt': VARCHAR, 'hour': VARCHAR}, union_by_name = true)";
+/** Index objects live under two layouts (`dt=/hour=` and `bucket=/dt=`): no hive columns, they carry their own. */
+const READ_INDEX = 'read_parquet($files, hive_partitioning = false, union_by_name = true)';
 
 /** The columns of a table in schema order; TIMESTAMP columns as epoch milliseconds (TIMESTAMP or TIMESTAMPTZ). */
 function selectList(table: TableName): string {
@@ -112,43 +82,62 @@ function ident(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
-/** The SQL of each step, for `--help`-level documentation and tests. */
+function placeholders(count: number): string {
+  return Array.from({ length: count }, (_, i) => `$v${i}`).join(', ');
+}
+
+/** The SQL of each step, for documentation and tests. Ids are bound as `$v0`, `$v1`, …; files as `$files`. */
 export const LOCAL_QUERY_SQL = {
-  /** Rows of one trace. */
-  byTrace: (table: TableName) => `SELECT ${selectList(table)} FROM ${READ_TABLE} WHERE trace_id = $id`,
-  /** Step 1 of a request lookup: the traces the request touched. */
-  tracesOfRequest: () => `SELECT DISTINCT trace_id FROM ${READ_TABLE} WHERE request_id = $id AND trace_id IS NOT NULL`,
-  /** Step 2: the request's rows plus every row of those traces (`$t0`, `$t1`, … bound to the trace ids). */
-  byRequest: (table: TableName, traceCount: number) => {
-    const traces = Array.from({ length: traceCount }, (_, i) => `$t${i}`).join(', ');
-    const orTraces = traceCount > 0 ? ` OR trace_id IN (${traces})` : '';
-    return `SELECT ${selectList(table)} FROM ${READ_TABLE} WHERE request_id = $id${orTraces}`;
-  },
+  /** Where the ids were written: index rows of the given kind. */
+  indexHits: (count: number) =>
+    `SELECT DISTINCT data_table, data_dt, data_hour, object_key FROM ${READ_INDEX} WHERE id_kind = $kind AND id IN (${placeholders(count)})`,
+  /** Rows of some traces (one equality for a single id, so DuckDB prunes row groups by min/max). */
+  byTraces: (table: TableName, count: number) =>
+    `SELECT ${selectList(table)} FROM ${READ_TABLE} WHERE ${count === 1 ? 'trace_id = $v0' : `trace_id IN (${placeholders(count)})`}`,
+  /** Step 1 of a request lookup: the traces the request touched (two columns read). */
+  tracesOfRequest: () =>
+    `SELECT DISTINCT trace_id FROM ${READ_TABLE} WHERE request_id = $v0 AND trace_id IS NOT NULL ORDER BY trace_id`,
+  /** The request's rows that belong to no trace (the trace rows come from the trace lookup). */
+  untracedOfRequest: (table: TableName) =>
+    `SELECT ${selectList(table)} FROM ${READ_TABLE} WHERE request_id = $v0 AND trace_id IS NULL`,
 } as const;
 
 /**
- * Looks up a trace or a request in the local store with DuckDB over the same Parquet objects Athena would read.
+ * Looks up a trace or a request in the local store with DuckDB over the same Parquet objects Athena would read,
+ * every partition through the compaction-manifest visibility rule, so each row is seen exactly once even while the
+ * compactor runs.
+ *
+ * Without a time range the trace index says where to look: the compacted index bucket of the id plus every
+ * per-batch index object, then only the data objects they name (or, when compaction replaced a named object, the
+ * visible objects of its partition), plus any raw object no index object describes. With `since`/`until` the data
+ * partitions in range are read directly. Either way the key predicate lets DuckDB prune row groups by min/max.
+ *
  * `by: 'request'` returns the rows whose `request_id` matches plus every row of the traces those rows belong to.
  * No files (nothing ingested yet, or nothing in the time range) is an empty result, not an error.
  */
 export async function queryLocal(query: LocalQuery): Promise<LocalQueryResult> {
+  const started = performance.now();
+  const store: LocalStore = { dataDir: query.dataDir, bucket: query.bucket };
   const range: TimeRange = { since: query.since, until: query.until };
+  const mode: LookupStats['mode'] = range.since === undefined && range.until === undefined ? 'index' : 'time-range';
+  const progress = query.onProgress ?? (() => {});
   for (let attempt = 1; ; attempt++) {
-    const files = new Map<TableName, string[]>();
-    let filesScanned = 0;
-    for (const table of TABLE_NAMES) {
-      const found = await listTableFiles(query.dataDir, query.bucket, table, range);
-      if (found.length > 0) files.set(table, found);
-      filesScanned += found.length;
-    }
-    if (filesScanned === 0) return { rows: [], filesScanned };
+    const tracker = new ReadTracker();
     try {
-      const rows = await runLookup(files, query.by, query.id);
-      return { rows, filesScanned };
+      const snapshot = await snapshotStore(store, range, mode);
+      const rows = await withConnection((connection) => {
+        const lookup = new Lookup(connection, store, snapshot, mode, tracker, progress);
+        return query.by === 'trace' ? lookup.trace(query.id) : lookup.request(query.id);
+      });
+      const stats = tracker.finish(mode, performance.now() - started);
+      return { rows: rows.sort(compareRows), filesScanned: stats.objectsOpened, stats };
     } catch (error) {
       if (error instanceof SkeinError) throw error;
-      // Compaction may delete an hour's small files between our listing and DuckDB opening them: list again once.
-      if (attempt === 1 && VANISHED_FILE.test(errorMessage(error))) continue;
+      // Compaction may delete superseded objects between our listing and DuckDB opening them: list again once.
+      if (attempt === 1 && VANISHED_FILE.test(errorMessage(error))) {
+        progress('an object vanished while reading (compaction?); listing again');
+        continue;
+      }
       throw new SkeinError(
         'query_failed',
         `reading the local store under ${join(query.dataDir, query.bucket)} failed: ${errorMessage(error)}`,
@@ -164,60 +153,142 @@ function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-async function runLookup(files: Map<TableName, string[]>, by: 'trace' | 'request', id: string): Promise<QueryRow[]> {
+async function snapshotStore(store: LocalStore, range: TimeRange, mode: LookupStats['mode']): Promise<StoreSnapshot> {
+  const [logs, spans, index] = await Promise.all([
+    listPartitions(store, 'logs', range),
+    listPartitions(store, 'spans', range),
+    mode === 'index' ? listPartitions(store, 'trace_index') : Promise.resolve([]),
+  ]);
+  return { data: { logs, spans }, index };
+}
+
+async function withConnection<T>(body: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
   const instance = await DuckDBInstance.create(':memory:');
   const connection = await instance.connect();
   try {
-    const rows = by === 'trace' ? await byTrace(connection, files, id) : await byRequest(connection, files, id);
-    return rows.sort(compareRows);
+    return await body(connection);
   } finally {
     connection.closeSync();
     instance.closeSync();
   }
 }
 
-async function byTrace(connection: DuckDBConnection, files: Map<TableName, string[]>, id: string): Promise<QueryRow[]> {
-  const rows: QueryRow[] = [];
-  for (const [table, paths] of files) {
-    const raw = await run(connection, LOCAL_QUERY_SQL.byTrace(table), paths, { id });
-    rows.push(...parseRows(table, raw));
-  }
-  return rows;
-}
+const TraceIdRow = z.object({ trace_id: z.string() });
 
-async function byRequest(
-  connection: DuckDBConnection,
-  files: Map<TableName, string[]>,
-  id: string,
-): Promise<QueryRow[]> {
-  const traceIds = new Set<string>();
-  for (const paths of files.values()) {
-    for (const row of await run(connection, LOCAL_QUERY_SQL.tracesOfRequest(), paths, { id })) {
-      if (typeof row.trace_id === 'string') traceIds.add(row.trace_id);
+const IndexHitRow = z.object({
+  data_table: z.enum(['logs', 'spans']),
+  data_dt: z.string(),
+  data_hour: z.string(),
+  object_key: z.string(),
+});
+
+/** The steps of one lookup over one snapshot; every read goes through the tracker. */
+class Lookup {
+  private readonly keyOf: (path: string) => string;
+
+  constructor(
+    private readonly connection: DuckDBConnection,
+    private readonly store: LocalStore,
+    private readonly snapshot: StoreSnapshot,
+    private readonly mode: LookupStats['mode'],
+    private readonly tracker: ReadTracker,
+    private readonly progress: (message: string) => void,
+  ) {
+    this.keyOf = (path) => objectKeyOf(store, path);
+  }
+
+  async trace(id: string): Promise<QueryRow[]> {
+    return this.readRows(await this.objectsFor('trace', [id]), [id]);
+  }
+
+  /**
+   * A request: the trace ids its rows carry (reading only `trace_id` and `request_id` — request ids are not the sort
+   * key, so min/max prune them poorly and whole rows would be read for nothing), then every row of those traces
+   * (pruned by `trace_id`), plus the request's rows that carry no trace id (null trace ids sort last, so few groups
+   * hold them).
+   */
+  async request(id: string): Promise<QueryRow[]> {
+    const objects = await this.objectsFor('request', [id]);
+    const traceIds = new Set<string>();
+    const untraced: QueryRow[] = [];
+    for (const table of TABLE_NAMES) {
+      const keys = objects[table];
+      if (keys.length === 0) continue;
+      this.progress(`reading ${keys.length} ${table} object(s) by request id`);
+      const files = keys.map((k) => objectPath(this.store, k));
+      await this.tracker.measure(this.connection, 'data', files, this.keyOf, 'request_id', [id], {
+        columns: ['trace_id', 'request_id'],
+      });
+      for (const raw of await run(this.connection, LOCAL_QUERY_SQL.tracesOfRequest(), files, [id])) {
+        const row = TraceIdRow.parse(raw);
+        traceIds.add(row.trace_id);
+      }
+      await this.tracker.measure(this.connection, 'data', files, this.keyOf, 'request_id', [id], {
+        nullsIn: 'trace_id',
+      });
+      untraced.push(
+        ...parseRows(table, await run(this.connection, LOCAL_QUERY_SQL.untracedOfRequest(table), files, [id])),
+      );
     }
+    if (traceIds.size === 0) return untraced;
+    const ids = [...traceIds].sort();
+    const rows = await this.readRows(await this.objectsFor('trace', ids), ids);
+    rows.push(...untraced);
+    return rows;
   }
-  const traceParams: Record<string, string> = { id };
-  [...traceIds].sort().forEach((traceId, i) => {
-    traceParams[`t${i}`] = traceId;
-  });
-  const rows: QueryRow[] = [];
-  for (const [table, paths] of files) {
-    const raw = await run(connection, LOCAL_QUERY_SQL.byRequest(table, traceIds.size), paths, traceParams);
-    rows.push(...parseRows(table, raw));
+
+  /** The data objects that may hold rows of the ids: the index's answer, or every visible object in range. */
+  private async objectsFor(kind: 'trace' | 'request', ids: readonly string[]): Promise<TableObjects> {
+    if (this.mode === 'time-range') return allVisibleObjects(this.snapshot);
+    const buckets = [...new Set(ids.map(indexBucket))].sort();
+    const keys = rawIndexObjects(this.snapshot);
+    for (const b of buckets) keys.push(...(await listIndexBucket(this.store, b)));
+    this.progress(`reading ${keys.length} index object(s) for ${ids.length} ${kind} id(s)`);
+    const hits: IndexHit[] = [];
+    if (keys.length > 0) {
+      const files = keys.map((k) => objectPath(this.store, k));
+      await this.tracker.measure(this.connection, 'index', files, this.keyOf, 'id', ids);
+      const raw = await run(this.connection, LOCAL_QUERY_SQL.indexHits(ids.length), files, ids, { kind });
+      for (const value of raw) {
+        const row = IndexHitRow.parse(value);
+        hits.push({ table: row.data_table, dt: row.data_dt, hour: row.data_hour, objectKey: row.object_key });
+      }
+    }
+    return planDataReads(this.snapshot, hits);
   }
-  return rows;
+
+  /** Every row of the traces `ids` in the objects. */
+  private async readRows(objects: TableObjects, ids: readonly string[]): Promise<QueryRow[]> {
+    const rows: QueryRow[] = [];
+    for (const table of TABLE_NAMES) {
+      const keys = objects[table];
+      if (keys.length === 0) continue;
+      this.progress(`reading ${keys.length} ${table} object(s) by trace id`);
+      const files = keys.map((k) => objectPath(this.store, k));
+      await this.tracker.measure(this.connection, 'data', files, this.keyOf, 'trace_id', ids);
+      rows.push(
+        ...parseRows(table, await run(this.connection, LOCAL_QUERY_SQL.byTraces(table, ids.length), files, ids)),
+      );
+    }
+    return rows;
+  }
 }
 
-/** Runs one statement with the file list and string parameters bound (types given: DuckDB cannot infer them). */
+/** Runs one statement with the file list, the ids (`$v0…`) and other strings bound (typed: DuckDB cannot infer). */
 async function run(
   connection: DuckDBConnection,
   sql: string,
   files: readonly string[],
-  params: Record<string, string>,
+  ids: readonly string[],
+  extra: Record<string, string> = {},
 ): Promise<Record<string, unknown>[]> {
   const values: Record<string, DuckDBValue> = { files: listValue([...files]) };
   const types: Record<string, DuckDBType> = { files: LIST(VARCHAR) };
-  for (const [name, value] of Object.entries(params)) {
+  ids.forEach((id, i) => {
+    values[`v${i}`] = id;
+    types[`v${i}`] = VARCHAR;
+  });
+  for (const [name, value] of Object.entries(extra)) {
     values[name] = value;
     types[name] = VARCHAR;
   }

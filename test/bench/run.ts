@@ -4,6 +4,7 @@
  */
 import { benchEvaluate } from './evaluate.bench.ts';
 import { benchFormats } from './formats.bench.ts';
+import { benchLookup } from './lookup.bench.ts';
 import { benchParquetWriter } from './parquet-writer.bench.ts';
 import { benchRollup } from './rollup.bench.ts';
 
@@ -12,6 +13,7 @@ const benches: { name: string; run: () => Promise<string[]> }[] = [
   { name: 'parquet', run: benchParquetWriter },
   { name: 'rollup', run: benchRollup },
   { name: 'evaluate', run: benchEvaluate },
+  { name: 'lookup', run: benchLookup },
 ];
 
 const only = process.argv.slice(2);

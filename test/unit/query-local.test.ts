@@ -258,7 +258,7 @@ describe('local query', () => {
 
   it('answers an empty result when nothing was ingested', async () => {
     const result = await queryLocal({ dataDir: join(dir, 'empty'), bucket: BUCKET, by: 'trace', id: TRACE_A });
-    expect(result).toEqual({ rows: [], filesScanned: 0 });
+    expect(result).toMatchObject({ rows: [], filesScanned: 0, stats: { objectsOpened: 0, bytesRead: 0 } });
   });
 
   describe('skein query', () => {
@@ -271,7 +271,9 @@ describe('local query', () => {
 
       // Assess
       expect(code).toBe(0);
-      expect(io.err()).toBe('');
+      expect(io.err()).toMatch(
+        /^local \(index\): 4 objects opened, [\d.]+ KB read \(data [\d.]+ KB, index 0 B\), 3\/4 row groups, 0 index objects, \d+ ms\n$/,
+      );
       expect(io.out().split('\n')).toEqual([
         `trace ${TRACE_A} · services api, db, mailer · 2 spans · 3 logs · 2 errors · 5 h 0 min · started 2024-05-01T07:30:00.000Z`,
         '07:30:00.000  api     SPAN POST /orders (120.0 ms, OK)',
@@ -302,6 +304,58 @@ describe('local query', () => {
       expect(rows[1]).toMatchObject({ table: 'logs', request_id: REQUEST_HEX, time: '2024-05-01T07:30:00.001Z' });
     });
 
+    it('prints the stats as JSON on stderr beside ndjson, and every object read with --stats', async () => {
+      // Act
+      const io = captureIo();
+      const code = await queryCommand(['trace', TRACE_A, '--dir', dir, '--format', 'ndjson', '--stats'], io);
+
+      // Assess
+      expect(code).toBe(0);
+      expect(io.out().trim().split('\n')).toHaveLength(5);
+      const { stats } = JSON.parse(io.err());
+      expect(stats).toMatchObject({
+        mode: 'index',
+        objectsOpened: 4,
+        rowGroupsRead: 3,
+        rowGroupsTotal: 4,
+        indexObjectsRead: 0,
+      });
+      expect(stats.objectKeys).toContain('tables/logs/dt=2024-05-01/hour=12/shardId-000000000001-3.parquet');
+      expect(stats.bytesRead).toBe(stats.dataBytesRead);
+    });
+
+    it('prints aligned columns with --format table', async () => {
+      // Act
+      const io = captureIo();
+      const code = await queryCommand(
+        [
+          'trace',
+          TRACE_A,
+          '--dir',
+          dir,
+          '--format',
+          'table',
+          '--since',
+          '2024-05-01T07:00:00Z',
+          '--until',
+          '2024-05-01T08:00:00Z',
+        ],
+        io,
+      );
+
+      // Assess
+      expect(code).toBe(0);
+      expect(io.out().split('\n')).toEqual([
+        'TIME                      TABLE  SERVICE  TRACE_ID                          SPAN_ID           LEVEL  TEXT',
+        `2024-05-01T07:30:00.000Z  span   api      ${TRACE_A}  aaaaaaaaaaaaaaaa  OK     POST /orders (120.0 ms)`,
+        `2024-05-01T07:30:00.001Z  log    api      ${TRACE_A}  aaaaaaaaaaaaaaaa  INFO   order received`,
+        `2024-05-01T07:30:00.020Z  span   db       ${TRACE_A}  bbbbbbbbbbbbbbbb  ERROR  INSERT orders (40.0 ms)`,
+        `2024-05-01T07:30:00.030Z  log    db       ${TRACE_A}  bbbbbbbbbbbbbbbb  ERROR  deadlock`,
+        '',
+      ]);
+      expect(io.err()).toMatch(/^local \(time-range\): 2 objects opened/);
+    });
+
     it('says "no records" for an unknown id and exits 0', async () => {
       const io = captureIo();
       const code = await queryCommand(['trace', TRACE_C.replaceAll('1', '2'), '--local', dir], io);
@@ -313,7 +367,7 @@ describe('local query', () => {
       const io = captureIo();
       expect(await queryCommand(['request', 'nobody', '--local', dir, '--json'], io)).toBe(0);
       expect(io.out()).toBe('');
-      expect(io.err()).toBe('no records for request nobody\n');
+      expect(io.err()).toMatch(/^no records for request nobody\n\{"stats":\{"mode":"index","objectsOpened":4,/);
     });
 
     it.each([
@@ -323,8 +377,16 @@ describe('local query', () => {
       ],
       [['trace', '00000000000000000000000000000000', '--local', '.'], /^skein: not a trace id/],
       [['request', '', '--local', '.'], /^skein: not a request id/],
-      [['trace', TRACE_A, '--athena'], /^skein: --athena is not available yet/],
-      [['trace', TRACE_A], /^skein: --local <dir> is required/],
+      [['trace', TRACE_A, '--athena'], /^skein: --athena needs --workgroup <wg>/],
+      [
+        ['trace', TRACE_A, '--athena', '--workgroup', 'wg', '--local', '.'],
+        /^skein: give either --dir <dir> or --athena/,
+      ],
+      [['trace', TRACE_A, '--athena', '--workgroup', 'wg', '--format', 'table'], /^skein: --format table is not/],
+      [['trace', TRACE_A, '--local', '.', '--workgroup', 'wg'], /^skein: --workgroup goes with --athena/],
+      [['trace', TRACE_A, '--dir', '.', '--format', 'csv'], /^skein: unknown --format 'csv'/],
+      [['trace', TRACE_A, '--dir', '.', '--json', '--format', 'table'], /^skein: --json is --format ndjson/],
+      [['trace', TRACE_A], /^skein: --dir <dir> \(the folder of skein local up\) or --athena/],
       [
         ['trace', TRACE_A, '--local', '.', '--since', 'yesterday'],
         /^skein: --since yesterday: expected an ISO 8601 time/,

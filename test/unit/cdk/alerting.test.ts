@@ -8,6 +8,7 @@ import { loadEvaluateConfig } from '../../../functions/evaluate/config.ts';
 import { NotifyEnv } from '../../../functions/notify/config.ts';
 import { SECRET_PLACEHOLDER } from '../../../lib/alerting.ts';
 import { ruleFiles, validateRuleFiles } from '../../../lib/lambda-function.ts';
+import { SkeinSettings } from '../../../lib/settings.ts';
 import { synthTemplate } from '../../support/cdk.ts';
 import { dataBucketId, functionDescribed, getAtt, objectsUnder } from './template-helpers.ts';
 
@@ -97,11 +98,18 @@ describe('alerting', () => {
     });
 
     it('bundles the repository rule files, rule tests left out, each validated at synthesis', () => {
-      const files = validateRuleFiles();
+      const files = validateRuleFiles('rules/examples');
 
       expect(files.length).toBeGreaterThan(0);
-      expect(files.every((f) => f.from.startsWith('rules/') && f.to === f.from)).toBe(true);
+      expect(files.every((f) => f.from.startsWith('rules/examples/') && f.to === f.from)).toBe(true);
       expect(files.some((f) => f.from.endsWith('.test.yaml'))).toBe(false);
+    });
+
+    it('bundles exactly the selected rule file (skein:rules), by default the request-health rules', () => {
+      expect(validateRuleFiles(SkeinSettings.parse({}).rules)).toEqual([
+        { from: 'rules/examples/service-health.yaml', to: 'rules/examples/service-health.yaml' },
+      ]);
+      expect(() => validateRuleFiles('rules/nope.yaml')).toThrowError(/does not exist/);
     });
 
     it('stop cdk synth with a ConfigError naming file, line and column of an invalid rule', async () => {
@@ -113,10 +121,10 @@ describe('alerting', () => {
       await writeFile(join(root, 'rules', 'team', 'bad.test.yaml'), 'not: [a rule file\n');
 
       // Act
-      const act = () => validateRuleFiles(root);
+      const act = () => validateRuleFiles('rules', root);
 
       // Assess
-      expect(ruleFiles(root)).toEqual(['rules/team/bad.yaml']);
+      expect(ruleFiles('rules', root)).toEqual(['rules/team/bad.yaml']);
       expect(act).toThrowError(ConfigError);
       expect(act).toThrowError(/rules\/team\/bad\.yaml:\d+:\d+/);
     });

@@ -16,6 +16,7 @@ describe('stack settings', () => {
       rowGroupRows: 10_000,
       format: 'auto',
       logLevel: 'info',
+      rules: 'rules/examples/service-health.yaml',
       notifyConfig: 'config/notify.yaml',
     });
   });
@@ -37,6 +38,8 @@ describe('stack settings', () => {
     ['skein:athenaScanLimitGiB', { athenaScanLimitGiB: 0.001 }],
     ['skein:logLevel', { logLevel: 'verbose' }],
     ['skein:format', { format: 'xml' }],
+    ['skein:rules', { rules: 'rules/../../etc' }],
+    ['skein:rules', { rules: 'elsewhere/rules.yaml' }],
     ['skein:notifyConfig', { notifyConfig: '../outside/notify.yaml' }],
     ['skein:notifyConfig', { notifyConfig: 'config/notify.json' }],
     ['skein:alarmTopicArn', { alarmTopicArn: 'arn:aws:sqs:eu-west-1:123456789012:not-a-topic' }],

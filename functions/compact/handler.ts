@@ -1,0 +1,30 @@
+import type { Context } from 'aws-lambda';
+import { s3Client } from '../core/aws-clients.ts';
+import { systemClock } from '../core/clock.ts';
+import { SkeinError } from '../core/errors.ts';
+import { createLogger } from '../core/logger.ts';
+import { s3ObjectStore } from '../core/object-store.ts';
+import { loadCompactConfig } from './config.ts';
+import { type CompactionRunSummary, runCompaction } from './run-compaction.ts';
+
+// Wiring only: configuration, clients and the logger are built once per execution environment.
+const config = loadCompactConfig(process.env);
+const store = s3ObjectStore(s3Client({ region: process.env.AWS_REGION }), config.bucket);
+const logger = createLogger({ service: 'skein-compact', level: config.logLevel });
+
+/**
+ * The scheduled compactor (EventBridge, every few minutes). A run that failed some hours still finishes the others,
+ * then fails the invocation so the Lambda `Errors` metric shows it; the next scheduled run retries those hours.
+ */
+export const handler = async (_event: unknown, context: Context): Promise<CompactionRunSummary> => {
+  const summary = await runCompaction({
+    store,
+    clock: systemClock,
+    logger: logger.child({ request_id: context.awsRequestId }),
+    config,
+  });
+  if (summary.failed > 0) {
+    throw new SkeinError('compaction_failed', `${summary.failed} of ${summary.hours.length} hours failed; see the log`);
+  }
+  return summary;
+};

@@ -1,0 +1,263 @@
+/**
+ * Lookup by id over ≥ 1M rows in 24 hourly partitions: how little of the data a lookup reads, with and without a time
+ * range, before and after compaction, next to a full scan of the same window.
+ *
+ * The data goes through the real ingest path (`ingest()`, 5,000 records a batch, 4 batches an hour) into a folder
+ * laid out as s3rver lays out a bucket, and the lookups run through the local query layer (DuckDB), exactly what
+ * `skein query … --dir` does. Bytes read are modelled from the Parquet footers (see `LookupStats` in
+ * local/query/read-stats.ts): footers plus the compressed chunks of the row groups whose min/max admit the id.
+ */
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger } from '../../functions/core/logger.ts';
+import { loadIngestConfig } from '../../functions/ingest/config.ts';
+import { seededRng } from '../../local/demo-workload.ts';
+import { type LocalQueryResult, queryLocal } from '../../local/query/local-query.ts';
+import { humanBytes } from '../../local/query/read-stats.ts';
+import { type LocalStore, listPartitions, objectPath } from '../../local/query/store-listing.ts';
+import type { TimeRange } from '../../local/query/time-range.ts';
+import { aKinesisEvent } from '../builders/kinesis.ts';
+import { aLogLine, anOtlpTraceRequest } from '../builders/telemetry.ts';
+import { ingestWithIndex } from '../support/ingest-with-index.ts';
+import { s3rverFolderStore } from '../support/s3rver-folder-store.ts';
+
+const BUCKET = 'skein-bench';
+const HOUR = 3_600_000;
+const HOURS = 24;
+const BATCHES_PER_HOUR = 4;
+const RECORDS_PER_BATCH = 5_000;
+/** Records per trace: one OTLP request of 4 spans, then 7 JSON-lines records of 2 lines each (18 rows a trace). */
+const RECORDS_PER_TRACE = 8;
+const SPANS_PER_TRACE = 4;
+const BASE = Date.UTC(2026, 0, 10, 0, 0);
+const NS = 1_000_000n;
+const SERVICES = ['web-gateway', 'orders', 'payments', 'inventory', 'notifications'];
+/** The request the bench looks up: carried by one trace in hour 12 and one in hour 13 (a retried checkout). */
+const TARGET_REQUEST = '6f1c2e0a-9b7d-4c1e-8f3a-2d5b7e9c1a40';
+const TARGET_REQUEST_ID = TARGET_REQUEST.replaceAll('-', '');
+/** Position in its batch of the first record of the target trace (a multiple of RECORDS_PER_TRACE). */
+const TARGET_RECORD = 2_496;
+
+interface Dataset {
+  readonly folder: LocalStore;
+  readonly rows: number;
+  readonly traceId: string;
+  /** Event time of the target trace, epoch ms. */
+  readonly traceTimeMs: number;
+  readonly ingestMs: number;
+}
+
+function hex(rand: () => number, chars: number): string {
+  let s = '';
+  while (s.length < chars)
+    s += Math.floor(rand() * 0x100000000)
+      .toString(16)
+      .padStart(8, '0');
+  return s.slice(0, chars);
+}
+
+function uuid(rand: () => number): string {
+  const h = hex(rand, 32);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/**
+ * The records of one batch: traces of 8 records; 30 % of traces carry a request id (half UUIDs, which ingest
+ * normalises to hex, half verbatim `req-…` ids); 5 % of log lines are errors.
+ */
+function batchRecords(
+  rand: () => number,
+  arrivalMs: number,
+  target: { request?: string },
+): { records: string[]; traceIds: string[] } {
+  const records: string[] = [];
+  const traceIds: string[] = [];
+  let traceId = '';
+  let requestId: string | undefined;
+  let root = '';
+  for (let i = 0; i < RECORDS_PER_BATCH; i++) {
+    const at = arrivalMs - 5_000 + Math.floor(i / 2);
+    const service = SERVICES[i % SERVICES.length] ?? 'orders';
+    if (i % RECORDS_PER_TRACE === 0) {
+      traceId = hex(rand, 32);
+      traceIds.push(traceId);
+      const r = rand();
+      requestId = r < 0.15 ? uuid(rand) : r < 0.3 ? `req-${hex(rand, 12)}` : undefined;
+      if (i === TARGET_RECORD && target.request) requestId = target.request;
+      root = hex(rand, 16);
+      const spans = Array.from({ length: SPANS_PER_TRACE }, (_, s) => ({
+        traceId,
+        spanId: s === 0 ? root : hex(rand, 16),
+        ...(s === 0 ? {} : { parentSpanId: root }),
+        name: s === 0 ? 'POST /api/v1/checkout' : `SELECT orders ${s}`,
+        startNs: BigInt(at + s) * NS,
+        durationNs: BigInt(5 + s) * NS,
+        error: rand() < 0.02,
+        ...(s === 0 && requestId ? { requestId } : {}),
+      }));
+      records.push(anOtlpTraceRequest(service, spans));
+      continue;
+    }
+    const lines: string[] = [];
+    for (let l = 0; l < 2; l++)
+      lines.push(
+        aLogLine({
+          traceId,
+          spanId: root,
+          ...(requestId ? { requestId } : {}),
+          service,
+          level: rand() < 0.05 ? 'ERROR' : 'INFO',
+          msg: `handled step ${i % RECORDS_PER_TRACE}.${l} of the checkout`,
+          timeMs: at,
+          extra: {
+            http_route: '/api/v1/checkout',
+            duration_ms: Math.floor(rand() * 500),
+            host: `ip-10-0-${i % 256}-7`,
+          },
+        }),
+      );
+    records.push(lines.join('\n'));
+  }
+  return { records, traceIds };
+}
+
+/** Ingests 24 hours × 4 batches × 5,000 records through `ingest()` into an s3rver-shaped folder. */
+export async function generateDataset(dataDir: string): Promise<Dataset> {
+  const folder = { dataDir, bucket: BUCKET };
+  const store = s3rverFolderStore(dataDir, BUCKET);
+  const config = loadIngestConfig({ SKEIN_BUCKET: BUCKET });
+  const logger = createLogger({ service: 'bench', level: 'error', write: () => {} });
+  const rand = seededRng(7);
+  let rows = 0;
+  let traceId = '';
+  let traceTimeMs = 0;
+  const started = performance.now();
+  for (let h = 0; h < HOURS; h++) {
+    for (let b = 0; b < BATCHES_PER_HOUR; b++) {
+      const arrivalMs = BASE + h * HOUR + b * (HOUR / BATCHES_PER_HOUR) + 60_000;
+      const isTarget = (h === 12 && b === 1) || (h === 13 && b === 2);
+      const { records, traceIds } = batchRecords(rand, arrivalMs, isTarget ? { request: TARGET_REQUEST } : {});
+      if (h === 12 && b === 1) {
+        traceId = traceIds[TARGET_RECORD / RECORDS_PER_TRACE] ?? '';
+        traceTimeMs = arrivalMs - 5_000 + TARGET_RECORD / 2;
+      }
+      const shard = `shardId-00000000000${b % 2}`;
+      const firstSeq = 49_650_000_000_000_000_000n + BigInt(h * BATCHES_PER_HOUR + b) * 10_000n;
+      const event = aKinesisEvent(records, { shardId: shard, firstSeq, arrivalMs });
+      const summary = await ingestWithIndex(event.Records, { store, config, clock: () => arrivalMs, logger });
+      rows += summary.logRows + summary.spanRows;
+    }
+  }
+  return { folder, rows, traceId, traceTimeMs, ingestMs: performance.now() - started };
+}
+
+/**
+ * Rows per row group of the compacted objects. A point lookup reads about one row group per table, so its share of
+ * a window is ~ 2 × rowGroupRows / rows in the window: with the compactor's default of 10,000 rows that is ~1.9 % of
+ * this 1M-row bench (and 0.02 % of a 100M-row day). 2,500 rows keep the bench's lookups under 1 % while the footers
+ * (one entry per row group and column) stay small.
+ */
+export const BENCH_COMPACT_ROW_GROUP_ROWS = 2_500;
+
+/**
+ * Runs the compactor (`runCompaction`, functions/compact/run-compaction.ts) over every closed hour of the dataset.
+ * Superseded raw objects stay (grace period), so the lookups after it also show that the visibility rule hides them.
+ */
+export async function compactDataset(folder: LocalStore): Promise<string> {
+  const { runCompaction } = await import('../../functions/compact/run-compaction.ts');
+  const { loadCompactConfig } = await import('../../functions/compact/config.ts');
+  const {
+    bucket: _bucket,
+    logLevel: _level,
+    ...config
+  } = loadCompactConfig({
+    SKEIN_BUCKET: BUCKET,
+    SKEIN_COMPACT_MAX_HOURS: '100',
+    SKEIN_COMPACT_TIME_BUDGET_SECONDS: '3600',
+    SKEIN_COMPACT_ROW_GROUP_ROWS: String(BENCH_COMPACT_ROW_GROUP_ROWS),
+  });
+  const logger = createLogger({ service: 'bench', level: 'error', write: () => {} });
+  const store = s3rverFolderStore(folder.dataDir, folder.bucket);
+  const started = performance.now();
+  const summary = await runCompaction({ store, logger, config, clock: () => BASE + (HOURS + 2) * HOUR });
+  const rows = summary.hours.reduce((n, h) => n + h.rows, 0);
+  return `compaction (row groups of ${BENCH_COMPACT_ROW_GROUP_ROWS.toLocaleString('en-US')} rows): ${summary.hours.length} hours, ${rows.toLocaleString('en-US')} rows, ${summary.failed} failed, ${((performance.now() - started) / 1000).toFixed(1)} s`;
+}
+
+/** Bytes of every visible data object in the window: what a full scan reads. */
+async function windowBytes(folder: LocalStore, range: TimeRange): Promise<{ bytes: number; objects: number }> {
+  let bytes = 0;
+  let objects = 0;
+  for (const table of ['logs', 'spans'] as const) {
+    for (const p of await listPartitions(folder, table, range)) {
+      for (const key of p.visible) {
+        bytes += (await stat(objectPath(folder, key))).size;
+        objects++;
+      }
+    }
+  }
+  return { bytes, objects };
+}
+
+interface LookupCase {
+  readonly name: string;
+  readonly by: 'trace' | 'request';
+  readonly id: string;
+  readonly range: TimeRange;
+}
+
+/** Lookups by trace id and by request id, without and with a time range (± 1 minute around the trace). */
+function lookupCases(data: Dataset): LookupCase[] {
+  const range = { since: data.traceTimeMs - 60_000, until: data.traceTimeMs + 60_000 };
+  return [
+    { name: 'trace, no time range ', by: 'trace', id: data.traceId, range: {} },
+    { name: 'trace, ±1 min        ', by: 'trace', id: data.traceId, range },
+    { name: 'request, no range    ', by: 'request', id: TARGET_REQUEST_ID, range: {} },
+    { name: 'request, ±1 min      ', by: 'request', id: TARGET_REQUEST_ID, range },
+  ];
+}
+
+async function runCases(label: string, data: Dataset): Promise<string[]> {
+  const lines: string[] = [];
+  const fullWindow = await windowBytes(data.folder, {});
+  lines.push(
+    `  ${label}: full scan of the 24 h window = ${fullWindow.objects} objects, ${humanBytes(fullWindow.bytes)}`,
+  );
+  for (const c of lookupCases(data)) {
+    const window = c.range.since === undefined ? fullWindow : await windowBytes(data.folder, c.range);
+    let result: LocalQueryResult | undefined;
+    let best = Number.POSITIVE_INFINITY;
+    // Best of 3: the first run also pays DuckDB's start and a cold page cache.
+    for (let i = 0; i < 3; i++) {
+      result = await queryLocal({ ...data.folder, by: c.by, id: c.id, since: c.range.since, until: c.range.until });
+      best = Math.min(best, result.stats.latencyMs);
+    }
+    if (result === undefined) continue;
+    const s = result.stats;
+    const pctFull = ((100 * s.bytesRead) / fullWindow.bytes).toFixed(3);
+    const pctWindow = ((100 * s.bytesRead) / window.bytes).toFixed(2);
+    lines.push(
+      `    ${c.name} ${String(result.rows.length).padStart(4)} rows  ${humanBytes(s.bytesRead).padStart(9)} read (${pctFull} % of 24 h, ${pctWindow} % of its ${humanBytes(window.bytes)} window)  ${String(s.objectsOpened).padStart(3)} objects  ${s.rowGroupsRead}/${s.rowGroupsTotal} row groups  ${String(s.indexObjectsRead).padStart(3)} index objects (${humanBytes(s.indexBytesRead)})  ${best.toFixed(0).padStart(5)} ms`,
+    );
+  }
+  return lines;
+}
+
+/** `npm run bench lookup`. */
+export async function benchLookup(): Promise<string[]> {
+  const dir = await mkdtemp(join(tmpdir(), 'skein-bench-lookup-'));
+  try {
+    const data = await generateDataset(dir);
+    const lines = [
+      `lookup: ${data.rows.toLocaleString('en-US')} rows over ${HOURS} hourly partitions (${HOURS * BATCHES_PER_HOUR} batches of ${RECORDS_PER_BATCH.toLocaleString('en-US')} records) ingested in ${(data.ingestMs / 1000).toFixed(1)} s; trace ${data.traceId}, request ${TARGET_REQUEST_ID}`,
+      '  bytes read = footers + compressed chunks of the row groups whose min/max admit the id (parquet_metadata)',
+    ];
+    lines.push(...(await runCases('before compaction', data)));
+    lines.push(`  ${await compactDataset(data.folder)}`);
+    lines.push(...(await runCases('after compaction', data)));
+    return lines;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
