@@ -2,15 +2,18 @@ import { UsageError } from '../../functions/core/errors.ts';
 import type { ObjectStore } from '../../functions/core/object-store.ts';
 import { ALERT_STATE_PREFIX, type AlertGroupState, type SeriesStatus } from '../../schemas/alert-state.ts';
 import { type CliIo, EXIT, parseCommandArgs, runGuarded, usageHint } from './io.ts';
+import { BUCKET_OPTIONS } from './quarantine-command.ts';
 
-export const ALERTS_USAGE = `Usage: skein alerts [--dir <dir>] [--state firing|pending|resolved|all] [--json]
+export const ALERTS_USAGE = `Usage: skein alerts [--local <dir> | --bucket <name> [--region <region>]] [--state firing|pending|resolved|all] [--json]
 
-Lists the alerts of the local stack as the evaluator last left them (alerts/state/*.json): pending (the condition
+Lists the alerts as the evaluator last left them (alerts/state/*.json): pending (the condition
 holds, waiting for 'for'), firing, and resolved within the last 15 minutes; firing first, then pending, then
 resolved, each oldest first.
 
 Options:
-  --dir <dir>      the local stack's folder (default .skein; reads <dir>/endpoints.json)
+  --local <dir>     the local stack running in <dir> (default .skein; reads <dir>/endpoints.json)
+  --bucket <name>   the data bucket on AWS (credentials from the usual AWS environment)
+  --region <region> AWS region for --bucket
   --state <state>  only alerts in this state: firing, pending, resolved, or all (default all)
   --json           one JSON object per alert (ndjson): group, rule, state, fingerprint, labels, value, active_at,
                    fired_at, resolved_at (ISO), last_evaluated_at
@@ -18,6 +21,7 @@ Options:
 
 Examples:
   skein alerts
+  skein alerts --bucket skein-data-123456789012 --state firing
   skein alerts --state firing --json | jq -r '.labels.alertname'
 `;
 
@@ -47,7 +51,7 @@ const ORDER: Readonly<Record<SeriesStatus, number>> = { firing: 0, pending: 1, r
 export function alertsCommand(args: string[], io: CliIo, deps: AlertsCommandDeps = {}): Promise<number> {
   return runGuarded(io, usageHint(ALERTS_USAGE, 'skein alerts'), async () => {
     const { values, positionals } = parseCommandArgs(args, {
-      dir: { type: 'string' },
+      ...BUCKET_OPTIONS,
       state: { type: 'string' },
       json: { type: 'boolean' },
     });
@@ -63,7 +67,8 @@ export function alertsCommand(args: string[], io: CliIo, deps: AlertsCommandDeps
     if (deps.store !== undefined) alerts = await listAlerts(deps.store);
     else {
       const { openBucket } = await import('./quarantine-command.ts');
-      const bucket = await openBucket({ local: values.dir ?? '.skein' });
+      const where = values.bucket === undefined ? { local: values.local ?? '.skein' } : values;
+      const bucket = await openBucket(where);
       try {
         alerts = await bucket.read(() => listAlerts(bucket.store));
       } finally {
