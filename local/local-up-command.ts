@@ -1,34 +1,80 @@
-import { isAbsolute, relative } from 'node:path';
-import { UsageError } from '../functions/core/errors.ts';
+import { readFile } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { CompactionRunSummary } from '../functions/compact/run-compaction.ts';
+import { ConfigError, UsageError } from '../functions/core/errors.ts';
 import { createLogger, type Logger } from '../functions/core/logger.ts';
+import type { ObjectStore } from '../functions/core/object-store.ts';
+import type { CompiledRuleSet } from '../functions/evaluate/rules/compile-rules.ts';
+import type { MeasureSpec } from '../schemas/measures.ts';
+import { parseDuration } from '../schemas/notify-config.ts';
+import type { AlertingStatus, LocalAlerting, LocalSinks } from './alerting.ts';
+import type { RunningAlertmanager } from './alertmanager.ts';
 import { type CliIo, EXIT, parseCommandArgs, runGuarded, usageHint } from './cli/io.ts';
-import { type DemoWorkload, startDemoWorkload } from './demo-workload.ts';
+import { type DemoWorkload, type DemoWorkloadOptions, startDemoWorkload } from './demo-workload.ts';
 import type { Endpoints } from './endpoints.ts';
 import type { KinesisBatchHandler } from './poller.ts';
+import { type ScheduledJob, scheduleJob } from './scheduler.ts';
 import { type LocalStack, startLocalStack } from './stack.ts';
 
-export const LOCAL_UP_USAGE = `Usage: skein local up [--dir <dir>] [--shards <n>] [--no-demo]
+const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+/** The demo's alert rules and the local notifier configuration, found from the repository whatever the cwd. */
+export const DEFAULT_RULES = join(REPO_ROOT, 'rules', 'demo');
+export const DEFAULT_NOTIFY_CONFIG = join(REPO_ROOT, 'config', 'notify.local.yaml');
+
+/** Recurring incidents of the demo workload, so its alert rules fire and resolve while you watch. */
+export const DEMO_INCIDENTS = { everyMs: 10 * 60_000, durationMs: 2 * 60_000, failureRate: 0.6 } as const;
+
+/**
+ * The compactor's settings on the local stack: an hour is compacted 2 minutes after it ends (10 on AWS) and the
+ * files it replaced are deleted 2 minutes later (15 on AWS), so a demo shows it working within its first hour.
+ */
+export const LOCAL_COMPACT_ENV = { SKEIN_COMPACT_SETTLE_SECONDS: '120', SKEIN_COMPACT_GRACE_SECONDS: '120' } as const;
+
+export const LOCAL_UP_USAGE = `Usage: skein local up [--dir <dir>] [--shards <n>] [--no-demo] [--rules <path>] [--notify-config <file>]
+                      [--evaluate-every <duration>] [--evaluation-delay <duration>] [--no-alerting]
 
 Starts the local stack and keeps it running until Ctrl+C: Kinesis (kinesalite) and S3 (s3rver) on 127.0.0.1,
 the stream and bucket, the event-source poller invoking the ingest function with Lambda's batching and retry
 rules, and a demo workload of four services. State lives in <dir>; <dir>/endpoints.json says where things are.
 
+It also runs, on timers: the compactor every 60 s (an hour is compacted 2 min after it ends, the files it
+replaced deleted 2 min later); the alert evaluator over the rules' per-minute rollups; and the notifier every 2 s,
+delivering to recording sinks for PagerDuty and Slack and to the real Alertmanager when it is installed
+(bash scripts/setup-alertmanager.sh), whose webhook posts to a third sink. Sink requests are logged, secrets
+redacted, in <dir>/sinks/*.ndjson. The demo has an incident every 10 min (the first at start) for 2 min, in which
+60 % of requests fail, so the demo rules fire and resolve.
+
 Options:
-  --dir <dir>     state folder (default .skein)
-  --shards <n>    shards of the stream, 1-50 (default 2)
-  --no-demo       do not run the demo workload (for tests and your own producers)
-  -h, --help      show this help
+  --dir <dir>                   state folder (default .skein)
+  --shards <n>                  shards of the stream, 1-50 (default 2)
+  --no-demo                     do not run the demo workload (for tests and your own producers)
+  --rules <path>                alert rule file or folder (default rules/demo); ingest rolls up what they need
+  --notify-config <file>        notifier configuration (default config/notify.local.yaml); \${ALERTMANAGER_URL}
+                                and \${PAGERDUTY_URL} are filled in with the local ones
+  --evaluate-every <duration>   evaluator period (default 10s)
+  --evaluation-delay <duration> how far behind the clock the evaluated minute is (default 20s; 60s on AWS)
+  --no-alerting                 no rules, rollups, evaluator, notifier, sinks or Alertmanager
+  -h, --help                    show this help
 
 Examples:
   skein local up
   skein local up --dir /tmp/skein --no-demo --shards 4
+  skein local up --rules rules/examples --evaluate-every 5s
 `;
+
+/** What the stack hands the ingest function besides its endpoints. */
+export interface HandlerOptions {
+  /** The measures of the loaded alert rules: each batch writes its per-minute rollup of them. None: no rollups. */
+  readonly measures?: readonly MeasureSpec[];
+}
 
 /** Builds the function the poller invokes, once the stack's endpoints are known; it adds what it ingests to `tally`. */
 export type HandlerFactory = (
   endpoints: Endpoints,
   logger: Logger,
   tally: IngestTally,
+  options: HandlerOptions,
 ) => KinesisBatchHandler | Promise<KinesisBatchHandler>;
 
 /** What the counters of one ingested batch look like (`BatchSummary` of functions/ingest/ingest-batch.ts). */
@@ -74,6 +120,16 @@ function counts(map: ReadonlyMap<string, number>): string {
     .join(', ');
 }
 
+/** What is running once `skein local up` is ready (for tests, which drive the workload and watch the sinks). */
+export interface LocalUpStarted {
+  readonly endpoints: Endpoints;
+  readonly workload: DemoWorkload | undefined;
+  /** `undefined` with `--no-alerting`. */
+  readonly sinks: LocalSinks | undefined;
+  readonly alertmanager: RunningAlertmanager | undefined;
+  readonly alerting: LocalAlerting | undefined;
+}
+
 export interface LocalUpDeps {
   readonly makeHandler: HandlerFactory;
   /** Stops the stack when aborted (default: SIGINT or SIGTERM). */
@@ -82,10 +138,25 @@ export interface LocalUpDeps {
   readonly progressIntervalMs?: number;
   /** Demo requests per second (default 5). */
   readonly demoRatePerSecond?: number;
+  /** The demo's incidents (default {@link DEMO_INCIDENTS}); `null`: none. */
+  readonly demoIncidents?: DemoWorkloadOptions['incidents'] | null;
+  /** Notifier period (default 2 s). */
+  readonly notifyEveryMs?: number;
+  /** Compactor period (default 60 s). */
+  readonly compactEveryMs?: number;
+  /** `required`: fail when Alertmanager is not installed instead of running without it (tests). Default `auto`. */
+  readonly alertmanager?: 'auto' | 'required';
+  /** Called once everything runs, before the ready text is printed. */
+  readonly onStarted?: (started: LocalUpStarted) => void | Promise<void>;
 }
 
 const MAX_SHARDS = 50;
 const PROGRESS_INTERVAL_MS = 10_000;
+const EVALUATE_EVERY_MS = 10_000;
+/** The local poller invokes within about a second (batching window 1 s), so 20 s is plenty; AWS uses 60 s. */
+const EVALUATION_DELAY_MS = 20_000;
+const NOTIFY_EVERY_MS = 2_000;
+const COMPACT_EVERY_MS = 60_000;
 
 /** `skein local up` with the real ingest function: see {@link LOCAL_UP_USAGE}. */
 export function localUpCommand(args: string[], io: CliIo): Promise<number> {
@@ -96,7 +167,7 @@ export function localUpCommand(args: string[], io: CliIo): Promise<number> {
  * The ingest function's domain work, against the local bucket, counting rows per format and quarantine per reason
  * for the progress line. Loaded on demand so the stack itself never imports ingest code.
  */
-export const ingestHandler: HandlerFactory = async (endpoints, logger, tally) => {
+export const ingestHandler: HandlerFactory = async (endpoints, logger, tally, options) => {
   const [{ ingest }, { loadIngestConfig }, { s3Client }, { s3ObjectStore }] = await Promise.all([
     import('../functions/ingest/ingest-batch.ts'),
     import('../functions/ingest/config.ts'),
@@ -106,7 +177,13 @@ export const ingestHandler: HandlerFactory = async (endpoints, logger, tally) =>
   const config = loadIngestConfig({ SKEIN_BUCKET: endpoints.bucket });
   const store = s3ObjectStore(s3Client({ endpoint: endpoints.s3 }), endpoints.bucket);
   const ingestLogger = logger.child({ component: 'ingest' });
-  const deps = { store, config, clock: Date.now, logger: ingestLogger };
+  const deps = {
+    store,
+    config,
+    clock: Date.now,
+    logger: ingestLogger,
+    ...(options.measures ? { measures: options.measures } : {}),
+  };
   return async (event) => {
     const { response, summary } = await ingest(event.Records, deps);
     // A batch that failed is retried by the poller and counted once, when it succeeds.
@@ -122,6 +199,11 @@ export function runLocalUp(args: string[], io: CliIo, deps: LocalUpDeps): Promis
       dir: { type: 'string' },
       shards: { type: 'string' },
       'no-demo': { type: 'boolean' },
+      rules: { type: 'string' },
+      'notify-config': { type: 'string' },
+      'evaluate-every': { type: 'string' },
+      'evaluation-delay': { type: 'string' },
+      'no-alerting': { type: 'boolean' },
     });
     if (values.help) {
       io.stdout.write(LOCAL_UP_USAGE);
@@ -132,13 +214,28 @@ export function runLocalUp(args: string[], io: CliIo, deps: LocalUpDeps): Promis
     if (dir.trim() === '') throw new UsageError('--dir needs a folder');
     const shards = parseShards(values.shards);
     const demo = !values['no-demo'];
+    const alertingOn = !values['no-alerting'];
+    if (!alertingOn) {
+      for (const flag of ['rules', 'notify-config', 'evaluate-every', 'evaluation-delay'] as const)
+        if (values[flag] !== undefined) throw new UsageError(`--${flag} has no effect with --no-alerting`);
+    }
+    const evaluateEveryMs = parseInterval('--evaluate-every', values['evaluate-every'], EVALUATE_EVERY_MS, 1_000);
+    const evaluationDelayMs = parseInterval('--evaluation-delay', values['evaluation-delay'], EVALUATION_DELAY_MS, 0);
+    // Rules and the notifier configuration are read before anything starts: a mistake in them fails at once.
+    const alertingInput = alertingOn
+      ? await loadAlertingInput(values.rules ?? DEFAULT_RULES, values['notify-config'] ?? DEFAULT_NOTIFY_CONFIG)
+      : undefined;
 
     const log = createLogger({ service: 'skein-local', write: (line) => io.stderr.write(`${line}\n`) });
     const signals = deps.signal ? undefined : processSignals();
     const stopSignal = deps.signal ?? (signals as ProcessSignals).signal;
     let stack: LocalStack | undefined;
     let workload: DemoWorkload | undefined;
-    let progress: NodeJS.Timeout | undefined;
+    let alerting: LocalAlerting | undefined;
+    let compactor: CompactorJob | undefined;
+    let progress: ScheduledJob | undefined;
+    let kinesis: { destroy(): void } | undefined;
+    let s3: { destroy(): void } | undefined;
     // The handler needs the endpoints, which exist once the emulators run: invocations wait for it.
     let handlerReady!: (handler: KinesisBatchHandler) => void;
     let handlerFailed!: (error: unknown) => void;
@@ -148,6 +245,16 @@ export function runLocalUp(args: string[], io: CliIo, deps: LocalUpDeps): Promis
     });
     handler.catch(() => undefined);
     const tally = new IngestTally();
+    // Stops what runs on the stack before the stack: runs in flight finish writing while S3 is still there.
+    const stopAll = async () => {
+      await progress?.stop();
+      await workload?.stop();
+      await alerting?.stop();
+      await compactor?.stop();
+      kinesis?.destroy();
+      s3?.destroy();
+      await stack?.stop();
+    };
     try {
       stack = await startLocalStack({
         dir,
@@ -161,61 +268,219 @@ export function runLocalUp(args: string[], io: CliIo, deps: LocalUpDeps): Promis
         onError: (error, shardId) => log.warn('poller error', { shard: shardId, error: String(error) }),
       });
       try {
-        handlerReady(await deps.makeHandler(stack.endpoints, log, tally));
+        const measures = alertingInput?.rules.measures;
+        handlerReady(await deps.makeHandler(stack.endpoints, log, tally, measures ? { measures } : {}));
       } catch (error) {
         handlerFailed(error);
         throw error;
       }
       const { endpoints } = stack;
-      const kinesis = demo
-        ? (await import('../functions/core/aws-clients.ts')).kinesisClient({ endpoint: endpoints.kinesis })
-        : undefined;
-      if (kinesis) {
+      const { kinesisClient, s3Client } = await import('../functions/core/aws-clients.ts');
+      const { s3ObjectStore } = await import('../functions/core/object-store.ts');
+      // Through the stack's S3 endpoint, i.e. the proxy that enforces conditional writes the alert state relies on.
+      const client = s3Client({ endpoint: endpoints.s3 });
+      s3 = client;
+      const store = s3ObjectStore(client, endpoints.bucket);
+
+      compactor = await startCompactor(store, endpoints.bucket, log, deps.compactEveryMs ?? COMPACT_EVERY_MS);
+      if (alertingInput) {
+        const { startLocalAlerting } = await import('./alerting.ts');
+        alerting = await startLocalAlerting({
+          dir: resolve(dir),
+          store,
+          rules: alertingInput.rules,
+          notifyConfig: alertingInput.notifyConfig,
+          logger: log,
+          evaluateEveryMs,
+          evaluationDelayMs,
+          notifyEveryMs: deps.notifyEveryMs ?? NOTIFY_EVERY_MS,
+          alertmanager: deps.alertmanager ?? 'auto',
+        });
+      }
+
+      const demoClient = demo ? kinesisClient({ endpoint: endpoints.kinesis }) : undefined;
+      kinesis = demoClient;
+      const incidents = deps.demoIncidents === undefined ? DEMO_INCIDENTS : deps.demoIncidents;
+      if (demoClient) {
         workload = startDemoWorkload({
-          kinesis,
+          kinesis: demoClient,
           streamName: endpoints.stream,
           ratePerSecond: deps.demoRatePerSecond ?? 5,
+          ...(incidents ? { incidents } : {}),
           onError: (error) => log.warn('demo workload: PutRecords failed', { error: String(error) }),
         });
       }
-      log.info('local stack ready', { ...endpoints, shards, demo });
+      await deps.onStarted?.({
+        endpoints,
+        workload,
+        sinks: alerting?.sinks,
+        alertmanager: alerting?.alertmanager,
+        alerting,
+      });
+      log.info('local stack ready', {
+        ...endpoints,
+        shards,
+        demo,
+        alerting: alertingOn,
+        alertmanager: alerting?.alertmanager?.url ?? null,
+      });
       const interval = deps.progressIntervalMs ?? PROGRESS_INTERVAL_MS;
-      io.stdout.write(readyText(dir, endpoints, shards, workload, interval));
+      io.stdout.write(
+        readyText({
+          dir,
+          endpoints,
+          shards,
+          workload,
+          incidents: workload ? incidents : null,
+          progressMs: interval,
+          alerting:
+            alerting && alertingInput
+              ? { running: alerting, input: alertingInput, evaluateEveryMs, evaluationDelayMs }
+              : undefined,
+        }),
+      );
 
       const started = Date.now();
       const running = stack;
-      progress = setInterval(() => {
-        const p = running.poller.stats();
-        const d = workload?.stats();
-        io.stdout.write(
-          `[${formatUptime(Date.now() - started)}] ${d ? `pushed ${d.records} records (${d.requests} requests), ` : ''}` +
-            `ingested ${p.records} records in ${p.batches} batches, ${p.retries} retries, ${p.discardedRecords} records failed, iterator age ${p.iteratorAgeMs} ms; ${tally.describe()}\n`,
-        );
-      }, interval);
+      const lastCompaction = compactionTracker(compactor);
+      const runningAlerting = alerting;
+      progress = scheduleJob({
+        name: 'progress',
+        everyMs: interval,
+        runAtStart: false,
+        logger: log,
+        job: async () => {
+          const p = running.poller.stats();
+          const d = workload?.stats();
+          const status = runningAlerting ? await runningAlerting.status().catch(() => undefined) : undefined;
+          io.stdout.write(
+            `[${formatUptime(Date.now() - started)}] ${d ? `pushed ${d.records} records (${d.requests} requests), ` : ''}` +
+              `ingested ${p.records} records in ${p.batches} batches, ${p.retries} retries, ${p.discardedRecords} records failed, iterator age ${p.iteratorAgeMs} ms; ${tally.describe()}\n` +
+              `    ${runningAlerting ? `${alertingProgress(status)}; ` : ''}${lastCompaction.describe(Date.now())}\n`,
+          );
+        },
+      });
 
       await new Promise<void>((resolve) => {
         if (stopSignal.aborted) resolve();
         stopSignal.addEventListener('abort', () => resolve(), { once: true });
       });
       log.info('stopping local stack');
-      clearInterval(progress);
-      progress = undefined;
-      await workload?.stop();
-      workload = undefined;
-      kinesis?.destroy();
-      await stack.stop();
+      await stopAll();
       const p = stack.poller.stats();
       io.stdout.write(
         `Stopped. Ingested ${p.records} records in ${p.batches} batches (${tally.describe()}); state kept in ${dir}\n`,
       );
       return EXIT.ok;
     } finally {
-      if (progress) clearInterval(progress);
-      await workload?.stop();
-      await stack?.stop();
+      await stopAll();
       signals?.dispose();
     }
   });
+}
+
+interface AlertingInput {
+  readonly rulesPath: string;
+  readonly rules: CompiledRuleSet;
+  readonly notifyConfig: { readonly text: string; readonly source: string };
+}
+
+/** Loads the rules once (ingest rolls up their measures, the evaluator runs them) and checks the notifier config. */
+async function loadAlertingInput(rulesPath: string, notifyConfigPath: string): Promise<AlertingInput> {
+  const { loadCompiledRules } = await import('../functions/evaluate/rules/load-compiled-rules.ts');
+  const rules = await loadCompiledRules(rulesPath);
+  if (rules.rules.length === 0) throw new ConfigError(`no alert rules in ${rulesPath} (or run with --no-alerting)`);
+  let text: string;
+  try {
+    text = await readFile(notifyConfigPath, 'utf8');
+  } catch (error) {
+    const code = (error as { code?: string } | undefined)?.code ?? 'unreadable';
+    throw new ConfigError(`cannot read the notifier configuration ${notifyConfigPath} (${code})`);
+  }
+  const source = shownPath(notifyConfigPath);
+  // Checked now with stand-in URLs, so a mistake fails before anything starts; parsed again with the real ones.
+  const { localNotifyConfig } = await import('./alerting.ts');
+  localNotifyConfig(
+    text,
+    { alertmanagerUrl: 'http://127.0.0.1:9093', pagerDutyUrl: 'http://127.0.0.1:9/v2/enqueue' },
+    source,
+  );
+  return { rulesPath, rules, notifyConfig: { text, source } };
+}
+
+/** The compactor's schedule, and its last run's summary. */
+type CompactorJob = ScheduledJob & { last(): { summary: CompactionRunSummary; at: number } | undefined };
+
+/** The compactor on a timer, with the local settle and grace periods ({@link LOCAL_COMPACT_ENV}). */
+async function startCompactor(store: ObjectStore, bucket: string, log: Logger, everyMs: number): Promise<CompactorJob> {
+  const [{ loadCompactConfig }, { runCompaction }] = await Promise.all([
+    import('../functions/compact/config.ts'),
+    import('../functions/compact/run-compaction.ts'),
+  ]);
+  const config = loadCompactConfig({ SKEIN_BUCKET: bucket, ...LOCAL_COMPACT_ENV });
+  const logger = log.child({ component: 'compact' });
+  let last: { summary: CompactionRunSummary; at: number } | undefined;
+  const job = scheduleJob({
+    name: 'compactor',
+    everyMs,
+    logger,
+    job: () => runCompaction({ store, clock: Date.now, logger, config }),
+    onResult: (summary, at) => {
+      last = { summary, at };
+    },
+  });
+  return Object.assign(job, { last: () => last });
+}
+
+function compactionTracker(compactor: CompactorJob) {
+  return {
+    /** `last compaction 40s ago: nothing to do` */
+    describe(now: number): string {
+      const last = compactor.last();
+      const stats = compactor.stats();
+      if (last === undefined)
+        return stats.lastError ? `compaction failed: ${stats.lastError}` : 'compaction: first run';
+      const ago = formatUptime(now - last.at);
+      const { hours, failed } = last.summary;
+      const compacted = hours.filter((h) => h.generations.logs + h.generations.spans > 0 || h.index === 'compacted');
+      const rows = hours.reduce((n, h) => n + h.rows, 0);
+      const deleted = hours.reduce((n, h) => n + h.deleted, 0);
+      const what =
+        hours.length === 0
+          ? 'nothing to do'
+          : `${plural(compacted.length, 'hour')} compacted (${rows} rows), ${deleted} files deleted${failed ? `, ${failed} failed` : ''}`;
+      return `last compaction ${ago} ago: ${what}`;
+    },
+  };
+}
+
+function alertingProgress(status: AlertingStatus | undefined): string {
+  if (status === undefined) return 'alerts: state unreadable';
+  return (
+    `alerts ${status.firing} firing, ${status.pending} pending; ` +
+    `notifications ${status.delivered} delivered, ${status.dead} dead`
+  );
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** A `--evaluate-every`-style duration (`10s`, `1m`, `500ms`), at least `minMs`. */
+function parseInterval(flag: string, raw: string | undefined, fallback: number, minMs: number): number {
+  if (raw === undefined) return fallback;
+  const ms = parseDuration(raw);
+  if (ms === undefined || ms < minMs)
+    throw new UsageError(
+      `${flag} must be a duration such as 10s or 1m${minMs > 0 ? ` (at least ${minMs / 1000}s)` : ''}, got '${raw}'`,
+    );
+  return ms;
+}
+
+/** A path as the user would type it: relative to the cwd when inside it. */
+function shownPath(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel.startsWith('..') || isAbsolute(rel) ? path : rel;
 }
 
 function parseShards(raw: string | undefined): number {
@@ -249,24 +514,51 @@ function processSignals(): ProcessSignals {
   };
 }
 
-function readyText(
-  dir: string,
-  endpoints: Endpoints,
-  shards: number,
-  workload: DemoWorkload | undefined,
-  progressMs: number,
-): string {
-  const shown = dir;
-  const rel = relative(process.cwd(), endpoints.dataDir);
-  const files = rel.startsWith('..') || isAbsolute(rel) ? endpoints.dataDir : rel;
-  const demo = workload?.stats();
+interface ReadyInfo {
+  readonly dir: string;
+  readonly endpoints: Endpoints;
+  readonly shards: number;
+  readonly workload: DemoWorkload | undefined;
+  readonly incidents: DemoWorkloadOptions['incidents'] | null;
+  readonly progressMs: number;
+  readonly alerting:
+    | {
+        readonly running: LocalAlerting;
+        readonly input: AlertingInput;
+        readonly evaluateEveryMs: number;
+        readonly evaluationDelayMs: number;
+      }
+    | undefined;
+}
+
+function readyText(info: ReadyInfo): string {
+  const { dir: shown, endpoints, shards, alerting } = info;
+  const files = shownPath(endpoints.dataDir);
+  const demo = info.workload?.stats();
+  const incidents = info.incidents;
+  const sinkLogs = shownPath(join(resolve(shown), 'sinks'));
+  const alertingLines = alerting
+    ? [
+        `  Rules    ${shownPath(alerting.input.rulesPath)}: ${plural(alerting.input.rules.rules.length, 'rule')}, evaluated every ${seconds(alerting.evaluateEveryMs)} for the minute that ended ${seconds(alerting.evaluationDelayMs)} ago`,
+        alerting.running.alertmanager
+          ? `  Alertmanager ${alerting.running.alertmanager.url}   its webhook posts to ${sinkLogs}/webhook.ndjson`
+          : `  Alertmanager ${alerting.running.alertmanagerMissing ?? 'not running'}: running without it (what it would get goes to ${sinkLogs}/webhook.ndjson); install it with: bash scripts/setup-alertmanager.sh`,
+        `  Sinks    PagerDuty ${alerting.running.sinks.pagerduty.url}, Slack ${alerting.running.sinks.slack.baseUrl}; requests in ${sinkLogs}/*.ndjson`,
+      ]
+    : ['  Alerting off (--no-alerting)'];
   const lines = [
     `Skein local stack is up (state in ${shown}/)`,
     `  Kinesis  ${endpoints.kinesis}   stream '${endpoints.stream}', ${shards} shard${shards === 1 ? '' : 's'}`,
     `  S3       ${endpoints.s3}   bucket '${endpoints.bucket}', files under ${files}/${endpoints.bucket}/`,
     demo
-      ? '  Demo     web-gateway → orders → inventory / payments, about 7 % of requests fail'
+      ? `  Demo     web-gateway → orders → inventory / payments, about 7 % of requests fail${
+          incidents
+            ? `; an incident every ${minutes(incidents.everyMs)} (the first now) fails ${Math.round(incidents.failureRate * 100)} % for ${minutes(incidents.durationMs)}`
+            : ''
+        }`
       : '  Demo     off (--no-demo)',
+    ...alertingLines,
+    '  Compactor every 60 s: hours 2 min after they end; replaced files deleted 2 min later',
     '',
     'Try:',
     ...(demo?.lastTraceId
@@ -277,11 +569,20 @@ function readyText(
       : [`  npx skein query trace <trace id> --local ${shown}`]),
     `  npx skein push --local ${shown} --lines my-logs.ndjson`,
     `  npx skein quarantine ls --local ${shown}`,
+    ...(alerting ? [`  npx skein alerts --local ${shown}`, `  npx skein outbox ls --local ${shown}`] : []),
     '',
-    `Progress every ${Math.round(progressMs / 1000)} s; Ctrl+C stops.`,
+    `Progress every ${Math.round(info.progressMs / 1000)} s; Ctrl+C stops.`,
     '',
   ];
   return lines.join('\n');
+}
+
+function seconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`;
+}
+
+function minutes(ms: number): string {
+  return ms % 60_000 === 0 ? `${ms / 60_000} min` : seconds(ms);
 }
 
 function formatUptime(ms: number): string {

@@ -287,6 +287,9 @@ describe('skein local up', () => {
     [['--shards', 'two'], "got 'two'"],
     [['--bogus'], 'bogus'],
     [['extra'], "unexpected argument 'extra'"],
+    [['--evaluate-every', 'often'], "--evaluate-every must be a duration such as 10s or 1m (at least 1s), got 'often'"],
+    [['--evaluation-delay', '5 seconds'], "--evaluation-delay must be a duration such as 10s or 1m, got '5 seconds'"],
+    [['--no-alerting', '--rules', 'rules/examples'], '--rules has no effect with --no-alerting'],
   ])('refuses %j with exit 2 and a one-line reason', async (args, reason) => {
     // Prepare
     const io = { stdout: sink(), stderr: sink() };
@@ -296,6 +299,23 @@ describe('skein local up', () => {
     expect(code).toBe(2);
     expect(io.stderr.text.split('\n')[0]).toContain(reason);
     expect(io.stdout.text).toBe('');
+  });
+
+  it('exits 1 naming the rule path when the rules cannot be loaded, before starting anything', async () => {
+    // Prepare
+    const dir = await mkdtemp(join(tmpdir(), 'skein-up-rules-'));
+    const io = { stdout: sink(), stderr: sink() };
+    // Act
+    const code = await runLocalUp(['--dir', join(dir, 'state'), '--rules', join(dir, 'missing')], io, {
+      makeHandler: () => async () => undefined,
+    });
+    // Assess
+    expect(code).toBe(1);
+    expect(io.stderr.text.trim().split('\n')).toHaveLength(1);
+    expect(io.stderr.text).toContain(join(dir, 'missing'));
+    expect(io.stdout.text).toBe('');
+    await expect(readEndpoints(join(dir, 'state'))).rejects.toThrow();
+    await rm(dir, { recursive: true, force: true });
   });
 
   it('runs the stack with the demo until stopped, then exits 0', async () => {

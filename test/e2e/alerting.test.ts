@@ -1,0 +1,184 @@
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { findAlertmanager, SETUP_HINT } from '../../local/alertmanager.ts';
+import { alertsCommand } from '../../local/cli/alerts-command.ts';
+import { ingestHandler, type LocalUpStarted, runLocalUp } from '../../local/local-up-command.ts';
+import type { ReceivedRequest } from '../../local/sinks.ts';
+
+const ALERT = 'DemoHighErrorRate';
+/** Every request passes the gateway: with 90 % of requests failing, its error ratio is far above the rule's 25 %. */
+const SERVICE = 'web-gateway';
+/** Bounded waits: a minute must close (≤ 60 s, or 120 s when the burst starts late in one) before it is evaluated. */
+const NOTIFICATION_TIMEOUT_MS = 150_000;
+
+const AlertmanagerWebhook = z.object({
+  version: z.literal('4'),
+  status: z.enum(['firing', 'resolved']),
+  alerts: z.array(z.object({ status: z.string(), labels: z.record(z.string(), z.string()) })),
+});
+const PagerDutyTrigger = z.object({
+  routing_key: z.string(),
+  event_action: z.literal('trigger'),
+  dedup_key: z.string(),
+  payload: z.object({ class: z.string(), source: z.string(), severity: z.string(), summary: z.string() }),
+});
+const PagerDutyResolve = z.object({
+  routing_key: z.string(),
+  event_action: z.literal('resolve'),
+  dedup_key: z.string(),
+});
+const SlackMessage = z.object({ text: z.string() });
+
+const alertmanagerSays = (status: 'firing' | 'resolved') => (r: ReceivedRequest) => {
+  const body = AlertmanagerWebhook.safeParse(r.body);
+  return (
+    body.success &&
+    body.data.alerts.some((a) => a.status === status && a.labels.alertname === ALERT && a.labels.service === SERVICE)
+  );
+};
+const slackSays = (status: 'FIRING' | 'RESOLVED') => (r: ReceivedRequest) => {
+  const body = SlackMessage.safeParse(r.body);
+  return (
+    body.success &&
+    body.data.text.includes(`[${status}:`) &&
+    body.data.text.includes(ALERT) &&
+    r.rawBody.includes(`service=${SERVICE}`)
+  );
+};
+
+/** A CliIo stream that keeps what is written. */
+function capture() {
+  let text = '';
+  return {
+    write: (chunk: string) => {
+      text += chunk;
+      return true;
+    },
+    get text() {
+      return text;
+    },
+  };
+}
+
+/** Issue 6: the demo's error burst reaches Alertmanager (real), PagerDuty and Slack, and so does its end. */
+describe('alerting end to end: skein local up → burst → Alertmanager, PagerDuty, Slack', () => {
+  let dir = '';
+  const stop = new AbortController();
+  let running: Promise<number> | undefined;
+
+  afterAll(async () => {
+    stop.abort();
+    await running;
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('notifies all three of the firing alert and of its resolve, and no secret reaches a log line', async () => {
+    // Prepare: the whole local stack in-process, with the real Alertmanager (never skipped: CI installs it)
+    if (!findAlertmanager()) throw new Error(`prometheus-alertmanager is not installed: ${SETUP_HINT}`);
+    dir = await mkdtemp(join(tmpdir(), 'skein-alerting-e2e-'));
+    const stdout = capture();
+    const stderr = capture();
+    let started!: (value: LocalUpStarted) => void;
+    const up = new Promise<LocalUpStarted>((resolve) => {
+      started = resolve;
+    });
+    running = runLocalUp(
+      ['--dir', dir, '--shards', '1', '--evaluate-every', '2s', '--evaluation-delay', '5s'],
+      { stdout, stderr },
+      {
+        makeHandler: ingestHandler,
+        signal: stop.signal,
+        progressIntervalMs: 5_000,
+        demoRatePerSecond: 5,
+        demoIncidents: null,
+        notifyEveryMs: 1_000,
+        alertmanager: 'required',
+        onStarted: started,
+      },
+    );
+    const stack = await Promise.race([
+      up,
+      running.then((code) => {
+        throw new Error(`skein local up exited ${code} before it was ready: ${stderr.text}`);
+      }),
+    ]);
+    const { workload, sinks, alertmanager } = stack;
+    if (!workload || !sinks || !alertmanager) throw new Error('local up started without the demo or alerting');
+
+    // Act: an error burst, until every receiver has the firing alert
+    const burstAt = workload.setFailureRate(0.9);
+    const [amFiring, pdTrigger, slackFiring] = await Promise.all([
+      sinks.webhook.waitFor(alertmanagerSays('firing'), NOTIFICATION_TIMEOUT_MS),
+      sinks.pagerduty.waitFor((r) => {
+        const body = PagerDutyTrigger.safeParse(r.body);
+        return body.success && body.data.payload.class === ALERT && body.data.payload.source === SERVICE;
+      }, NOTIFICATION_TIMEOUT_MS),
+      sinks.slack.waitFor(slackSays('FIRING'), NOTIFICATION_TIMEOUT_MS),
+    ]);
+    const alerts = { stdout: capture(), stderr: capture() };
+    const alertsCode = await alertsCommand(['--dir', dir, '--state', 'firing'], alerts);
+    const trigger = PagerDutyTrigger.parse(pdTrigger.body);
+
+    // Act: the burst ends, until every receiver has the resolve
+    const endAt = workload.setFailureRate(undefined);
+    const [amResolved, pdResolve, slackResolved] = await Promise.all([
+      sinks.webhook.waitFor((r) => r.time > endAt && alertmanagerSays('resolved')(r), NOTIFICATION_TIMEOUT_MS),
+      sinks.pagerduty.waitFor((r) => {
+        const body = PagerDutyResolve.safeParse(r.body);
+        return body.success && body.data.dedup_key === trigger.dedup_key;
+      }, NOTIFICATION_TIMEOUT_MS),
+      sinks.slack.waitFor((r) => r.time > endAt && slackSays('RESOLVED')(r), NOTIFICATION_TIMEOUT_MS),
+    ]);
+    const slackUrl = sinks.slack.url;
+    stop.abort();
+    const code = await running;
+
+    // Assess: the delays the note needs, from the first failing record (± one 250 ms workload tick)
+    const delays = {
+      firing: {
+        alertmanager: amFiring.time - burstAt,
+        pagerduty: pdTrigger.time - burstAt,
+        slack: slackFiring.time - burstAt,
+      },
+      resolved: {
+        alertmanager: amResolved.time - endAt,
+        pagerduty: pdResolve.time - endAt,
+        slack: slackResolved.time - endAt,
+      },
+    };
+    console.log(
+      `alerting e2e: notification delays in ms (firing: from the burst; resolved: from its end) ${JSON.stringify(delays)}`,
+    );
+    expect(code).toBe(0);
+    expect(AlertmanagerWebhook.parse(amFiring.body).version).toBe('4');
+    expect(AlertmanagerWebhook.parse(amResolved.body).status).toBe('resolved');
+    expect(trigger.dedup_key).toMatch(/^[0-9a-f]{16}$/);
+    expect(trigger.payload.severity).toBe('critical');
+    expect(PagerDutyResolve.parse(pdResolve.body).routing_key).toBe(trigger.routing_key);
+    expect(SlackMessage.parse(slackResolved.body).text).toContain('[RESOLVED:');
+    for (const d of [...Object.values(delays.firing), ...Object.values(delays.resolved)]) expect(d).toBeGreaterThan(0);
+    // visible while firing: `skein alerts` and the progress line
+    expect(alertsCode).toBe(0);
+    expect(alerts.stdout.text).toContain(ALERT);
+    expect(alerts.stdout.text).toMatch(new RegExp(`^FIRING +${ALERT} .*service="${SERVICE}"`, 'm'));
+    expect(stdout.text).toMatch(/alerts [1-9]\d* firing/);
+    expect(stdout.text).toContain(`Alertmanager ${alertmanager.url}`);
+    expect(stdout.text).toMatch(/Stopped\. Ingested \d+ records/);
+
+    // Assess: secrets appear in no log line, printed line or sink log file
+    const sinkLogs = await Promise.all(
+      (await readdir(join(dir, 'sinks'))).map((f) => readFile(join(dir, 'sinks', f), 'utf8')),
+    );
+    const slackPath = new URL(slackUrl).pathname;
+    const logged = [stdout.text, stderr.text, ...sinkLogs].join('\n');
+    expect(sinkLogs.length).toBe(3);
+    expect(stderr.text.split('\n').filter((l) => l.trim() !== '').length).toBeGreaterThan(10);
+    expect(trigger.routing_key).toMatch(/^[0-9a-f]{32}$/);
+    expect(logged).not.toContain(trigger.routing_key);
+    expect(logged).not.toContain(slackUrl);
+    expect(logged).not.toContain(slackPath);
+  }, 330_000);
+});
