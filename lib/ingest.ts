@@ -2,9 +2,9 @@ import { Duration, Stack, Validations } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Stream, StreamEncryption, StreamMode } from 'aws-cdk-lib/aws-kinesis';
 import { Key } from 'aws-cdk-lib/aws-kms';
-import { Architecture, Runtime, StartingPosition } from 'aws-cdk-lib/aws-lambda';
+import { StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { KinesisEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
@@ -12,11 +12,10 @@ import { Construct } from 'constructs';
 import { ConfigError } from '../functions/core/errors.ts';
 import {
   bucketCfn,
-  copyIntoBundle,
   ESM_CJS_SHIM,
   LAMBDA_TASK_ROOT,
-  REPO_ROOT,
   RULES_DIR,
+  skeinBundle,
   validateRuleFiles,
 } from './lambda-function.ts';
 import type { SkeinSettings } from './settings.ts';
@@ -127,14 +126,12 @@ export class Ingest extends Construct {
       });
     }
 
+    // Not a SkeinFunction: that would nest the function, role and log group one level deeper and change their
+    // logical ids (CloudFormation would replace them). The bundle settings are the same.
     this.function = new NodejsFunction(this, 'Function', {
+      // The rules decide which rollups a batch writes: the same files as the evaluator's, checked at synthesis.
+      ...skeinBundle(INGEST_ENTRY, validateRuleFiles(settings.rules)),
       description: 'Skein ingest: Kinesis batch → sorted Parquet in S3',
-      entry: `${REPO_ROOT}${INGEST_ENTRY}`,
-      handler: 'handler',
-      projectRoot: REPO_ROOT,
-      depsLockFilePath: `${REPO_ROOT}package-lock.json`,
-      runtime: Runtime.NODEJS_24_X,
-      architecture: Architecture.ARM_64,
       memorySize: 1024,
       timeout: Duration.minutes(2),
       role: this.role,
@@ -146,19 +143,6 @@ export class Ingest extends Construct {
         SKEIN_FORMAT: settings.format,
         SKEIN_RULES_DIR: `${LAMBDA_TASK_ROOT}/${RULES_DIR}`,
         NODE_OPTIONS: '--enable-source-maps',
-      },
-      bundling: {
-        format: OutputFormat.ESM,
-        mainFields: ['module', 'main'],
-        banner: ESM_CJS_SHIM,
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        // Bundle our own, tested AWS SDK version instead of the one the runtime ships (docs/decisions.md).
-        bundleAwsSDK: true,
-        forceDockerBundling: false,
-        // The rules decide which rollups a batch writes: the same files as the evaluator's, checked at synthesis.
-        commandHooks: copyIntoBundle(validateRuleFiles(settings.rules)),
       },
     });
 

@@ -4,7 +4,12 @@ import { fileURLToPath } from 'node:url';
 import { type Duration, Stack, Validations } from 'aws-cdk-lib';
 import { type IGrantable, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime } from 'aws-cdk-lib/aws-lambda';
-import { type ICommandHooks, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import {
+  type ICommandHooks,
+  NodejsFunction,
+  type NodejsFunctionProps,
+  OutputFormat,
+} from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { type Bucket, CfnBucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
@@ -118,15 +123,9 @@ export class SkeinFunction extends Construct {
       description: props.roleDescription,
     });
     this.logGroup.grantWrite(this.role);
-    const files = props.files ?? [];
     this.function = new NodejsFunction(this, 'Function', {
+      ...skeinBundle(props.entry, props.files ?? []),
       description: props.description,
-      entry: `${REPO_ROOT}${props.entry}`,
-      handler: 'handler',
-      projectRoot: REPO_ROOT,
-      depsLockFilePath: `${REPO_ROOT}package-lock.json`,
-      runtime: Runtime.NODEJS_24_X,
-      architecture: Architecture.ARM_64,
       memorySize: props.memorySize,
       timeout: props.timeout,
       role: this.role,
@@ -135,20 +134,42 @@ export class SkeinFunction extends Construct {
         ? {}
         : { reservedConcurrentExecutions: props.reservedConcurrentExecutions }),
       environment: { ...props.environment, NODE_OPTIONS: '--enable-source-maps' },
-      bundling: {
-        format: OutputFormat.ESM,
-        mainFields: ['module', 'main'],
-        banner: ESM_CJS_SHIM,
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        // Bundle our own, tested AWS SDK version instead of the one the runtime ships (docs/decisions.md).
-        bundleAwsSDK: true,
-        forceDockerBundling: false,
-        ...(files.length > 0 ? { commandHooks: copyIntoBundle(files) } : {}),
-      },
     });
   }
+}
+
+/**
+ * The `NodejsFunction` settings every Skein function shares: `entry` (repository-relative, exporting `handler`) bundled
+ * by esbuild as minified ESM with source maps and our own AWS SDK, for Node.js 24 on ARM64, with `files` copied next
+ * to the bundle. `SkeinFunction` uses it; so does the ingest function, which keeps its own construct ids.
+ */
+export function skeinBundle(
+  entry: string,
+  files: readonly BundledFile[],
+): Pick<
+  NodejsFunctionProps,
+  'entry' | 'handler' | 'projectRoot' | 'depsLockFilePath' | 'runtime' | 'architecture' | 'bundling'
+> {
+  return {
+    entry: `${REPO_ROOT}${entry}`,
+    handler: 'handler',
+    projectRoot: REPO_ROOT,
+    depsLockFilePath: `${REPO_ROOT}package-lock.json`,
+    runtime: Runtime.NODEJS_24_X,
+    architecture: Architecture.ARM_64,
+    bundling: {
+      format: OutputFormat.ESM,
+      mainFields: ['module', 'main'],
+      banner: ESM_CJS_SHIM,
+      minify: true,
+      sourceMap: true,
+      sourcesContent: false,
+      // Bundle our own, tested AWS SDK version instead of the one the runtime ships (docs/decisions.md).
+      bundleAwsSDK: true,
+      forceDockerBundling: false,
+      ...(files.length > 0 ? { commandHooks: copyIntoBundle(files) } : {}),
+    },
+  };
 }
 
 /** The CloudFormation resource of a bucket defined in this app (cdk-nag names findings by its logical id). */

@@ -1,4 +1,5 @@
 import { type CompactionManifest, isCompactedKey } from '../../schemas/compaction.ts';
+import { mapLimit } from '../core/map-limit.ts';
 import type { CompactDeps } from './deps.ts';
 import { IO_CONCURRENCY } from './deps.ts';
 import {
@@ -12,7 +13,6 @@ import {
   manifestGeneration,
   partitionPrefix,
 } from './layout.ts';
-import { mapLimit } from './map-limit.ts';
 
 /** What one `cleanupHour` call did. */
 export interface CleanupResult {

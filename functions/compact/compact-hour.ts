@@ -1,5 +1,6 @@
 import { type CompactionManifest, isCompactedKey, isRewrittenInPlace, manifestKey } from '../../schemas/compaction.ts';
 import { StoreError } from '../core/errors.ts';
+import { mapLimit } from '../core/map-limit.ts';
 import { writeParquet } from '../ingest/parquet/parquet-writer.ts';
 import type { TraceIndexRow } from '../ingest/trace-index.ts';
 import { type CompactDeps, IO_CONCURRENCY, JSON_CONTENT_TYPE, PARQUET_CONTENT_TYPE } from './deps.ts';
@@ -12,7 +13,6 @@ import {
   loadManifests,
   partitionPrefix,
 } from './layout.ts';
-import { mapLimit } from './map-limit.ts';
 import { LOG_ROWS, SPAN_ROWS, type TableRows } from './table-rows.ts';
 
 /** One hour of one data table. */

@@ -2,6 +2,7 @@ import { TRACE_INDEX_COLUMNS } from '../../schemas/columns.ts';
 import { type CompactionManifest, isCompactedKey, manifestKey } from '../../schemas/compaction.ts';
 import { StoreError } from '../core/errors.ts';
 import { indexBucket } from '../core/index-bucket.ts';
+import { mapLimit } from '../core/map-limit.ts';
 import type { ObjectStore } from '../core/object-store.ts';
 import { writeParquet } from '../ingest/parquet/parquet-writer.ts';
 import { TRACE_INDEX_ROW_GROUP_ROWS, type TraceIndexRow } from '../ingest/trace-index.ts';
@@ -17,7 +18,6 @@ import {
   loadManifests,
   partitionPrefix,
 } from './layout.ts';
-import { mapLimit } from './map-limit.ts';
 import { ParquetReadError, type RowOf, readParquetRows } from './read-parquet.ts';
 import { LOG_ROWS, SPAN_ROWS } from './table-rows.ts';
 

@@ -4,6 +4,7 @@ import type { Aggregate } from '../../schemas/measures.ts';
 import type { Clock } from '../core/clock.ts';
 import { describeError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
+import { mapLimit } from '../core/map-limit.ts';
 import type { ObjectStore } from '../core/object-store.ts';
 import { type Annotate, pruneRetired, type StateRule, type StateSample, stepRule } from './alert-state.ts';
 import {
@@ -142,7 +143,7 @@ async function run(deps: EvaluateDeps): Promise<EvaluationSummary> {
     if (list === undefined) byGroup.set(rule.group, [rule]);
     else list.push(rule);
   }
-  const plans = await mapPool([...byGroup], GROUP_CONCURRENCY, async ([name, rules]) => {
+  const plans = await mapLimit([...byGroup], GROUP_CONCURRENCY, async ([name, rules]) => {
     const first = await readGroupState(store, name);
     return { name, rules, first, ...plannedMinutes(first.state.last_evaluated_minute, minute, maxCatchUp) };
   });
@@ -186,7 +187,7 @@ async function run(deps: EvaluateDeps): Promise<EvaluationSummary> {
   const cache = new Map<string, ReadonlyMap<string, Aggregate>>();
   const mergeTime = { ms: 0 };
   const writeStarted = performance.now();
-  await mapPool(plans, GROUP_CONCURRENCY, async (plan) => {
+  await mapLimit(plans, GROUP_CONCURRENCY, async (plan) => {
     let evaluated = 0;
     const counts = { samples: 0, incomplete: 0 };
     const result = await updateGroupState(
@@ -381,19 +382,4 @@ function windowMinutes(ms: number): number {
 
 function round(ms: number): number {
   return Math.round(ms * 10) / 10;
-}
-
-/** Maps `items` with at most `limit` calls in flight, keeping order. */
-async function mapPool<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      const item = items[i];
-      if (item !== undefined) out[i] = await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { type Aggregate, RollupObject } from '../../schemas/measures.ts';
 import type { Clock } from '../core/clock.ts';
 import { describeError, describeIssue, SkeinError, StoreError } from '../core/errors.ts';
+import { mapLimit } from '../core/map-limit.ts';
 import type { ObjectStore } from '../core/object-store.ts';
 import { newSketch, type Sketch, sketchMergeInto, sketchToData } from '../core/sketch.ts';
 import { decodeRollup, ROLLUP_CONTENT_TYPE, ROLLUP_LATENESS_MINUTES, rollupPartitionPrefix } from '../ingest/rollup.ts';
@@ -82,14 +83,7 @@ class MergedAggregate {
   }
 
   addMerged(a: MergedAggregate): void {
-    this.n += a.n;
-    if (a.sum !== undefined) this.sum = (this.sum ?? 0) + a.sum;
-    if (a.min !== undefined && (this.min === undefined || a.min < this.min)) this.min = a.min;
-    if (a.max !== undefined && (this.max === undefined || a.max > this.max)) this.max = a.max;
-    if (a.sketch) {
-      if (!this.sketch) this.sketch = newSketch(a.sketch.alpha);
-      sketchMergeInto(this.sketch, sketchToData(a.sketch));
-    }
+    this.add(a.toAggregate());
   }
 
   toAggregate(): Aggregate {
@@ -167,6 +161,14 @@ interface Counters {
   listCalls: number;
 }
 
+/** GETs `keys`, at most `READ_CONCURRENCY` at a time; `bytes` is undefined for an object that vanished since the LIST. */
+function fetchAll(
+  store: ObjectStore,
+  keys: readonly string[],
+): Promise<{ key: string; bytes: Uint8Array | undefined }[]> {
+  return mapLimit(keys, READ_CONCURRENCY, async (key) => ({ key, bytes: await store.get(key) }));
+}
+
 /** The objects of one partition by the read rule; re-lists when a listed object vanished meanwhile. */
 async function readPartition(
   store: ObjectStore,
@@ -192,7 +194,7 @@ async function readPartition(
     const wanted = plan.perBatch.filter((key) => !sources.has(key));
     const perBatch: { key: string; rollup: RollupObject }[] = [];
     if (!vanished) {
-      const fetched = await mapLimit(wanted, READ_CONCURRENCY, async (key) => ({ key, bytes: await store.get(key) }));
+      const fetched = await fetchAll(store, wanted);
       for (const { key, bytes } of fetched) {
         if (bytes === undefined) {
           vanished = true;
@@ -330,15 +332,7 @@ export async function compactRollupMinute(
     const bytes = await store.get(plan.generation.key);
     if (bytes === undefined) {
       // Deleted since the listing: a later generation replaced it. The next call sees that one.
-      return {
-        minute,
-        generation: latestNumber,
-        written: false,
-        lostRace: true,
-        merged: 0,
-        deleted: 0,
-        settled: false,
-      };
+      return lostRace(minute, latestNumber);
     }
     latest = decodeCompacted(bytes, plan.generation.key);
   }
@@ -352,20 +346,12 @@ export async function compactRollupMinute(
     // Measures: those every merged object was computed with (a measure missing from one source is incomplete).
     let measures: Set<string> | undefined = latest ? new Set(latest.measures) : undefined;
     if (latest) mergeInto(merged, latest, everything);
-    const fetched = await mapLimit(fresh, READ_CONCURRENCY, async (key) => ({ key, bytes: await store.get(key) }));
+    const fetched = await fetchAll(store, fresh);
     const sources = latest ? [...latest.sources] : [];
     for (const { key, bytes } of fetched) {
       // Vanished since the listing: only a compaction that covered it deletes one, so the next call sees that.
       if (bytes === undefined) {
-        return {
-          minute,
-          generation: latestNumber,
-          written: false,
-          lostRace: true,
-          merged: 0,
-          deleted: 0,
-          settled: false,
-        };
+        return lostRace(minute, latestNumber);
       }
       const rollup = decodeRollup(bytes, key);
       mergeInto(merged, rollup, everything);
@@ -385,7 +371,7 @@ export async function compactRollupMinute(
       ifNoneMatch: '*',
     });
     if (etag === undefined) {
-      return { minute, generation: next, written: false, lostRace: true, merged: 0, deleted: 0, settled: false };
+      return lostRace(minute, next);
     }
     // Nothing else is deletable now: the new generation is younger than the grace period (unless graceMs is 0).
     const deleted = await deleteCovered(store, compacted, plan, next, clock, graceMs);
@@ -414,6 +400,11 @@ export async function compactRollupMinute(
     deleted: deleted.count,
     settled: deleted.remaining === 0,
   };
+}
+
+/** The result of a compaction that found another compactor ahead of it: nothing written or deleted here. */
+function lostRace(minute: number, generation: number | undefined): CompactionResult {
+  return { minute, generation, written: false, lostRace: true, merged: 0, deleted: 0, settled: false };
 }
 
 /** Deletes what generation `number` covers (its listed per-batch objects, older generations) once it is old enough. */
@@ -466,19 +457,4 @@ function decodeCompacted(bytes: Uint8Array, key: string): CompactedRollup {
     throw new SkeinError('rollup_invalid', `compacted rollup ${key} is invalid: ${describeIssue(parsed.error)}`);
   }
   return parsed.data;
-}
-
-/** `fn` over `items` with at most `limit` in flight; results in input order. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      const item = items[i];
-      if (item !== undefined) results[i] = await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }

@@ -4,6 +4,7 @@ import { endpointUrlProblem, type NotifyConfig, type Route } from '../../schemas
 import type { Clock } from '../core/clock.ts';
 import { SkeinError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
+import { mapLimit } from '../core/map-limit.ts';
 import { emfDocument, type MetricWriter } from '../core/metrics.ts';
 import type { ObjectStore } from '../core/object-store.ts';
 import { createRedactor, REDACTED, type TextRedactor } from '../core/redact.ts';
@@ -589,8 +590,13 @@ async function disableEndpoint(pass: Pass, endpoint: Endpoint, error: string): P
   );
 }
 
-/** One HTTP call carrying `transitions` to `endpoint`. */
-async function send(pass: Pass, endpoint: Endpoint, transitions: readonly AlertTransition[]): Promise<HttpResponse> {
+/** One HTTP call carrying `transitions` to `endpoint`; `repeat` marks a Slack re-notification ("still firing"). */
+async function send(
+  pass: Pass,
+  endpoint: Endpoint,
+  transitions: readonly AlertTransition[],
+  repeat = false,
+): Promise<HttpResponse> {
   const { config, http } = pass.deps;
   const common = { method: 'POST' as const, timeoutMs: config.delivery.timeoutMs };
   const headers = { 'content-type': 'application/json', 'user-agent': 'skein-notifier' };
@@ -629,6 +635,7 @@ async function send(pass: Pass, endpoint: Endpoint, transitions: readonly AlertT
         channel: slack.channel,
         queryUrlTemplate: config.queryUrlTemplate,
         redactor: pass.redactor,
+        repeat,
       });
       return http.send({ ...common, url, headers, body: JSON.stringify(message) });
     }
@@ -762,11 +769,7 @@ async function repeatGroups(pass: Pass): Promise<void> {
     for (const batch of batches) {
       const outcome = await pass.breakers.run(endpoint.id, async () => {
         try {
-          const response =
-            endpoint.kind === 'slack'
-              ? await sendSlackRepeat(pass, endpoint, batch)
-              : await send(pass, endpoint, batch);
-          return classifyResponse(response, pass.deps.clock());
+          return classifyResponse(await send(pass, endpoint, batch, true), pass.deps.clock());
         } catch (error) {
           return classifyError(error);
         }
@@ -778,28 +781,6 @@ async function repeatGroups(pass: Pass): Promise<void> {
           error: outcome && 'error' in outcome ? scrub(pass, outcome.error) : 'circuit open',
         });
     }
-  });
-}
-
-async function sendSlackRepeat(pass: Pass, endpoint: Endpoint, transitions: readonly AlertTransition[]) {
-  const { config, http } = pass.deps;
-  const slack = endpoint.receiver.slack;
-  if (!slack) throw new Error('no slack settings');
-  const url = await secret(pass, slack.webhookUrlSecret);
-  const problem = endpointUrlProblem(url, config.allowedHosts, config.allowLoopbackHttp);
-  if (problem) throw refused(slack.webhookUrlSecret, problem);
-  const message = slackMessage(transitions, {
-    channel: slack.channel,
-    queryUrlTemplate: config.queryUrlTemplate,
-    redactor: pass.redactor,
-    repeat: true,
-  });
-  return http.send({
-    url,
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(message),
-    timeoutMs: config.delivery.timeoutMs,
   });
 }
 
@@ -841,19 +822,6 @@ function safeJson(body: Uint8Array): unknown {
 
 function iso(ms: number): string {
   return new Date(ms).toISOString();
-}
-
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    for (let i = next++; i < items.length; i = next++) {
-      const item = items[i];
-      if (item !== undefined) out[i] = await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }
 
 async function mapSeries<T, R>(items: readonly T[], fn: (item: T) => Promise<R>): Promise<R[]> {

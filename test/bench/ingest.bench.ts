@@ -4,7 +4,7 @@ import { memoryObjectStore } from '../../functions/core/object-store.ts';
 import { loadIngestConfig } from '../../functions/ingest/config.ts';
 import { ingest } from '../../functions/ingest/ingest-batch.ts';
 import { aKinesisEvent } from '../builders/kinesis.ts';
-import { syntheticRecords } from './workload.ts';
+import { bestOf, syntheticRecords } from './workload.ts';
 
 const BATCH = 1_000;
 
@@ -38,16 +38,6 @@ function asEvents(records: readonly Uint8Array[]): KinesisStreamEvent[] {
   return events;
 }
 
-async function best(runs: number, fn: () => Promise<unknown> | unknown): Promise<number> {
-  let min = Number.POSITIVE_INFINITY;
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    await fn();
-    min = Math.min(min, performance.now() - t0);
-  }
-  return min;
-}
-
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 /**
@@ -79,8 +69,8 @@ export async function benchIngestInput(input: IngestBenchInput, runs = 3): Promi
     for (const event of events) for (const r of event.Records) n += input.floor(Buffer.from(r.kinesis.data, 'base64'));
     return n;
   };
-  const floorMs = await best(runs, floor);
-  const ingestMs = await best(runs, run);
+  const floorMs = await bestOf(runs, floor);
+  const ingestMs = await bestOf(runs, run);
   const count = input.records.length;
   return [
     `${input.name}: ${fmt(count)} records, ${(bytes / 1e6).toFixed(1)} MB → ${fmt(rows)} rows${quarantined ? ` (${quarantined} quarantined: a bug in the input)` : ''}, ${(objectBytes / 1e6).toFixed(1)} MB Parquet; batches of ${BATCH}, best of ${runs}`,

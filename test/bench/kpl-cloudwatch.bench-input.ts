@@ -4,7 +4,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import kplProto from 'aws-kinesis-agg/lib/kpl.json' with { type: 'json' };
 import protobuf from 'protobufjs';
 import { seededRng } from '../../local/demo-workload.ts';
-import { MESSAGES, SERVICES } from './workload.ts';
+import { MESSAGES, randomHex, SERVICES } from './workload.ts';
 
 /**
  * Benchmark inputs for the KPL and CloudWatch Logs formats: realistic records, the same bytes every run (seeded).
@@ -31,17 +31,8 @@ const AggregatedRecord = protobuf.Root.fromJSON(kplProto).lookupType('Aggregated
 const BASE_MS = Date.UTC(2026, 10, 25, 21, 0);
 const LINES_PER_RECORD = 20;
 
-function hex(rand: () => number, chars: number): string {
-  let s = '';
-  while (s.length < chars)
-    s += Math.floor(rand() * 0x100000000)
-      .toString(16)
-      .padStart(8, '0');
-  return s.slice(0, chars);
-}
-
 function uuid(rand: () => number): string {
-  const h = hex(rand, 32);
+  const h = randomHex(rand, 32);
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20)}`;
 }
 
@@ -55,7 +46,7 @@ function jsonLine(rand: () => number, timeMs: number, traceId: string, service: 
     level: error ? 'ERROR' : 'INFO',
     msg: pick(rand, MESSAGES, ''),
     trace_id: traceId,
-    span_id: hex(rand, 16),
+    span_id: randomHex(rand, 16),
     request_id: `req-${traceId.slice(0, 12)}`,
     service,
     http_route: '/api/v1/orders/:id',
@@ -72,9 +63,9 @@ export function kplBenchRecords(count: number, seed = 7): Uint8Array[] {
   const records: Uint8Array[] = [];
   for (let i = 0; i < count; i++) {
     const lines = LINES_PER_RECORD - 2 + Math.floor(rand() * 5);
-    let traceId = hex(rand, 32);
+    let traceId = randomHex(rand, 32);
     for (let l = 0; l < lines; l++) {
-      if (l % 5 === 0) traceId = hex(rand, 32);
+      if (l % 5 === 0) traceId = randomHex(rand, 32);
       const service = pick(rand, SERVICES, 'orders');
       const data = Buffer.from(jsonLine(rand, BASE_MS + i * 20 + l, traceId, service), 'utf8');
       aggregator.addUserRecord({ partitionKey: `${service}-${l % 5}`, data });
@@ -105,7 +96,7 @@ function lambdaEvents(rand: () => number, timeMs: number, events: number): { tim
                 sampling_rate: 0,
                 service: 'orders-api',
                 timestamp: iso,
-                xray_trace_id: `1-${hex(rand, 8)}-${hex(rand, 24)}`,
+                xray_trace_id: `1-${randomHex(rand, 8)}-${randomHex(rand, 24)}`,
                 cold_start: false,
                 function_name: 'orders-api',
                 function_request_id: requestId,
@@ -127,9 +118,9 @@ function lambdaEvents(rand: () => number, timeMs: number, events: number): { tim
 
 function containerEvents(rand: () => number, timeMs: number, events: number) {
   const out: { timestamp: number; message: string }[] = [];
-  let traceId = hex(rand, 32);
+  let traceId = randomHex(rand, 32);
   for (let e = 0; e < events; e++) {
-    if (e % 4 === 0) traceId = hex(rand, 32);
+    if (e % 4 === 0) traceId = randomHex(rand, 32);
     const t = timeMs + e * 3;
     out.push({ timestamp: t + 1, message: jsonLine(rand, t, traceId, 'checkout') });
   }
@@ -149,7 +140,7 @@ export function cloudWatchBenchRecords(count: number, seed = 11): Uint8Array[] {
       messageType: 'DATA_MESSAGE',
       owner: '123456789012',
       logGroup: lambda ? '/aws/lambda/orders-api' : '/ecs/checkout',
-      logStream: lambda ? `2026/11/25/[$LATEST]${hex(rand, 32)}` : `ecs/checkout/${hex(rand, 32)}`,
+      logStream: lambda ? `2026/11/25/[$LATEST]${randomHex(rand, 32)}` : `ecs/checkout/${randomHex(rand, 32)}`,
       subscriptionFilters: ['skein'],
       logEvents: events.map((event, e) => ({
         id: `379151634851208374254589466372985132623051134563473${String(i * 100 + e).padStart(5, '0')}`,

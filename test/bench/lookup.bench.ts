@@ -21,6 +21,7 @@ import { aKinesisEvent } from '../builders/kinesis.ts';
 import { aLogLine, anOtlpTraceRequest } from '../builders/telemetry.ts';
 import { ingestWithIndex } from '../support/ingest-with-index.ts';
 import { s3rverFolderStore } from '../support/s3rver-folder-store.ts';
+import { randomHex } from './workload.ts';
 
 const BUCKET = 'skein-bench';
 const HOUR = 3_600_000;
@@ -48,17 +49,8 @@ interface Dataset {
   readonly ingestMs: number;
 }
 
-function hex(rand: () => number, chars: number): string {
-  let s = '';
-  while (s.length < chars)
-    s += Math.floor(rand() * 0x100000000)
-      .toString(16)
-      .padStart(8, '0');
-  return s.slice(0, chars);
-}
-
 function uuid(rand: () => number): string {
-  const h = hex(rand, 32);
+  const h = randomHex(rand, 32);
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
@@ -80,15 +72,15 @@ function batchRecords(
     const at = arrivalMs - 5_000 + Math.floor(i / 2);
     const service = SERVICES[i % SERVICES.length] ?? 'orders';
     if (i % RECORDS_PER_TRACE === 0) {
-      traceId = hex(rand, 32);
+      traceId = randomHex(rand, 32);
       traceIds.push(traceId);
       const r = rand();
-      requestId = r < 0.15 ? uuid(rand) : r < 0.3 ? `req-${hex(rand, 12)}` : undefined;
+      requestId = r < 0.15 ? uuid(rand) : r < 0.3 ? `req-${randomHex(rand, 12)}` : undefined;
       if (i === TARGET_RECORD && target.request) requestId = target.request;
-      root = hex(rand, 16);
+      root = randomHex(rand, 16);
       const spans = Array.from({ length: SPANS_PER_TRACE }, (_, s) => ({
         traceId,
-        spanId: s === 0 ? root : hex(rand, 16),
+        spanId: s === 0 ? root : randomHex(rand, 16),
         ...(s === 0 ? {} : { parentSpanId: root }),
         name: s === 0 ? 'POST /api/v1/checkout' : `SELECT orders ${s}`,
         startNs: BigInt(at + s) * NS,

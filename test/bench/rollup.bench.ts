@@ -10,7 +10,7 @@ import { computeRollup, encodeRollup } from '../../functions/ingest/rollup.ts';
 import type { MeasureSpec, Selector } from '../../schemas/measures.ts';
 import type { LogRecord, SpanRecord } from '../../schemas/records.ts';
 import { aKinesisEvent } from '../builders/kinesis.ts';
-import { syntheticRecords } from './workload.ts';
+import { bestOf, syntheticRecords } from './workload.ts';
 
 const BATCH = 1_000;
 const BATCHES = 20;
@@ -103,16 +103,6 @@ export function decodedRollupBatches(config: ReturnType<typeof loadIngestConfig>
   return out;
 }
 
-async function best(runs: number, fn: () => Promise<unknown> | unknown): Promise<number> {
-  let min = Number.POSITIVE_INFINITY;
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    await fn();
-    min = Math.min(min, performance.now() - t0);
-  }
-  return min;
-}
-
 /**
  * Rollup overhead per ingest batch: `computeRollup` + `encodeRollup` over a decoded batch with ~20 realistic
  * measures, as a fraction of the full `ingest()` of the same batch (decode, sort, Parquet, in-memory store), both
@@ -154,9 +144,9 @@ export async function benchRollup(runs = 5): Promise<string[]> {
   // Warm up (JIT, measure compilation) before timing.
   rollups();
   floor();
-  const rollupMs = await best(runs, rollups);
-  const floorMs = await best(runs, floor);
-  const ingestMs = await best(Math.min(runs, 3), ingestAll);
+  const rollupMs = await bestOf(runs, rollups);
+  const floorMs = await bestOf(runs, floor);
+  const ingestMs = await bestOf(Math.min(runs, 3), ingestAll);
   const per = (ms: number) => `${(ms / BATCHES).toFixed(2).padStart(7)} ms/batch`;
   return [
     `rollup: ${BATCHES} batches of ${BATCH} records → ${Math.round(rows / BATCHES)} rows/batch (logs + spans), ${ROLLUP_BENCH_MEASURES.length} measures, ${Math.round(groups / BATCHES)} (minute, measure, group) aggregates/batch, ${(rollupBytes / BATCHES / 1024).toFixed(1)} KB JSON/batch; best of ${runs}`,

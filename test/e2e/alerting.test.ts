@@ -119,7 +119,7 @@ describe('alerting end to end: skein local up → burst → Alertmanager, PagerD
       sinks.slack.waitFor(slackSays('FIRING'), NOTIFICATION_TIMEOUT_MS),
     ]);
     const alerts = { stdout: capture(), stderr: capture() };
-    const alertsCode = await alertsCommand(['--dir', dir, '--state', 'firing'], alerts);
+    const alertsCode = await alertsCommand(['--local', dir, '--state', 'firing'], alerts);
     const trigger = PagerDutyTrigger.parse(pdTrigger.body);
 
     // Act: the burst ends, until every receiver has the resolve

@@ -13,7 +13,8 @@ import {
   SETUP_HINT,
   startAlertmanager,
 } from '../../local/alertmanager.ts';
-import { type ReceivedRequest, type Sink, startSink } from '../../local/sinks.ts';
+import type { ReceivedRequest, Sink } from '../../local/sinks.ts';
+import { type AlertmanagerWithSink, startAlertmanagerWithSink } from '../support/alertmanager.ts';
 
 /** Alertmanager's webhook payload (version "4"), the parts these tests read. */
 const WebhookPayload = z.object({
@@ -50,22 +51,18 @@ async function postAlerts(am: RunningAlertmanager, alerts: unknown[]): Promise<n
 }
 
 describe('the real Alertmanager', () => {
+  let running: AlertmanagerWithSink | undefined;
   let dir: string;
   let sink: Sink;
   let am: RunningAlertmanager;
 
   beforeAll(async () => {
-    // Never skip silently: CI must install it (scripts/setup-alertmanager.sh runs before the tests).
-    if (!findAlertmanager()) throw new Error(`prometheus-alertmanager is not installed: ${SETUP_HINT}`);
-    dir = await mkdtemp(join(tmpdir(), 'skein-alertmanager-'));
-    sink = await startSink({ kind: 'webhook' });
-    am = await startAlertmanager({ dir, webhookUrl: sink.url });
+    running = await startAlertmanagerWithSink('skein-alertmanager-');
+    ({ dir, sink, am } = running);
   });
 
   afterAll(async () => {
-    await am?.stop();
-    await sink?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await running?.stop();
   });
 
   it('is ready on 127.0.0.1 with the configured webhook receiver', async () => {

@@ -17,6 +17,7 @@ import { type Emulators, objectPathOnDisk, startEmulators } from '../../local/em
 import { isCompactedKey } from '../../schemas/compaction.ts';
 import { aKinesisEvent, T0 } from '../builders/kinesis.ts';
 import { aLogLine, anOtlpTraceRequest, aSpanId, aTraceId } from '../builders/telemetry.ts';
+import { crashingStore } from '../support/crashing-store.ts';
 import { duckQuery } from '../support/duckdb.ts';
 
 const BUCKET = 'skein-compaction';
@@ -156,22 +157,6 @@ describe('compaction on the local S3 emulator', () => {
     };
   }
 
-  function crashingAt(inner: ObjectStore, failAt: number): ObjectStore {
-    let writes = 0;
-    const guard = async <T>(op: () => Promise<T>): Promise<T> => {
-      if (++writes >= failAt) throw new Error(`crash at write ${writes}`);
-      return op();
-    };
-    return {
-      put: (k, b, t) => guard(() => inner.put(k, b, t)),
-      putIf: (k, b, t, c) => guard(() => inner.putIf(k, b, t, c)),
-      delete: (k) => guard(() => inner.delete(k)),
-      get: (k) => inner.get(k),
-      getVersioned: (k) => inner.getVersioned(k),
-      list: (prefix) => inner.list(prefix),
-    };
-  }
-
   function sameCounts(seen: ReadonlyMap<string, number>): boolean {
     if (seen.size !== expected.size) return false;
     for (const [k, n] of expected) if (seen.get(k) !== n) return false;
@@ -234,9 +219,9 @@ describe('compaction on the local S3 emulator', () => {
     expect(sameCounts(await visibleCounts())).toBe(true);
 
     // Act: a run dies at its 2nd write, the next at its 5th; then a clean run, and one past the grace period.
-    const first = await runCompaction(compactDeps(crashingAt(store, 2), COMPACT_AT + MINUTE));
+    const first = await runCompaction(compactDeps(crashingStore(store, 2, 'before'), COMPACT_AT + MINUTE));
     const afterFirst = await visibleCounts();
-    const second = await runCompaction(compactDeps(crashingAt(store, 5), COMPACT_AT + 2 * MINUTE));
+    const second = await runCompaction(compactDeps(crashingStore(store, 5, 'before'), COMPACT_AT + 2 * MINUTE));
     const afterSecond = await visibleCounts();
     const clean = await runCompaction(compactDeps(store, COMPACT_AT + 3 * MINUTE));
     const afterClean = await visibleCounts();

@@ -1,6 +1,3 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { systemClock } from '../../functions/core/clock.ts';
@@ -9,10 +6,11 @@ import { memoryObjectStore } from '../../functions/core/object-store.ts';
 import { nodeHttpSender } from '../../functions/notify/http-sender.ts';
 import { type NotifyDeps, notifyOnce } from '../../functions/notify/notify-once.ts';
 import { staticSecretProvider } from '../../functions/notify/secrets.ts';
-import { findAlertmanager, type RunningAlertmanager, SETUP_HINT, startAlertmanager } from '../../local/alertmanager.ts';
-import { type ReceivedRequest, type Sink, startSink } from '../../local/sinks.ts';
+import type { RunningAlertmanager } from '../../local/alertmanager.ts';
+import type { ReceivedRequest, Sink } from '../../local/sinks.ts';
 import { parseNotifyConfig } from '../../schemas/notify-config.ts';
 import { aTransition, putOutbox } from '../builders/notify.ts';
+import { type AlertmanagerWithSink, startAlertmanagerWithSink } from '../support/alertmanager.ts';
 
 /** Alertmanager's webhook payload (version "4"), the parts this test reads. */
 const WebhookPayload = z.object({
@@ -35,22 +33,17 @@ const webhook = (status: 'firing' | 'resolved', alertname: string) => (r: Receiv
 };
 
 describe('notifier → the real Alertmanager → its webhook receiver', () => {
-  let dir: string;
+  let running: AlertmanagerWithSink | undefined;
   let sink: Sink;
   let am: RunningAlertmanager;
 
   beforeAll(async () => {
-    // Never skip silently: CI must install it.
-    if (!findAlertmanager()) throw new Error(`prometheus-alertmanager is not installed: ${SETUP_HINT}`);
-    dir = await mkdtemp(join(tmpdir(), 'skein-notify-am-'));
-    sink = await startSink({ kind: 'webhook' });
-    am = await startAlertmanager({ dir, webhookUrl: sink.url });
+    running = await startAlertmanagerWithSink('skein-notify-am-');
+    ({ sink, am } = running);
   });
 
   afterAll(async () => {
-    await am?.stop();
-    await sink?.stop();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await running?.stop();
   });
 
   it('shows the firing alert in the API, notifies the webhook (version 4) and resolves it', async () => {

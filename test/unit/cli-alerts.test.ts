@@ -3,6 +3,7 @@ import { memoryObjectStore } from '../../functions/core/object-store.ts';
 import { stepRule } from '../../functions/evaluate/alert-state.ts';
 import { alertsCommand } from '../../local/cli/alerts-command.ts';
 import { alertStateKey, emptyGroupState } from '../../schemas/alert-state.ts';
+import { captureIo } from '../builders/cli-io.ts';
 
 const M = 29_000_000;
 
@@ -27,32 +28,16 @@ async function storeWithAlerts() {
   return store;
 }
 
-function sinks() {
-  const out = {
-    text: '',
-    write(s: string) {
-      this.text += s;
-    },
-  };
-  const err = {
-    text: '',
-    write(s: string) {
-      this.text += s;
-    },
-  };
-  return { out, err, io: { stdout: out, stderr: err } };
-}
-
 describe('skein alerts', () => {
   it('lists firing alerts before pending ones with their labels', async () => {
     // Prepare
     const store = await storeWithAlerts();
-    const { out, io } = sinks();
+    const io = captureIo();
     // Act
     const code = await alertsCommand([], io, { store });
     // Assess
     expect(code).toBe(0);
-    const lines = out.text.trim().split('\n');
+    const lines = io.out().trim().split('\n');
     expect(lines[0]).toMatch(/^STATE\s+ALERT\s+GROUP\s+VALUE\s+SINCE\s+LABELS$/);
     expect(lines[1]).toMatch(/^FIRING\s+Errors\s+shop\s+7\s+.*service="checkout"/);
     expect(lines[2]).toMatch(/^PENDING\s+Errors\s+shop\s+7\s+.*service="cart"/);
@@ -61,12 +46,13 @@ describe('skein alerts', () => {
   it('filters by state and prints JSON lines with --json', async () => {
     // Prepare
     const store = await storeWithAlerts();
-    const { out, io } = sinks();
+    const io = captureIo();
     // Act
     const code = await alertsCommand(['--state', 'pending', '--json'], io, { store });
     // Assess
     expect(code).toBe(0);
-    const rows = out.text
+    const rows = io
+      .out()
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l));
@@ -76,11 +62,11 @@ describe('skein alerts', () => {
 
   it('rejects an unknown --state with a usage error', async () => {
     // Prepare
-    const { err, io } = sinks();
+    const io = captureIo();
     // Act
     const code = await alertsCommand(['--state', 'sleeping'], io, { store: memoryObjectStore() });
     // Assess
     expect(code).toBe(2);
-    expect(err.text).toContain("unknown --state 'sleeping'");
+    expect(io.err()).toContain("unknown --state 'sleeping'");
   });
 });

@@ -1,20 +1,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import type { CliIo } from '../../local/cli/io.ts';
 import { runSkein, SKEIN_USAGE } from '../../local/cli/main.ts';
-
-function captureIo(): CliIo & { out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  return {
-    stdout: { write: (s: string) => (out += s) },
-    stderr: { write: (s: string) => (err += s) },
-    env: {},
-    out: () => out,
-    err: () => err,
-  };
-}
+import { captureIo } from '../builders/cli-io.ts';
 
 describe('skein', () => {
   it.each([['--help'], ['-h'], ['help']])('prints the usage on stdout for %s', async (flag) => {

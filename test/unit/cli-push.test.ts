@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import type { PutRecordsInput, PutRecordsOutput, PutRecordsResultEntry } from '@aws-sdk/client-kinesis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SkeinError } from '../../functions/core/errors.ts';
-import type { CliIo } from '../../local/cli/io.ts';
 import { pushCommand } from '../../local/cli/push-command.ts';
 import {
   fullJitterDelay,
@@ -16,6 +15,7 @@ import {
 } from '../../local/cli/put-records.ts';
 import { readRecords, splitLines } from '../../local/cli/read-records.ts';
 import { writeEndpoints } from '../../local/endpoints.ts';
+import { captureIo } from '../builders/cli-io.ts';
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const MiB = 1024 * 1024;
@@ -285,19 +285,6 @@ describe('readRecords', () => {
   });
 });
 
-function captureIo(stdin: AsyncIterable<Buffer> = chunks()): CliIo & { out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  return {
-    stdout: { write: (s: string) => (out += s) },
-    stderr: { write: (s: string) => (err += s) },
-    stdin,
-    env: {},
-    out: () => out,
-    err: () => err,
-  };
-}
-
 describe('skein push', () => {
   let dir: string;
   beforeEach(async () => {
@@ -319,7 +306,7 @@ describe('skein push', () => {
     const kinesis = fakeKinesis((call, i) => (call === 0 && i === 0 ? 'InternalFailure' : undefined));
     const file = join(dir, 'app.log');
     await writeFile(file, 'one\ntwo\nthree\n');
-    const io = captureIo(chunks('four\n'));
+    const io = captureIo({ stdin: chunks('four\n') });
 
     // Act
     const code = await pushCommand(['--local', dir, '--lines', file, '-'], io, { putRecords: kinesis.putRecords });
@@ -335,7 +322,7 @@ describe('skein push', () => {
     const file = join(dir, 'many.log');
     await writeFile(file, Array.from({ length: 1_500 }, (_, i) => `line ${i}`).join('\n'));
     let t = 0;
-    const io = captureIo();
+    const io = captureIo({ stdin: chunks() });
 
     // Act
     const code = await pushCommand(['--local', dir, '--lines', file], io, {
@@ -357,7 +344,7 @@ describe('skein push', () => {
     const kinesis = fakeKinesis();
     const file = join(dir, 'app.log');
     await writeFile(file, `small\n${'x'.repeat(MiB + 1)}\n`);
-    const io = captureIo();
+    const io = captureIo({ stdin: chunks() });
 
     // Act
     const code = await pushCommand(['--local', dir, '--lines', file], io, { putRecords: kinesis.putRecords });
@@ -376,7 +363,7 @@ describe('skein push', () => {
     [['--stream', 's', '--partition-key', '', 'a'], /--partition-key must be 1–256 characters/],
     [['--stream', 's', '--frob', 'a'], /Unknown option '--frob'/],
   ])('rejects %j with exit 2', async (args, reason) => {
-    const io = captureIo();
+    const io = captureIo({ stdin: chunks() });
     const code = await pushCommand(args, io, { putRecords: fakeKinesis().putRecords });
     expect(code).toBe(2);
     expect(io.err().split('\n')[0]).toMatch(reason);
@@ -384,7 +371,7 @@ describe('skein push', () => {
   });
 
   it('prints its help on stdout', async () => {
-    const io = captureIo();
+    const io = captureIo({ stdin: chunks() });
     expect(await pushCommand(['--help'], io)).toBe(0);
     expect(io.out()).toContain('Usage: skein push');
     expect(io.err()).toBe('');

@@ -6,11 +6,11 @@ import { memoryObjectStore, type ObjectStore } from '../../functions/core/object
 import type { DecodeFailure } from '../../functions/ingest/decoded.ts';
 import { quarantineObjectKey } from '../../functions/ingest/object-keys.ts';
 import { encodeQuarantine, type QuarantineEntry, quarantineEntry } from '../../functions/ingest/quarantine.ts';
-import type { CliIo } from '../../local/cli/io.ts';
 import { runSkein } from '../../local/cli/main.ts';
 import { quarantineCommand } from '../../local/cli/quarantine-command.ts';
 import { replayCommand } from '../../local/cli/replay-command.ts';
 import { writeEndpoints } from '../../local/endpoints.ts';
+import { captureIo } from '../builders/cli-io.ts';
 import { aRecordContext } from '../builders/decode.ts';
 import { T0 } from '../builders/kinesis.ts';
 import { aLogLine, aTraceId } from '../builders/telemetry.ts';
@@ -19,18 +19,6 @@ const SHARD = 'shardId-000000000000';
 const FIRST = 49650000000000000000000000000000000000000000000000000001n;
 const seq = (i: number) => String(FIRST + BigInt(i));
 const NOW = T0 + 3_600_000;
-
-function captureIo(env: Record<string, string> = {}): CliIo & { out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  return {
-    stdout: { write: (s: string) => (out += s) },
-    stderr: { write: (s: string) => (err += s) },
-    env,
-    out: () => out,
-    err: () => err,
-  };
-}
 
 function entry(i: number, o: { line?: number; raw: string; reason?: DecodeFailure['reason'] }): QuarantineEntry {
   const ctx = aRecordContext({ shardId: SHARD, sequenceNumber: seq(i), arrivalMs: T0 + i * 1000 });
@@ -265,7 +253,7 @@ describe('skein replay', () => {
   });
 
   it('uses the ingest settings of the environment', async () => {
-    const io = captureIo({ SKEIN_MAX_RECORD_BYTES: '12' });
+    const io = captureIo({ env: { SKEIN_MAX_RECORD_BYTES: '12' } });
     expect(await replayCommand(['--bucket', 'skein-data'], io, deps())).toBe(1);
     expect(io.err()).toMatch(/^skein: ingest configuration: SKEIN_MAX_RECORD_BYTES: /);
   });

@@ -25,6 +25,7 @@ import { TABLES, TRACE_INDEX_COLUMNS } from '../../schemas/columns.ts';
 import { CompactionManifest, isCompactedKey, manifestKey } from '../../schemas/compaction.ts';
 import type { LogRecord, SpanRecord } from '../../schemas/records.ts';
 import { aLogRecord, aSpanRecord, ROW_T0 } from '../builders/rows.ts';
+import { crashingStore } from '../support/crashing-store.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Fixtures: raw objects as ingest writes them (sorted data objects per table plus the batch's index object).
@@ -231,31 +232,6 @@ function countingStore(inner: ObjectStore): ObjectStore & { writes: number } {
     list: (prefix: string) => inner.list(prefix),
   };
   return counted;
-}
-
-/**
- * A store whose process "dies" at the `failAt`-th write: that write and every later one throw — `before` the request
- * reaches the store, or `after` it was applied (the response was lost). Reads keep working.
- */
-function crashingStore(inner: ObjectStore, failAt: number, mode: 'before' | 'after'): ObjectStore & { writes: number } {
-  let writes = 0;
-  const guard = async <T>(op: () => Promise<T>): Promise<T> => {
-    writes++;
-    if (writes < failAt) return op();
-    if (writes === failAt && mode === 'after') await op();
-    throw new Error(`crash at write ${writes}`);
-  };
-  return {
-    get writes() {
-      return writes;
-    },
-    put: (k, b, t) => guard(() => inner.put(k, b, t)),
-    putIf: (k, b, t, c) => guard(() => inner.putIf(k, b, t, c)),
-    delete: (k) => guard(() => inner.delete(k)),
-    get: (k) => inner.get(k),
-    getVersioned: (k) => inner.getVersioned(k),
-    list: (prefix) => inner.list(prefix),
-  };
 }
 
 /** A store that yields to the event loop before every call, so two compactors interleave request by request. */

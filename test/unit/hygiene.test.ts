@@ -12,6 +12,7 @@ import {
 } from '../../functions/ingest/hygiene.ts';
 import { LogRecord, SpanRecord } from '../../schemas/records.ts';
 import { aRecordContext } from '../builders/decode.ts';
+import { aLogRecord, aSpanRecord } from '../builders/rows.ts';
 
 const ctx = aRecordContext();
 const redactor = createRedactor();
@@ -19,63 +20,31 @@ const limits: HygieneLimits = { ...DEFAULT_HYGIENE_LIMITS, maxBodyBytes: 1024, m
 const HOUR = 3_600_000;
 const NS = 1_000_000n;
 
+/** A log row as hygiene receives it from the decoders of the record `ctx`: a second before arrival, sub-ms time. */
 function aLogRow(overrides: Partial<LogRecord> = {}): LogRecord {
   const time = overrides.time ?? ctx.arrivalMs - 1000;
-  return {
-    trace_id: '4bf92f3577b34da6a3ce929d0e0e4736',
+  return aLogRecord({
     time,
     time_unix_nano: BigInt(time) * NS + 123n,
     observed_time_unix_nano: ctx.observedNs,
-    span_id: null,
-    request_id: null,
-    severity_number: 9,
-    severity_text: 'INFO',
-    body: 'request completed',
-    service_name: 'orders',
-    resource_attributes: '{"service.name":"orders"}',
     attributes: '{"http_status":200}',
-    source_format: 'json-lines',
     shard_id: ctx.shardId,
     sequence_number: ctx.sequenceNumber,
-    sub_sequence_number: 0,
-    record_ordinal: 0,
     arrival_time: ctx.arrivalMs,
-    ingest_flags: null,
     ...overrides,
-  };
+  });
 }
 
+/** A 5 ms span row as hygiene receives it from the decoders of the record `ctx`. */
 function aSpanRow(overrides: Partial<SpanRecord> = {}): SpanRecord {
-  const start = overrides.start_time ?? ctx.arrivalMs - 1000;
-  return {
-    trace_id: '4bf92f3577b34da6a3ce929d0e0e4736',
-    start_time: start,
-    start_time_unix_nano: BigInt(start) * NS,
-    end_time_unix_nano: BigInt(start) * NS + 5_000_000n,
-    duration_nano: 5_000_000n,
-    span_id: '00f067aa0ba902b7',
-    request_id: null,
-    parent_span_id: null,
-    trace_state: null,
-    name: 'GET /orders',
-    kind: 'SERVER',
-    status_code: 'UNSET',
-    status_message: null,
-    service_name: 'orders',
-    scope_name: null,
-    resource_attributes: '{"service.name":"orders"}',
+  return aSpanRecord({
+    start_time: overrides.start_time ?? ctx.arrivalMs - 1000,
     attributes: '{"http.route":"/orders"}',
-    events: '[]',
-    links: '[]',
-    source_format: 'otlp-json',
     shard_id: ctx.shardId,
     sequence_number: ctx.sequenceNumber,
-    sub_sequence_number: 0,
-    record_ordinal: 0,
     arrival_time: ctx.arrivalMs,
-    ingest_flags: null,
     ...overrides,
-  };
+  });
 }
 
 const utf8Bytes = (s: string) => Buffer.byteLength(s, 'utf8');

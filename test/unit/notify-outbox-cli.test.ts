@@ -4,24 +4,12 @@ import { memoryObjectStore } from '../../functions/core/object-store.ts';
 import { DEAD_LETTER_PREFIX } from '../../functions/notify/delivery-store.ts';
 import { type NotifyDeps, notifyOnce } from '../../functions/notify/notify-once.ts';
 import { staticSecretProvider } from '../../functions/notify/secrets.ts';
-import type { CliIo } from '../../local/cli/io.ts';
 import { outboxCommand } from '../../local/cli/outbox-command.ts';
 import { parseNotifyConfig } from '../../schemas/notify-config.ts';
+import { captureIo } from '../builders/cli-io.ts';
 import { aTransition, fakeHttp, NOTIFY_T0, notifyYaml, putOutbox } from '../builders/notify.ts';
 
 const PD = 'https://pd.test/v2/enqueue';
-
-function captureIo(): CliIo & { out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  return {
-    stdout: { write: (s: string) => (out += s) },
-    stderr: { write: (s: string) => (err += s) },
-    env: {},
-    out: () => out,
-    err: () => err,
-  };
-}
 
 async function deadLetteredStore() {
   const store = memoryObjectStore();

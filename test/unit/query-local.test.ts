@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CliIo } from '../../local/cli/io.ts';
 import { queryCommand } from '../../local/cli/query-command.ts';
 import { writeEndpoints } from '../../local/endpoints.ts';
 import { listTableFiles, queryLocal } from '../../local/query/local-query.ts';
 import { type ColumnDef, TABLES, type TableName } from '../../schemas/columns.ts';
+import { captureIo } from '../builders/cli-io.ts';
 
 const TRACE_A = '4bf92f3577b34da6a3ce929d0e0e4736';
 const TRACE_B = '0af7651916cd43dd8448eb211c80319c';
@@ -122,18 +122,6 @@ async function writeObject(dataDir: string, key: string, table: TableName, rows:
     instance.closeSync();
   }
   await writeFile(join(dataDir, BUCKET, `${key}._S3rver_metadata.json`), '{}');
-}
-
-function captureIo(isTTY = false): CliIo & { out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  return {
-    stdout: { write: (s: string) => (out += s), isTTY },
-    stderr: { write: (s: string) => (err += s) },
-    env: {},
-    out: () => out,
-    err: () => err,
-  };
 }
 
 describe('local query', () => {
@@ -402,16 +390,12 @@ describe('local query', () => {
     });
 
     it('colours a TTY unless NO_COLOR is set', async () => {
-      const tty = captureIo(true);
+      const tty = captureIo({ isTTY: true });
       await queryCommand(['trace', TRACE_A, '--local', dir], tty);
       expect(tty.out()).toContain('\x1b[');
-      const noColour = { ...captureIo(true), env: { NO_COLOR: '1' } };
-      let out = '';
-      await queryCommand(['trace', TRACE_A, '--local', dir], {
-        ...noColour,
-        stdout: { write: (s: string) => (out += s), isTTY: true },
-      });
-      expect(out).not.toContain('\x1b[');
+      const noColour = captureIo({ isTTY: true, env: { NO_COLOR: '1' } });
+      await queryCommand(['trace', TRACE_A, '--local', dir], noColour);
+      expect(noColour.out()).not.toContain('\x1b[');
     });
   });
 });

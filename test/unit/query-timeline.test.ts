@@ -3,6 +3,7 @@ import type { LogRow, QueryRow, SpanRow } from '../../local/query/rows.ts';
 import { toJsonRow } from '../../local/query/rows.ts';
 import { buildTree, formatDuration, formatTimeline, levelName } from '../../local/query/timeline.ts';
 import { LOG_COLUMNS, SPAN_COLUMNS } from '../../schemas/columns.ts';
+import { aLogRecord, aSpanRecord } from '../builders/rows.ts';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const OTHER_TRACE = '0af7651916cd43dd8448eb211c80319c';
@@ -11,34 +12,11 @@ const T0 = 1_714_548_600_000;
 const ms = (offset: number): bigint => BigInt(T0 + offset) * 1_000_000n;
 
 class SpanBuilder {
-  private row: SpanRow = {
-    trace_id: TRACE,
-    start_time: T0,
-    start_time_unix_nano: ms(0),
-    end_time_unix_nano: ms(10),
-    duration_nano: 10_000_000n,
-    span_id: '00f067aa0ba902b7',
-    request_id: null,
-    parent_span_id: null,
-    trace_state: null,
-    name: 'GET /orders',
-    kind: 'SERVER',
-    status_code: 'UNSET',
-    status_message: null,
-    service_name: 'api',
-    scope_name: null,
-    resource_attributes: '{}',
-    attributes: '{}',
-    events: '[]',
-    links: '[]',
-    source_format: 'otlp-json',
-    shard_id: 'shardId-000000000000',
-    sequence_number: '1',
-    sub_sequence_number: 0,
-    record_ordinal: 0,
-    ingest_flags: null,
-    arrival_time: T0,
-  };
+  private row: SpanRow = aSpanRecord(
+    { trace_id: TRACE, start_time: T0, service_name: 'api', resource_attributes: '{}', sequence_number: '1' },
+    10,
+  );
+
   with(fields: Partial<SpanRow>): this {
     this.row = { ...this.row, ...fields };
     return this;
@@ -57,27 +35,15 @@ class SpanBuilder {
 }
 
 class LogBuilder {
-  private row: LogRow = {
+  private row: LogRow = aLogRecord({
     trace_id: TRACE,
     time: T0,
-    time_unix_nano: ms(0),
-    observed_time_unix_nano: ms(0),
-    span_id: null,
-    request_id: null,
-    severity_number: 9,
-    severity_text: 'INFO',
     body: 'hello',
     service_name: 'api',
     resource_attributes: '{}',
-    attributes: '{}',
-    source_format: 'json-lines',
-    shard_id: 'shardId-000000000000',
     sequence_number: '2',
-    sub_sequence_number: 0,
-    record_ordinal: 0,
-    ingest_flags: null,
-    arrival_time: T0,
-  };
+  });
+
   with(fields: Partial<LogRow>): this {
     this.row = { ...this.row, ...fields };
     return this;

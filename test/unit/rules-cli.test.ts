@@ -2,21 +2,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { CliIo } from '../../local/cli/io.ts';
 import { rulesCommand } from '../../local/cli/rules-command.ts';
+import { captureIo } from '../builders/cli-io.ts';
 import { aRuleFile } from '../builders/rules.ts';
-
-function captureIo(): CliIo & { out: () => string; err: () => string } {
-  let out = '';
-  let err = '';
-  return {
-    stdout: { write: (s: string) => (out += s) },
-    stderr: { write: (s: string) => (err += s) },
-    env: {},
-    out: () => out,
-    err: () => err,
-  };
-}
 
 describe('skein rules validate', () => {
   let dir: string;
