@@ -177,6 +177,7 @@ export const TRACE_INDEX_COLUMNS = [
     name: 'services',
     type: 'string',
     nullable: false,
+    dictionary: true,
     comment: 'service names seen for the id in the object, sorted, comma-separated',
   },
   { name: 'span_count', type: 'int32', nullable: false, comment: 'spans of the id in the object' },
@@ -201,7 +202,14 @@ export const TRACE_INDEX_COLUMNS = [
     dictionary: true,
     comment: 'hour partition of the data object',
   },
-  { name: 'object_key', type: 'string', nullable: false, comment: 'S3 key of the data object holding the rows' },
+  {
+    name: 'object_key',
+    type: 'string',
+    nullable: false,
+    // Two distinct values per batch object (its logs and spans keys), a few per compacted object.
+    dictionary: true,
+    comment: 'S3 key of the data object holding the rows',
+  },
 ] as const satisfies readonly ColumnDef[];
 
 /** Partition keys of the compacted index: `bucket=<2 hex>/dt=YYYY-MM-DD`. */
