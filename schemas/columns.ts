@@ -189,6 +189,13 @@ export const TRACE_INDEX_COLUMNS = [
     comment: 'a span with status ERROR or a log line with severity ERROR or worse',
   },
   {
+    name: 'trace_ids',
+    type: 'string',
+    nullable: true,
+    comment:
+      'for request rows: the trace ids the request touched in the object, sorted, comma-separated (null for trace rows)',
+  },
+  {
     name: 'data_dt',
     type: 'string',
     nullable: false,

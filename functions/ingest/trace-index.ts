@@ -14,6 +14,8 @@ export type TraceIndexRow = {
   readonly span_count: number;
   readonly log_count: number;
   readonly error: boolean;
+  /** Request rows: the trace ids of the request's rows in the object, sorted, comma-joined; null for trace rows. */
+  readonly trace_ids: string | null;
   readonly data_dt: string;
   readonly data_hour: string;
   readonly object_key: string;
@@ -45,6 +47,8 @@ interface Entry {
   spans: number;
   logs: number;
   error: boolean;
+  /** Request entries: the trace ids seen with the request (allocated on the first one); always null for traces. */
+  traces: Set<string> | null;
 }
 
 /** `{ dt: 'YYYY-MM-DD', hour: 'HH' }` of the batch's first arrival, UTC: the same partition as `tableObjectKey`. */
@@ -66,11 +70,13 @@ export function traceIndexObjectKey(batch: BatchId): string {
 /**
  * The index rows of one batch: one per (id, id kind, data table) over the batch's log and span rows — trace ids as
  * `'trace'`, request ids as `'request'` — with the time range, service names (sorted, unique, comma-joined), row
- * counts and error flag (a span with status ERROR or a log with severity number ≥ 17) of that id in that object.
+ * counts and error flag (a span with status ERROR or a log with severity number ≥ 17) of that id in that object;
+ * request rows also carry the trace ids of the request's rows in that object (`trace_ids`, sorted, comma-joined,
+ * null when none), so a request lookup can go straight to the traces without scanning `request_id`.
  * Sorted by id, then id kind, then data table, so the index object's row groups hold narrow id ranges.
  *
  * Runs on the ingest hot path: one pass over the rows into four maps keyed by the id itself (no composite keys, no
- * per-row allocation except the first sighting of an id).
+ * per-row allocation except the first sighting of an id, or of a trace id within a request).
  */
 export function buildTraceIndex(
   logs: readonly LogRecord[],
@@ -87,17 +93,22 @@ export function buildTraceIndex(
     const log = logs[i];
     if (log === undefined) continue;
     const error = log.severity_number >= SEVERITY_ERROR;
-    if (log.trace_id !== null) note(logTraces, log.trace_id, log.time, log.time, log.service_name, false, error);
-    if (log.request_id !== null) note(logRequests, log.request_id, log.time, log.time, log.service_name, false, error);
+    if (log.trace_id !== null) {
+      note(logTraces, log.trace_id, log.time, log.time, log.service_name, false, error, null);
+    }
+    if (log.request_id !== null) {
+      note(logRequests, log.request_id, log.time, log.time, log.service_name, false, error, log.trace_id);
+    }
   }
   for (let i = 0; i < spans.length; i++) {
     const span = spans[i];
     if (span === undefined) continue;
     const error = span.status_code === 'ERROR';
     const end = Number(span.end_time_unix_nano / NANOS_PER_MS);
-    note(spanTraces, span.trace_id, span.start_time, end, span.service_name, true, error);
-    if (span.request_id !== null)
-      note(spanRequests, span.request_id, span.start_time, end, span.service_name, true, error);
+    note(spanTraces, span.trace_id, span.start_time, end, span.service_name, true, error, null);
+    if (span.request_id !== null) {
+      note(spanRequests, span.request_id, span.start_time, end, span.service_name, true, error, span.trace_id);
+    }
   }
 
   const rows: TraceIndexRow[] = [];
@@ -123,10 +134,11 @@ function note(
   service: string | null,
   isSpan: boolean,
   error: boolean,
+  traceId: string | null,
 ): void {
   let entry = map.get(id);
   if (entry === undefined) {
-    entry = { id, first, last, services: [], spans: 0, logs: 0, error: false };
+    entry = { id, first, last, services: [], spans: 0, logs: 0, error: false, traces: null };
     map.set(id, entry);
   } else {
     if (first < entry.first) entry.first = first;
@@ -136,6 +148,10 @@ function note(
   if (isSpan) entry.spans++;
   else entry.logs++;
   if (error) entry.error = true;
+  if (traceId !== null) {
+    if (entry.traces === null) entry.traces = new Set([traceId]);
+    else entry.traces.add(traceId);
+  }
 }
 
 function emit(
@@ -157,11 +173,17 @@ function emit(
       span_count: e.spans,
       log_count: e.logs,
       error: e.error,
+      trace_ids: e.traces === null ? null : joinSorted(e.traces),
       data_dt: partition.dt,
       data_hour: partition.hour,
       object_key: objectKey,
     });
   }
+}
+
+/** The ids sorted (JS order = Parquet byte order for our ASCII ids), comma-joined. */
+function joinSorted(ids: ReadonlySet<string>): string {
+  return [...ids].sort().join(',');
 }
 
 /** Id, then kind, then table. JS string order equals Parquet's byte order for the ASCII ids we store. */

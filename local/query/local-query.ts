@@ -14,11 +14,14 @@ import { indexBucket } from '../../functions/core/index-bucket.ts';
 import { TABLE_NAMES, TABLES, type TableName } from '../../schemas/columns.ts';
 import {
   allVisibleObjects,
-  type IndexHit,
-  planDataReads,
+  planRequestReads,
+  planTraceReads,
+  type RequestHit,
+  type RequestPlan,
   rawIndexObjects,
   type StoreSnapshot,
-  type TableObjects,
+  type TraceHit,
+  type TraceRead,
 } from './lookup-plan.ts';
 import { type LookupStats, ReadTracker } from './read-stats.ts';
 import { compareRows, type QueryRow, ROW_SCHEMAS } from './rows.ts';
@@ -88,13 +91,19 @@ function placeholders(count: number): string {
 
 /** The SQL of each step, for documentation and tests. Ids are bound as `$v0`, `$v1`, …; files as `$files`. */
 export const LOCAL_QUERY_SQL = {
-  /** Where the ids were written: index rows of the given kind. */
+  /** Where the ids were written: index rows of the given kind, with the id each is of. */
   indexHits: (count: number) =>
-    `SELECT DISTINCT data_table, data_dt, data_hour, object_key FROM ${READ_INDEX} WHERE id_kind = $kind AND id IN (${placeholders(count)})`,
+    `SELECT DISTINCT id, data_table, data_dt, data_hour, object_key FROM ${READ_INDEX} WHERE id_kind = $kind AND id IN (${placeholders(count)})`,
+  /** Where a request was written, with the trace ids of its rows in each object (`trace_ids`, null on old objects). */
+  requestHits: (count: number) =>
+    `SELECT DISTINCT data_table, data_dt, data_hour, object_key, trace_ids, span_count + log_count AS row_count FROM ${READ_INDEX} WHERE id_kind = 'request' AND id IN (${placeholders(count)})`,
   /** Rows of some traces (one equality for a single id, so DuckDB prunes row groups by min/max). */
   byTraces: (table: TableName, count: number) =>
     `SELECT ${selectList(table)} FROM ${READ_TABLE} WHERE ${count === 1 ? 'trace_id = $v0' : `trace_id IN (${placeholders(count)})`}`,
-  /** Step 1 of a request lookup: the traces the request touched (two columns read). */
+  /**
+   * Step 1 of a request lookup, in the objects whose index rows do not list the request's trace ids (all objects
+   * with a time range): the traces the request touched (two columns read).
+   */
   tracesOfRequest: () =>
     `SELECT DISTINCT trace_id FROM ${READ_TABLE} WHERE request_id = $v0 AND trace_id IS NOT NULL ORDER BY trace_id`,
   /** The request's rows that belong to no trace (the trace rows come from the trace lookup). */
@@ -182,6 +191,13 @@ const IndexHitRow = z.object({
   object_key: z.string(),
 });
 
+const TraceHitRow = IndexHitRow.extend({ id: z.string() });
+
+const RequestHitRow = IndexHitRow.extend({ trace_ids: z.string().nullable(), row_count: z.number().int() });
+
+/** DuckDB's binder error when no index object read has the `trace_ids` column (all written before it existed). */
+const NO_TRACE_IDS_COLUMN = /column "?trace_ids"? not found/i;
+
 /** The steps of one lookup over one snapshot; every read goes through the tracker. */
 class Lookup {
   private readonly keyOf: (path: string) => string;
@@ -198,79 +214,135 @@ class Lookup {
   }
 
   async trace(id: string): Promise<QueryRow[]> {
-    return this.readRows(await this.objectsFor('trace', [id]), [id]);
+    return this.traceRows([id]);
   }
 
   /**
-   * A request: the trace ids its rows carry (reading only `trace_id` and `request_id` — request ids are not the sort
-   * key, so min/max prune them poorly and whole rows would be read for nothing), then every row of those traces
-   * (pruned by `trace_id`), plus the request's rows that carry no trace id (null trace ids sort last, so few groups
-   * hold them).
+   * A request: the trace ids its rows carry, then every row of those traces (pruned by `trace_id`), plus the
+   * request's rows that carry no trace id (null trace ids sort last, so few groups hold them). Without a time range
+   * the index rows of the request list its trace ids per object (`trace_ids`); only objects they do not cover are
+   * read for them (only `trace_id` and `request_id` — request ids are not the sort key, so min/max prune them
+   * poorly and whole rows would be read for nothing).
    */
   async request(id: string): Promise<QueryRow[]> {
-    const objects = await this.objectsFor('request', [id]);
-    const traceIds = new Set<string>();
-    const untraced: QueryRow[] = [];
+    const plan = await this.requestPlan(id);
+    const traceIds = new Set<string>(plan.traceIds);
     for (const table of TABLE_NAMES) {
-      const keys = objects[table];
-      if (keys.length === 0) continue;
-      this.progress(`reading ${keys.length} ${table} object(s) by request id`);
-      const files = keys.map((k) => objectPath(this.store, k));
+      const scan = plan.scan[table];
+      if (scan.length === 0) continue;
+      this.progress(`reading ${scan.length} ${table} object(s) by request id for its traces`);
+      const files = scan.map((k) => objectPath(this.store, k));
       await this.tracker.measure(this.connection, 'data', files, this.keyOf, 'request_id', [id], {
         columns: ['trace_id', 'request_id'],
       });
       for (const raw of await run(this.connection, LOCAL_QUERY_SQL.tracesOfRequest(), files, [id])) {
-        const row = TraceIdRow.parse(raw);
-        traceIds.add(row.trace_id);
+        traceIds.add(TraceIdRow.parse(raw).trace_id);
       }
+    }
+    const ids = [...traceIds].sort();
+    const rows = ids.length === 0 ? [] : await this.traceRows(ids);
+    const traced = { logs: 0, spans: 0 };
+    for (const r of rows) if (r.row.request_id === id) traced[r.table]++;
+    for (const table of TABLE_NAMES) {
+      const keys = plan.objects[table];
+      // Every row of the request the index counts in this table is among the trace rows: none is untraced.
+      if (keys.length === 0 || plan.indexedRows[table] === traced[table]) continue;
+      this.progress(`reading ${keys.length} ${table} object(s) by request id for its untraced rows`);
+      const files = keys.map((k) => objectPath(this.store, k));
       await this.tracker.measure(this.connection, 'data', files, this.keyOf, 'request_id', [id], {
         nullsIn: 'trace_id',
       });
-      untraced.push(
-        ...parseRows(table, await run(this.connection, LOCAL_QUERY_SQL.untracedOfRequest(table), files, [id])),
-      );
+      rows.push(...parseRows(table, await run(this.connection, LOCAL_QUERY_SQL.untracedOfRequest(table), files, [id])));
     }
-    if (traceIds.size === 0) return untraced;
-    const ids = [...traceIds].sort();
-    const rows = await this.readRows(await this.objectsFor('trace', ids), ids);
-    rows.push(...untraced);
     return rows;
   }
 
-  /** The data objects that may hold rows of the ids: the index's answer, or every visible object in range. */
-  private async objectsFor(kind: 'trace' | 'request', ids: readonly string[]): Promise<TableObjects> {
-    if (this.mode === 'time-range') return allVisibleObjects(this.snapshot);
+  /**
+   * Every row of the traces `ids`: with a time range in every visible object in range; without, in the objects the
+   * index names for each id ({@link planTraceReads}), each searched only for its own ids.
+   */
+  private async traceRows(ids: readonly string[]): Promise<QueryRow[]> {
+    let reads: TraceRead[];
+    if (this.mode === 'time-range') {
+      const all = allVisibleObjects(this.snapshot);
+      reads = TABLE_NAMES.map((table) => ({ table, keys: all[table], ids: [...ids] }));
+    } else {
+      const hits: TraceHit[] = [];
+      const files = await this.indexFiles('trace', ids);
+      if (files.length > 0) {
+        const raw = await run(this.connection, LOCAL_QUERY_SQL.indexHits(ids.length), files, ids, { kind: 'trace' });
+        for (const value of raw) {
+          const row = TraceHitRow.parse(value);
+          hits.push({
+            id: row.id,
+            table: row.data_table,
+            dt: row.data_dt,
+            hour: row.data_hour,
+            objectKey: row.object_key,
+          });
+        }
+      }
+      reads = planTraceReads(this.snapshot, ids, hits);
+    }
+    const rows: QueryRow[] = [];
+    for (const read of reads) {
+      if (read.keys.length === 0) continue;
+      this.progress(`reading ${read.keys.length} ${read.table} object(s) by trace id`);
+      const files = read.keys.map((k) => objectPath(this.store, k));
+      await this.tracker.measure(this.connection, 'data', files, this.keyOf, 'trace_id', read.ids);
+      const raw = await run(this.connection, LOCAL_QUERY_SQL.byTraces(read.table, read.ids.length), files, read.ids);
+      rows.push(...parseRows(read.table, raw));
+    }
+    return rows;
+  }
+
+  /**
+   * What a request lookup reads: with a time range, every visible object in range, all scanned for the request's
+   * traces; without, the index hits of the request split by {@link planRequestReads}.
+   */
+  private async requestPlan(id: string): Promise<RequestPlan> {
+    if (this.mode === 'time-range') {
+      const all = allVisibleObjects(this.snapshot);
+      return { objects: all, scan: all, traceIds: [], indexedRows: { logs: null, spans: null } };
+    }
+    const hits: RequestHit[] = [];
+    const files = await this.indexFiles('request', [id]);
+    if (files.length > 0) {
+      for (const value of await this.requestHitRows(files, id)) {
+        const row = RequestHitRow.parse(value);
+        hits.push({
+          table: row.data_table,
+          dt: row.data_dt,
+          hour: row.data_hour,
+          objectKey: row.object_key,
+          traceIds: row.trace_ids,
+          rows: row.row_count,
+        });
+      }
+    }
+    return planRequestReads(this.snapshot, hits);
+  }
+
+  /** The request's index rows with `trace_ids`; without it (null) when no index object read has that column yet. */
+  private async requestHitRows(files: readonly string[], id: string): Promise<Record<string, unknown>[]> {
+    try {
+      return await run(this.connection, LOCAL_QUERY_SQL.requestHits(1), files, [id]);
+    } catch (error) {
+      if (!NO_TRACE_IDS_COLUMN.test(errorMessage(error))) throw error;
+      const raw = await run(this.connection, LOCAL_QUERY_SQL.indexHits(1), files, [id], { kind: 'request' });
+      return raw.map((row) => ({ ...row, trace_ids: null, row_count: 0 }));
+    }
+  }
+
+  /** The index objects (paths) that may hold rows of the ids — per-batch ones and the ids' buckets — measured. */
+  private async indexFiles(kind: 'trace' | 'request', ids: readonly string[]): Promise<string[]> {
     const buckets = [...new Set(ids.map(indexBucket))].sort();
     const keys = rawIndexObjects(this.snapshot);
     for (const b of buckets) keys.push(...(await listIndexBucket(this.store, b)));
     this.progress(`reading ${keys.length} index object(s) for ${ids.length} ${kind} id(s)`);
-    const hits: IndexHit[] = [];
-    if (keys.length > 0) {
-      const files = keys.map((k) => objectPath(this.store, k));
-      await this.tracker.measure(this.connection, 'index', files, this.keyOf, 'id', ids);
-      const raw = await run(this.connection, LOCAL_QUERY_SQL.indexHits(ids.length), files, ids, { kind });
-      for (const value of raw) {
-        const row = IndexHitRow.parse(value);
-        hits.push({ table: row.data_table, dt: row.data_dt, hour: row.data_hour, objectKey: row.object_key });
-      }
-    }
-    return planDataReads(this.snapshot, hits);
-  }
-
-  /** Every row of the traces `ids` in the objects. */
-  private async readRows(objects: TableObjects, ids: readonly string[]): Promise<QueryRow[]> {
-    const rows: QueryRow[] = [];
-    for (const table of TABLE_NAMES) {
-      const keys = objects[table];
-      if (keys.length === 0) continue;
-      this.progress(`reading ${keys.length} ${table} object(s) by trace id`);
-      const files = keys.map((k) => objectPath(this.store, k));
-      await this.tracker.measure(this.connection, 'data', files, this.keyOf, 'trace_id', ids);
-      rows.push(
-        ...parseRows(table, await run(this.connection, LOCAL_QUERY_SQL.byTraces(table, ids.length), files, ids)),
-      );
-    }
-    return rows;
+    const files = keys.map((k) => objectPath(this.store, k));
+    if (files.length > 0) await this.tracker.measure(this.connection, 'index', files, this.keyOf, 'id', ids);
+    return files;
   }
 }
 

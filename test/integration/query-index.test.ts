@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -216,6 +216,35 @@ describe('lookup by id through the trace index (local store)', () => {
     ]);
   });
 
+  it('finds the same request rows from index objects written before trace_ids, reading the data for the traces', async () => {
+    // Prepare: the lookup with today's index, then with older index objects (no trace_ids column): some, then all.
+    const current = await queryLocal({ ...folder, by: 'request', id: R1 });
+    const originals = await Promise.all(batches.map((_, i) => readFile(objectPath(folder, indexKey(i)))));
+    const withoutTraceIds = async (i: number) => {
+      const path = objectPath(folder, indexKey(i));
+      const copy = join(dir, `old-index-${i}._S3rver_object`); // outside the bucket: s3rver lists nothing there
+      await duckCopy(`SELECT * EXCLUDE (trace_ids) FROM read_parquet(${quote(path)})`, copy);
+      await rename(copy, path);
+    };
+    const rowsOf = (r: typeof current) =>
+      r.rows.map((x) => JSON.stringify(x, (_k, v) => (typeof v === 'bigint' ? `${v}` : v)));
+    try {
+      // Act
+      await withoutTraceIds(0);
+      const mixed = await queryLocal({ ...folder, by: 'request', id: R1 });
+      for (let i = 1; i < batches.length; i++) await withoutTraceIds(i);
+      const old = await queryLocal({ ...folder, by: 'request', id: R1 });
+
+      // Assess
+      expect(rowsOf(mixed)).toEqual(rowsOf(current));
+      expect(rowsOf(old)).toEqual(rowsOf(current));
+      expect(old.stats.objectKeys).toEqual(current.stats.objectKeys);
+      expect(current.stats.dataBytesRead).toBeLessThan(old.stats.dataBytesRead);
+    } finally {
+      await Promise.all(originals.map((body, i) => writeFile(objectPath(folder, indexKey(i)), body)));
+    }
+  });
+
   it('sees every row exactly once after an hour is compacted, through the manifest and the bucketed index', async () => {
     // Prepare: compact hour 0 as the compactor does (outputs, then the manifest; sources stay until the grace period).
     const before = await queryLocal({ ...folder, by: 'request', id: R1 });
@@ -295,6 +324,77 @@ describe('lookup by id through the trace index (local store)', () => {
     }
     await writeFile(path.replace(/\._S3rver_object$/, '._S3rver_metadata.json'), '{}');
   }
+});
+
+describe('lookup of a request with traced and untraced rows in one object (local store)', () => {
+  let dir: string;
+  let folder: LocalStore;
+  const R2 = 'req-mixed-2';
+  const R3 = 'req-traced-3';
+
+  beforeAll(async () => {
+    // Prepare: one batch whose logs object holds the request's rows with and without a trace id.
+    dir = await mkdtemp(join(tmpdir(), 'skein-query-mixed-'));
+    folder = { dataDir: dir, bucket: BUCKET };
+    const store = s3rverFolderStore(dir, BUCKET);
+    const config = loadIngestConfig({ SKEIN_BUCKET: BUCKET, SKEIN_ROW_GROUP_ROWS: '100' });
+    const event = aKinesisEvent(
+      [
+        anOtlpTraceRequest('web', [
+          { traceId: T3, spanId: aSpanId(1), name: 'POST /mixed', startNs: BigInt(H0) * NS, requestId: R2 },
+        ]),
+        anOtlpTraceRequest('web', [
+          { traceId: T2, spanId: aSpanId(2), name: 'POST /traced', startNs: BigInt(H0 + 10) * NS, requestId: R3 },
+        ]),
+        aLogLine({ traceId: T2, requestId: R3, service: 'web', msg: 'only traced', timeMs: H0 + 11 }),
+        aLogLine({ traceId: T3, requestId: R2, service: 'web', msg: 'traced line', timeMs: H0 + 1 }),
+        aLogLine({ traceId: T3, service: 'web', msg: 'trace line without the request', timeMs: H0 + 2 }),
+        aLogLine({ requestId: R2, service: 'worker', msg: 'untraced line', timeMs: H0 + 3 }),
+        ...filler(7, H0 + 2_000),
+      ],
+      { shardId: 'shardId-000000000000', firstSeq: 1000n, arrivalMs: H0 + 60_000 },
+    );
+    await ingestWithIndex(event.Records, { store, config, clock: () => H0 + 60_000, logger: memoryLogger() });
+  });
+
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('still reads the untraced rows when the trace rows hold fewer of the request rows than the index counts', async () => {
+    // Act
+    const indexed = await queryLocal({ ...folder, by: 'request', id: R2 });
+    const scanned = await queryLocal({ ...folder, by: 'request', id: R2, since: H0 - HOUR, until: H0 + HOUR });
+
+    // Assess
+    expect(indexed.stats.mode).toBe('index');
+    expect(indexed.rows.map((r) => (r.table === 'logs' ? r.row.body : r.row.name))).toEqual([
+      'POST /mixed',
+      'traced line',
+      'trace line without the request',
+      'untraced line',
+    ]);
+    const rowsOf = (r: typeof indexed) =>
+      r.rows.map((x) => JSON.stringify(x, (_k, v) => (typeof v === 'bigint' ? `${v}` : v)));
+    expect(rowsOf(indexed)).toEqual(rowsOf(scanned));
+    const trace = await queryLocal({ ...folder, by: 'trace', id: T3 });
+    expect(indexed.stats.dataBytesRead).toBeGreaterThan(trace.stats.dataBytesRead);
+  });
+
+  it('reads no more data for a request whose rows all carry trace ids than a lookup of those traces', async () => {
+    // Act
+    const request = await queryLocal({ ...folder, by: 'request', id: R3 });
+    const trace = await queryLocal({ ...folder, by: 'trace', id: T2 });
+
+    // Assess
+    expect(request.rows.map((r) => (r.table === 'logs' ? r.row.body : r.row.name))).toEqual([
+      'POST /traced',
+      'only traced',
+    ]);
+    expect(request.rows).toEqual(trace.rows);
+    expect(request.stats.dataBytesRead).toBe(trace.stats.dataBytesRead);
+    expect(request.stats.objectKeys).toEqual(trace.stats.objectKeys);
+  });
 });
 
 function quote(s: string): string {

@@ -522,6 +522,9 @@ describe('the compacted index', () => {
     expect(found.sort((a, b) => (key(a) < key(b) ? -1 : 1))).toEqual(
       expected.sort((a, b) => (key(a) < key(b) ? -1 : 1)),
     );
+    const requestTraces = found.filter((r) => r.id_kind === 'request').map((r) => r.trace_ids);
+    expect(requestTraces.some((t) => t !== null && /^[0-9a-f]{32}(,[0-9a-f]{32})*$/.test(t))).toBe(true);
+    expect(found.filter((r) => r.id_kind === 'trace').every((r) => r.trace_ids === null)).toBe(true);
     const manifestBody = await store.get(manifestKey('trace_index', P.dt, P.hour, 1));
     const index = IndexManifest.parse(JSON.parse(Buffer.from(manifestBody ?? new Uint8Array()).toString('utf8')));
     expect(index.sources).toEqual(batches.map((b) => rawKey('trace_index', b.name)).sort());

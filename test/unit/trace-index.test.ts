@@ -55,6 +55,7 @@ describe('trace index', () => {
       span_count: 0,
       log_count: 3,
       error: true,
+      trace_ids: null,
       data_dt: '2026-11-25',
       data_hour: '21',
       object_key: KEYS.logs,
@@ -63,6 +64,37 @@ describe('trace index', () => {
     expect(rows[2]?.error).toBe(false);
     expect(rows[0]).toMatchObject({ error: true, object_key: KEYS.spans, last_time: ROW_T0 + 12 });
     expect(rows[3]).toMatchObject({ services: '', log_count: 1, error: false });
+  });
+
+  it('lists on each request row the sorted, unique trace ids of that request in that object, and none on trace rows', () => {
+    // Prepare: a request over two traces in logs (one repeated, one untraced line) and one trace in spans.
+    const logs = [
+      aLogRecord({ trace_id: TRACE_A, request_id: REQUEST }),
+      aLogRecord({ trace_id: null, request_id: REQUEST }),
+      aLogRecord({ trace_id: TRACE_B, request_id: REQUEST }),
+      aLogRecord({ trace_id: TRACE_A, request_id: REQUEST }),
+      aLogRecord({ trace_id: TRACE_A, request_id: 'other' }),
+      aLogRecord({ trace_id: null, request_id: 'job-7' }),
+    ];
+    const spans = [
+      aSpanRecord({ trace_id: TRACE_A, request_id: REQUEST }),
+      aSpanRecord({ trace_id: TRACE_B, request_id: null }),
+    ];
+
+    // Act
+    const rows = buildTraceIndex(logs, spans, KEYS, PARTITION);
+
+    // Assess
+    expect(rows.map((r) => [r.id, r.id_kind, r.data_table, r.trace_ids])).toEqual([
+      [TRACE_B, 'trace', 'logs', null],
+      [TRACE_B, 'trace', 'spans', null],
+      [TRACE_A, 'trace', 'logs', null],
+      [TRACE_A, 'trace', 'spans', null],
+      ['job-7', 'request', 'logs', null],
+      ['other', 'request', 'logs', TRACE_A],
+      [REQUEST, 'request', 'logs', `${TRACE_B},${TRACE_A}`],
+      [REQUEST, 'request', 'spans', TRACE_A],
+    ]);
   });
 
   it('counts a severity below ERROR as no error', () => {
