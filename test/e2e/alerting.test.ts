@@ -7,6 +7,7 @@ import { findAlertmanager, SETUP_HINT } from '../../local/alertmanager.ts';
 import { alertsCommand } from '../../local/cli/alerts-command.ts';
 import { ingestHandler, type LocalUpStarted, runLocalUp } from '../../local/local-up-command.ts';
 import type { ReceivedRequest } from '../../local/sinks.ts';
+import { captureIo } from '../builders/cli-io.ts';
 
 const ALERT = 'DemoHighErrorRate';
 /** Every request passes the gateway: with 90 % of requests failing, its error ratio is far above the rule's 25 %. */
@@ -49,20 +50,6 @@ const slackSays = (status: 'FIRING' | 'RESOLVED') => (r: ReceivedRequest) => {
   );
 };
 
-/** A CliIo stream that keeps what is written. */
-function capture() {
-  let text = '';
-  return {
-    write: (chunk: string) => {
-      text += chunk;
-      return true;
-    },
-    get text() {
-      return text;
-    },
-  };
-}
-
 /** Issue 6: the demo's error burst reaches Alertmanager (real), PagerDuty and Slack, and so does its end. */
 describe('alerting end to end: skein local up → burst → Alertmanager, PagerDuty, Slack', () => {
   let dir = '';
@@ -79,30 +66,25 @@ describe('alerting end to end: skein local up → burst → Alertmanager, PagerD
     // Prepare: the whole local stack in-process, with the real Alertmanager (never skipped: CI installs it)
     if (!findAlertmanager()) throw new Error(`prometheus-alertmanager is not installed: ${SETUP_HINT}`);
     dir = await mkdtemp(join(tmpdir(), 'skein-alerting-e2e-'));
-    const stdout = capture();
-    const stderr = capture();
+    const io = captureIo();
     let started!: (value: LocalUpStarted) => void;
     const up = new Promise<LocalUpStarted>((resolve) => {
       started = resolve;
     });
-    running = runLocalUp(
-      ['--dir', dir, '--shards', '1', '--evaluate-every', '2s', '--evaluation-delay', '5s'],
-      { stdout, stderr },
-      {
-        makeHandler: ingestHandler,
-        signal: stop.signal,
-        progressIntervalMs: 5_000,
-        demoRatePerSecond: 5,
-        demoIncidents: null,
-        notifyEveryMs: 1_000,
-        alertmanager: 'required',
-        onStarted: started,
-      },
-    );
+    running = runLocalUp(['--dir', dir, '--shards', '1', '--evaluate-every', '2s', '--evaluation-delay', '5s'], io, {
+      makeHandler: ingestHandler,
+      signal: stop.signal,
+      progressIntervalMs: 5_000,
+      demoRatePerSecond: 5,
+      demoIncidents: null,
+      notifyEveryMs: 1_000,
+      alertmanager: 'required',
+      onStarted: started,
+    });
     const stack = await Promise.race([
       up,
       running.then((code) => {
-        throw new Error(`skein local up exited ${code} before it was ready: ${stderr.text}`);
+        throw new Error(`skein local up exited ${code} before it was ready: ${io.err()}`);
       }),
     ]);
     const { workload, sinks, alertmanager } = stack;
@@ -118,7 +100,7 @@ describe('alerting end to end: skein local up → burst → Alertmanager, PagerD
       }, NOTIFICATION_TIMEOUT_MS),
       sinks.slack.waitFor(slackSays('FIRING'), NOTIFICATION_TIMEOUT_MS),
     ]);
-    const alerts = { stdout: capture(), stderr: capture() };
+    const alerts = captureIo();
     const alertsCode = await alertsCommand(['--local', dir, '--state', 'firing'], alerts);
     const trigger = PagerDutyTrigger.parse(pdTrigger.body);
 
@@ -162,20 +144,25 @@ describe('alerting end to end: skein local up → burst → Alertmanager, PagerD
     for (const d of [...Object.values(delays.firing), ...Object.values(delays.resolved)]) expect(d).toBeGreaterThan(0);
     // visible while firing: `skein alerts` and the progress line
     expect(alertsCode).toBe(0);
-    expect(alerts.stdout.text).toContain(ALERT);
-    expect(alerts.stdout.text).toMatch(new RegExp(`^FIRING +${ALERT} .*service="${SERVICE}"`, 'm'));
-    expect(stdout.text).toMatch(/alerts [1-9]\d* firing/);
-    expect(stdout.text).toContain(`Alertmanager ${alertmanager.url}`);
-    expect(stdout.text).toMatch(/Stopped\. Ingested \d+ records/);
+    expect(alerts.out()).toContain(ALERT);
+    expect(alerts.out()).toMatch(new RegExp(`^FIRING +${ALERT} .*service="${SERVICE}"`, 'm'));
+    expect(io.out()).toMatch(/alerts [1-9]\d* firing/);
+    expect(io.out()).toContain(`Alertmanager ${alertmanager.url}`);
+    expect(io.out()).toMatch(/Stopped\. Ingested \d+ records/);
 
     // Assess: secrets appear in no log line, printed line or sink log file
     const sinkLogs = await Promise.all(
       (await readdir(join(dir, 'sinks'))).map((f) => readFile(join(dir, 'sinks', f), 'utf8')),
     );
     const slackPath = new URL(slackUrl).pathname;
-    const logged = [stdout.text, stderr.text, ...sinkLogs].join('\n');
+    const logged = [io.out(), io.err(), ...sinkLogs].join('\n');
     expect(sinkLogs.length).toBe(3);
-    expect(stderr.text.split('\n').filter((l) => l.trim() !== '').length).toBeGreaterThan(10);
+    expect(
+      io
+        .err()
+        .split('\n')
+        .filter((l) => l.trim() !== '').length,
+    ).toBeGreaterThan(10);
     expect(trigger.routing_key).toMatch(/^[0-9a-f]{32}$/);
     expect(logged).not.toContain(trigger.routing_key);
     expect(logged).not.toContain(slackUrl);

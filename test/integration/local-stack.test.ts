@@ -13,6 +13,7 @@ import { objectPathOnDisk } from '../../local/emulators.ts';
 import { readEndpoints } from '../../local/endpoints.ts';
 import { runLocalUp } from '../../local/local-up-command.ts';
 import { type LocalStack, startLocalStack } from '../../local/stack.ts';
+import { captureIo } from '../builders/cli-io.ts';
 
 interface Delivery {
   shardId: string;
@@ -259,27 +260,14 @@ console.log('stopped', seen);
 });
 
 describe('skein local up', () => {
-  function sink() {
-    let text = '';
-    return {
-      write: (chunk: string) => {
-        text += chunk;
-        return true;
-      },
-      get text() {
-        return text;
-      },
-    };
-  }
-
   it('prints its usage for --help', async () => {
     // Prepare
-    const io = { stdout: sink(), stderr: sink() };
+    const io = captureIo();
     // Act
     const code = await runLocalUp(['--help'], io, { makeHandler: () => async () => undefined });
     // Assess
     expect(code).toBe(0);
-    expect(io.stdout.text).toContain('Usage: skein local up');
+    expect(io.out()).toContain('Usage: skein local up');
   });
 
   it.each([
@@ -292,28 +280,28 @@ describe('skein local up', () => {
     [['--no-alerting', '--rules', 'rules/examples'], '--rules has no effect with --no-alerting'],
   ])('refuses %j with exit 2 and a one-line reason', async (args, reason) => {
     // Prepare
-    const io = { stdout: sink(), stderr: sink() };
+    const io = captureIo();
     // Act
     const code = await runLocalUp(args, io, { makeHandler: () => async () => undefined });
     // Assess
     expect(code).toBe(2);
-    expect(io.stderr.text.split('\n')[0]).toContain(reason);
-    expect(io.stdout.text).toBe('');
+    expect(io.err().split('\n')[0]).toContain(reason);
+    expect(io.out()).toBe('');
   });
 
   it('exits 1 naming the rule path when the rules cannot be loaded, before starting anything', async () => {
     // Prepare
     const dir = await mkdtemp(join(tmpdir(), 'skein-up-rules-'));
-    const io = { stdout: sink(), stderr: sink() };
+    const io = captureIo();
     // Act
     const code = await runLocalUp(['--dir', join(dir, 'state'), '--rules', join(dir, 'missing')], io, {
       makeHandler: () => async () => undefined,
     });
     // Assess
     expect(code).toBe(1);
-    expect(io.stderr.text.trim().split('\n')).toHaveLength(1);
-    expect(io.stderr.text).toContain(join(dir, 'missing'));
-    expect(io.stdout.text).toBe('');
+    expect(io.err().trim().split('\n')).toHaveLength(1);
+    expect(io.err()).toContain(join(dir, 'missing'));
+    expect(io.out()).toBe('');
     await expect(readEndpoints(join(dir, 'state'))).rejects.toThrow();
     await rm(dir, { recursive: true, force: true });
   });
@@ -321,7 +309,7 @@ describe('skein local up', () => {
   it('runs the stack with the demo until stopped, then exits 0', async () => {
     // Prepare
     const dir = await mkdtemp(join(tmpdir(), 'skein-up-'));
-    const io = { stdout: sink(), stderr: sink() };
+    const io = captureIo();
     const stop = new AbortController();
     let ingested = 0;
     const makeHandler = () => async (event: KinesisStreamEvent) => {
@@ -338,10 +326,10 @@ describe('skein local up', () => {
     });
     // Assess
     expect(code).toBe(0);
-    expect(io.stdout.text).toMatch(/npx skein query trace [0-9a-f]{32} --local /);
-    expect(io.stdout.text).toContain('npx skein push --local');
-    expect(io.stdout.text).toMatch(/Stopped\. Ingested \d+ records/);
-    const logLines = io.stderr.text.trim().split('\n');
+    expect(io.out()).toMatch(/npx skein query trace [0-9a-f]{32} --local /);
+    expect(io.out()).toContain('npx skein push --local');
+    expect(io.out()).toMatch(/Stopped\. Ingested \d+ records/);
+    const logLines = io.err().trim().split('\n');
     for (const line of logLines) expect(JSON.parse(line)).toHaveProperty('level');
     expect(await readEndpoints(join(dir, 'state'))).toMatchObject({ stream: 'skein-local', bucket: 'skein-local' });
     await rm(dir, { recursive: true, force: true });
