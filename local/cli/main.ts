@@ -14,6 +14,7 @@ Commands:
   rules test <path…>      run rule tests (like promtool test rules), or evaluate rules over captured data
   alerts                current alert states of the local stack (pending, firing)
   outbox ls | retry     alert notifications: pending, delivered, dead-lettered; re-drive dead letters
+  cost                  monthly cost on AWS by part, against CloudWatch Logs + X-Ray and Firehose + Athena
 
 Run 'skein <command> --help' for the options of a command.
 `;
@@ -63,6 +64,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   rules: async (args, io) => (await import('./rules-command.ts')).rulesCommand(args, io),
   alerts: async (args, io) => (await import('./alerts-command.ts')).alertsCommand(args, io),
   outbox: async (args, io) => (await import('./outbox-command.ts')).outboxCommand(args, io),
+  cost: async (args, io) => (await import('./cost-command.ts')).costCommand(args, io),
 };
 
 /**
