@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { CompactionRunSummary } from '../functions/compact/run-compaction.ts';
 import { ConfigError, UsageError } from '../functions/core/errors.ts';
 import { createLogger, type Logger } from '../functions/core/logger.ts';
 import type { ObjectStore } from '../functions/core/object-store.ts';
+import { packageRoot } from '../functions/core/package-root.ts';
 import type { CompiledRuleSet } from '../functions/evaluate/rules/compile-rules.ts';
 import type { MeasureSpec } from '../schemas/measures.ts';
 import { parseDuration } from '../schemas/notify-config.ts';
@@ -17,7 +17,7 @@ import type { KinesisBatchHandler } from './poller.ts';
 import { type ScheduledJob, scheduleJob } from './scheduler.ts';
 import { type LocalStack, startLocalStack } from './stack.ts';
 
-const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+const REPO_ROOT = packageRoot(import.meta.url);
 /** The demo's alert rules and the local notifier configuration, found from the repository whatever the cwd. */
 export const DEFAULT_RULES = join(REPO_ROOT, 'rules', 'demo');
 export const DEFAULT_NOTIFY_CONFIG = join(REPO_ROOT, 'config', 'notify.local.yaml');

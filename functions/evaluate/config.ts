@@ -1,7 +1,7 @@
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, describeIssue } from '../core/errors.ts';
+import { packageRoot } from '../core/package-root.ts';
 
 /**
  * Where rule files are when `SKEIN_RULES_DIR` is not set: the `rules` folder bundled next to the handler on Lambda
@@ -11,7 +11,7 @@ import { ConfigError, describeIssue } from '../core/errors.ts';
 export function defaultRulesDir(env: Record<string, string | undefined>): string {
   const taskRoot = env.LAMBDA_TASK_ROOT;
   if (taskRoot !== undefined && taskRoot !== '') return join(taskRoot, 'rules');
-  return join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'rules');
+  return join(packageRoot(import.meta.url), 'rules');
 }
 
 /** Environment of the evaluate function. Parsed once, at module scope of the handler. */
