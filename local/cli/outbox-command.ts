@@ -4,17 +4,19 @@ import type { OutboxEntryStatus } from '../../functions/notify/redrive.ts';
 import { type CliIo, EXIT, parseCommandArgs, runGuarded, usageHint } from './io.ts';
 import { BUCKET_OPTIONS, type BucketCommandDeps, openBucket, plural } from './quarantine-command.ts';
 
-export const OUTBOX_LS_USAGE = `Usage: skein outbox ls (--local <dir> | --bucket <name> [--region <region>]) [--dead] [--all] [--json]
+export const OUTBOX_LS_USAGE = `Usage: skein outbox ls (--local <dir> | --bucket <name> [--region <region>]) [--pending | --dead] [--json]
 
-Lists alert transitions waiting in the notifier's outbox with the state of each delivery (endpoint=status,
-attempts and the last error), oldest first, and the endpoints disabled because they answered 404/410.
+Lists the alert transitions in the notifier's outbox, oldest first: when they were evaluated, the alert, its
+labels, and the state of each delivery (endpoint=delivered, or pending/dead with attempts and the last error);
+then the endpoints disabled because they answered 404/410.
 
 Options:
   --local <dir>      the local stack running in <dir> (reads <dir>/endpoints.json)
   --bucket <name>    the data bucket on AWS (credentials from the usual AWS environment)
   --region <region>  AWS region for --bucket
+  --pending          only the transitions still in flight (some delivery not finished)
   --dead             list dead letters instead: transition, endpoint, attempts, last error
-  --all              also list transitions whose deliveries are all finished
+  --all              every transition, delivered ones included (the default; kept for scripts)
   --json             one JSON object per line; the summary goes to stderr
   -h, --help         show this help
 
@@ -67,6 +69,7 @@ async function ls(args: string[], io: CliIo, deps: BucketCommandDeps): Promise<n
   const { values, positionals } = parseCommandArgs(args, {
     ...BUCKET_OPTIONS,
     dead: { type: 'boolean' },
+    pending: { type: 'boolean' },
     all: { type: 'boolean' },
     json: { type: 'boolean' },
   });
@@ -75,6 +78,8 @@ async function ls(args: string[], io: CliIo, deps: BucketCommandDeps): Promise<n
     return EXIT.ok;
   }
   if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+  if (values.pending && (values.all || values.dead))
+    throw new UsageError('--pending goes with neither --all nor --dead');
   const bucket = await openBucket(values, deps.store);
   const { listDeadLetters, listDisabledEndpoints, listOutbox } = await import('../../functions/notify/redrive.ts');
   try {
@@ -103,7 +108,7 @@ async function ls(args: string[], io: CliIo, deps: BucketCommandDeps): Promise<n
       );
       return EXIT.ok;
     }
-    const entries = await bucket.read(() => listOutbox(bucket.store, { all: values.all === true }));
+    const entries = await bucket.read(() => listOutbox(bucket.store, { all: values.pending !== true }));
     if (values.json) {
       for (const e of entries) io.stdout.write(`${JSON.stringify(jsonEntry(e))}\n`);
     } else if (entries.length > 0) {
@@ -111,17 +116,20 @@ async function ls(args: string[], io: CliIo, deps: BucketCommandDeps): Promise<n
         e.transition?.evaluated_at.replace('T', ' ').slice(0, 16) ?? '-',
         e.transition?.labels.alertname ?? '(unreadable)',
         e.transition?.status ?? '-',
+        e.transition === undefined ? '-' : labelsText(e.transition.labels),
         Object.keys(e.deliveries).length === 0
           ? 'not picked up yet'
           : Object.entries(e.deliveries)
               .map(([ep, r]) => deliveryText(ep, r))
               .join(' '),
       ]);
-      io.stdout.write(`${table(['EVALUATED', 'ALERT', 'STATUS', 'DELIVERIES'], rows)}\n`);
+      io.stdout.write(`${table(['EVALUATED', 'ALERT', 'STATUS', 'LABELS', 'DELIVERIES'], rows)}\n`);
     }
-    (values.json ? io.stderr : io.stdout).write(
-      `${plural(entries.length, values.all ? 'transition' : 'transition in flight', values.all ? 'transitions' : 'transitions in flight')} in ${bucket.where}\n${disabledText.join('')}`,
-    );
+    const inFlight = entries.filter((e) => !e.done).length;
+    const summary = values.pending
+      ? plural(inFlight, 'transition in flight', 'transitions in flight')
+      : `${plural(entries.length, 'transition')} (${inFlight} in flight, ${entries.length - inFlight} finished)`;
+    (values.json ? io.stderr : io.stdout).write(`${summary} in ${bucket.where}\n${disabledText.join('')}`);
     return EXIT.ok;
   } finally {
     bucket.close();
@@ -163,12 +171,22 @@ function deliveryText(endpoint: string, r: DeliveryRecord): string {
   return `${endpoint}=${r.status}(${parts.join(', ')})`;
 }
 
+/** The labels that tell one alert of a rule from another (`alertname` is its own column), as `k=v,k=v`. */
+function labelsText(labels: Readonly<Record<string, string>>): string {
+  const parts = Object.entries(labels)
+    .filter(([k]) => k !== 'alertname')
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([k, v]) => `${k}=${printable(v)}`);
+  return parts.length === 0 ? '-' : parts.join(',');
+}
+
 function jsonEntry(e: OutboxEntryStatus): Record<string, unknown> {
   return {
     key: e.key,
     done: e.done,
     alertname: e.transition?.labels.alertname ?? null,
     status: e.transition?.status ?? null,
+    labels: e.transition?.labels ?? null,
     fingerprint: e.transition?.fingerprint ?? null,
     deliveries: e.deliveries,
   };

@@ -62,6 +62,41 @@ describe('skein outbox', () => {
     expect(await store.list(DEAD_LETTER_PREFIX)).toEqual([]);
   });
 
+  it('lists delivered transitions with their labels by default, and only those in flight with --pending', async () => {
+    // Prepare: one transition delivered to every endpoint.
+    const store = memoryObjectStore();
+    const deps: NotifyDeps = {
+      store,
+      config: parseNotifyConfig(notifyYaml({ am: ['https://am.test'], pd: PD })),
+      secrets: staticSecretProvider({ 'pd-key': 'R0UTINGKEY0123456789' }),
+      http: fakeHttp({}),
+      clock: () => NOTIFY_T0,
+      logger: memoryLogger(),
+      random: () => 0,
+    };
+    await putOutbox(store, [aTransition()]);
+    await notifyOnce(deps, {});
+    const all = captureIo();
+    const pending = captureIo();
+    const json = captureIo();
+
+    // Act
+    await outboxCommand(['ls', '--bucket', 'b'], all, { store });
+    await outboxCommand(['ls', '--pending', '--bucket', 'b'], pending, { store });
+    await outboxCommand(['ls', '--json', '--bucket', 'b'], json, { store });
+
+    // Assess
+    expect(all.out()).toMatch(
+      /HighErrorRate\s+firing\s+service=api,severity=critical\s+am\.alertmanager\.0=delivered pd\.pagerduty=delivered/,
+    );
+    expect(all.out()).toContain('1 transition (0 in flight, 1 finished) in s3://b');
+    expect(pending.out()).toBe('0 transitions in flight in s3://b\n');
+    expect(JSON.parse(json.out())).toMatchObject({
+      done: true,
+      labels: { alertname: 'HighErrorRate', service: 'api', severity: 'critical' },
+    });
+  });
+
   it('says so when a key matches no dead letter, and checks its arguments', async () => {
     const { store } = await deadLetteredStore();
     const missing = captureIo();
@@ -71,5 +106,6 @@ describe('skein outbox', () => {
     expect(missing.err()).toContain("no dead letter matches 'nope'");
     expect(await outboxCommand(['retry', 'k', '--all-dead', '--bucket', 'b'], both, { store })).toBe(2);
     expect(await outboxCommand(['nope'], captureIo())).toBe(2);
+    expect(await outboxCommand(['ls', '--pending', '--dead', '--bucket', 'b'], captureIo(), { store })).toBe(2);
   });
 });
