@@ -11,7 +11,7 @@ holds, waiting for 'for'), firing, and resolved within the last 15 minutes; firi
 resolved, each oldest first.
 
 Options:
-  --local <dir>     the local stack running in <dir> (default .skein; reads <dir>/endpoints.json)
+  --local <dir>     the local stack in <dir> (default .skein; reads <dir>/endpoints.json); --dir is the same
   --bucket <name>   the data bucket on AWS (credentials from the usual AWS environment)
   --region <region> AWS region for --bucket
   --state <state>  only alerts in this state: firing, pending, resolved, or all (default all)
@@ -67,8 +67,7 @@ export function alertsCommand(args: string[], io: CliIo, deps: AlertsCommandDeps
     if (deps.store !== undefined) alerts = await listAlerts(deps.store);
     else {
       const { openBucket } = await import('./quarantine-command.ts');
-      const where = values.bucket === undefined ? { local: values.local ?? '.skein' } : values;
-      const bucket = await openBucket(where);
+      const bucket = await openBucket(values);
       try {
         alerts = await bucket.read(() => listAlerts(bucket.store));
       } finally {

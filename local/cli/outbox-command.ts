@@ -4,14 +4,14 @@ import type { OutboxEntryStatus } from '../../functions/notify/redrive.ts';
 import { type CliIo, EXIT, parseCommandArgs, runGuarded, usageHint } from './io.ts';
 import { BUCKET_OPTIONS, type BucketCommandDeps, openBucket, plural } from './quarantine-command.ts';
 
-export const OUTBOX_LS_USAGE = `Usage: skein outbox ls (--local <dir> | --bucket <name> [--region <region>]) [--pending | --dead] [--json]
+export const OUTBOX_LS_USAGE = `Usage: skein outbox ls [--local <dir> | --bucket <name> [--region <region>]] [--pending | --dead] [--json]
 
 Lists the alert transitions in the notifier's outbox, oldest first: when they were evaluated, the alert, its
 labels, and the state of each delivery (endpoint=delivered, or pending/dead with attempts and the last error);
 then the endpoints disabled because they answered 404/410.
 
 Options:
-  --local <dir>      the local stack running in <dir> (reads <dir>/endpoints.json)
+  --local <dir>      the local stack in <dir> (default .skein; reads <dir>/endpoints.json); --dir is the same
   --bucket <name>    the data bucket on AWS (credentials from the usual AWS environment)
   --region <region>  AWS region for --bucket
   --pending          only the transitions still in flight (some delivery not finished)
@@ -25,14 +25,14 @@ Examples:
   skein outbox ls --bucket skein-data-123456789012 --dead --json | jq .last_error
 `;
 
-export const OUTBOX_RETRY_USAGE = `Usage: skein outbox retry (<key> | --all-dead) (--local <dir> | --bucket <name> [--region <region>])
+export const OUTBOX_RETRY_USAGE = `Usage: skein outbox retry (<key> | --all-dead) [--local <dir> | --bucket <name> [--region <region>]]
 
 Re-drives dead-lettered notifications: their delivery goes back to pending with a fresh retry budget and the next
 notifier run sends it again. <key> is an outbox key, its file name without .json, or a dead-letter key.
 
 Options:
   --all-dead         re-drive every dead letter
-  --local <dir>      the local stack running in <dir>
+  --local <dir>      the local stack in <dir> (default .skein; reads <dir>/endpoints.json); --dir is the same
   --bucket <name>    the data bucket on AWS
   --region <region>  AWS region for --bucket
   -h, --help         show this help

@@ -5,10 +5,11 @@ import type { QuarantinedEntry, QuarantineScan } from '../../functions/ingest/re
 import { readEndpoints } from '../endpoints.ts';
 import { parseTimeArg } from '../query/time-range.ts';
 import { type CliIo, EXIT, parseCommandArgs, runGuarded, usageHint } from './io.ts';
+import { LOCAL_DIR_OPTIONS, localDir } from './local-dir.ts';
 
 const REASON_LIST = Object.keys(QUARANTINE_REASONS).join(', ');
 
-export const QUARANTINE_USAGE = `Usage: skein quarantine ls (--local <dir> | --bucket <name> [--region <region>]) [--since <time>]
+export const QUARANTINE_USAGE = `Usage: skein quarantine ls [--local <dir> | --bucket <name> [--region <region>]] [--since <time>]
                            [--reason <code>] [--all] [--json]
 
 Lists what ingest could not decode (records, or single lines of JSON-lines records) with the reason, oldest
@@ -16,7 +17,7 @@ first, and a count per reason. A record quarantined twice because Lambda retried
 once. Entries already re-ingested by 'skein replay' are left out unless --all is given.
 
 Options:
-  --local <dir>      the local stack running in <dir> (reads <dir>/endpoints.json)
+  --local <dir>      the local stack in <dir> (default .skein; reads <dir>/endpoints.json); --dir is the same
   --bucket <name>    the data bucket on AWS (credentials from the usual AWS environment)
   --region <region>  AWS region for --bucket (default: AWS_REGION or your AWS profile)
   --since <time>     entries that arrived from this time on: ISO 8601 (2024-05-01T07:30:00Z) or a duration
@@ -104,7 +105,7 @@ async function listCommand(args: string[], io: CliIo, deps: BucketCommandDeps): 
 
 /** The options every command on the data bucket takes. */
 export const BUCKET_OPTIONS = {
-  local: { type: 'string' },
+  ...LOCAL_DIR_OPTIONS,
   bucket: { type: 'string' },
   region: { type: 'string' },
 } as const;
@@ -120,21 +121,19 @@ export interface OpenBucket {
 }
 
 /**
- * The data bucket of `--local <dir>` (from its endpoints.json) or `--bucket <name>` on AWS, as an `ObjectStore`.
- * The AWS SDK is imported here, so `--help` and usage errors answer without loading it.
+ * The data bucket of the local stack (`--local <dir>`, default .skein; from its endpoints.json) or `--bucket <name>`
+ * on AWS, as an `ObjectStore`. The AWS SDK is imported here, so `--help` and usage errors answer without loading it.
  */
 export async function openBucket(
   values: {
     readonly local?: string | undefined;
+    readonly dir?: string | undefined;
     readonly bucket?: string | undefined;
     readonly region?: string | undefined;
   },
   injected?: ObjectStore,
 ): Promise<OpenBucket> {
-  if (values.local !== undefined && values.bucket !== undefined)
-    throw new UsageError('give either --local <dir> or --bucket <name>, not both');
-  if (values.local === undefined && values.bucket === undefined)
-    throw new UsageError('say which bucket: --local <dir> or --bucket <name>');
+  const local = localDir(values, { flag: '--bucket <name>', value: values.bucket });
   if (values.region !== undefined && values.bucket === undefined)
     throw new UsageError('--region applies to --bucket only');
   if (values.bucket !== undefined && values.bucket.trim() === '') throw new UsageError('--bucket needs a bucket name');
@@ -142,11 +141,11 @@ export async function openBucket(
   let bucket: string;
   let target: { endpoint?: string; region?: string | undefined };
   let hint: string;
-  if (values.local !== undefined) {
-    const endpoints = await readEndpoints(values.local);
+  if (local !== undefined) {
+    const endpoints = await readEndpoints(local);
     bucket = endpoints.bucket;
     target = { endpoint: endpoints.s3 };
-    hint = `is the local stack in ${values.local} still running?`;
+    hint = `is the local stack in ${local} still running?`;
   } else {
     bucket = values.bucket ?? '';
     target = { region: values.region };

@@ -4,7 +4,7 @@ import { parseTimeArg } from '../query/time-range.ts';
 import { type CliIo, EXIT, parseCommandArgs, runGuarded, usageHint } from './io.ts';
 import { BUCKET_OPTIONS, type BucketCommandDeps, openBucket, parseReason, plural } from './quarantine-command.ts';
 
-export const REPLAY_USAGE = `Usage: skein replay (--local <dir> | --bucket <name> [--region <region>]) [--since <time>] [--reason <code>]
+export const REPLAY_USAGE = `Usage: skein replay [--local <dir> | --bucket <name> [--region <region>]] [--since <time>] [--reason <code>]
                     [--dry-run]
 
 Re-ingests quarantined entries that decode now (after a decoder fix, or a settings change such as a larger
@@ -14,7 +14,7 @@ fail stay quarantined and are listed with their new reason. What was replayed is
 object ('skein quarantine ls --all' shows it).
 
 Options:
-  --local <dir>      the local stack running in <dir> (reads <dir>/endpoints.json)
+  --local <dir>      the local stack in <dir> (default .skein; reads <dir>/endpoints.json); --dir is the same
   --bucket <name>    the data bucket on AWS (credentials from the usual AWS environment)
   --region <region>  AWS region for --bucket (default: AWS_REGION or your AWS profile)
   --since <time>     only entries that arrived from this time on: ISO 8601 or a duration ago (15m, 2h, 1d)

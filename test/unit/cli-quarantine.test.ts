@@ -162,7 +162,7 @@ describe('skein quarantine ls', () => {
   });
 
   it.each([
-    [[], /say which bucket: --local <dir> or --bucket <name>/],
+    [[], /no local stack at \.skein: .*endpoints\.json is missing/],
     [['--bucket', 'b', '--local', 'x'], /not both/],
     [['--local', 'x', '--region', 'eu-west-1'], /--region applies to --bucket only/],
     [['--bucket', 'b', '--reason', 'nope'], /unknown --reason 'nope': one of empty_record, /],
