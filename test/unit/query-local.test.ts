@@ -363,7 +363,21 @@ describe('local query', () => {
         ['trace', 'not-a-trace', '--local', '.'],
         /^skein: not a trace id: expected 32 hex digits, a UUID, a traceparent or an X-Ray trace id/,
       ],
-      [['trace', '00000000000000000000000000000000', '--local', '.'], /^skein: not a trace id/],
+      [
+        ['trace', '00000000000000000000000000000000', '--local', '.'],
+        /^skein: the all-zero trace id is invalid \(W3C Trace Context: no trace has it; got '0{32}'\)$/m,
+      ],
+      [['trace', '00000000-0000-0000-0000-000000000000', '--local', '.'], /^skein: the all-zero trace id is invalid/],
+      [
+        ['trace', '00-00000000000000000000000000000000-00f067aa0ba902b7-01', '--local', '.'],
+        /^skein: the all-zero trace id is invalid/,
+      ],
+      [
+        ['trace', 'Root=1-00000000-000000000000000000000000', '--local', '.'],
+        /^skein: the all-zero trace id is invalid/,
+      ],
+      [['trace', '0000000000000000', '--local', '.'], /^skein: the all-zero trace id is invalid/],
+      [['trace', '0000000000000000000000000000000', '--local', '.'], /^skein: not a trace id: expected 32 hex digits/],
       [['request', '', '--local', '.'], /^skein: not a request id/],
       [['trace', TRACE_A, '--athena'], /^skein: --athena needs --workgroup <wg>/],
       [
