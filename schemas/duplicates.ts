@@ -122,18 +122,24 @@ function spanCopies(rows: readonly SpanCopyRow[]): Set<number> {
 
 /**
  * Indexes of log rows that are the n-th line of some content in their record while an earlier record (on the
- * stream) also has an n-th line of that content. Only rows sharing a `time_unix_nano` with another row can be copies,
- * so content keys are built for those only.
+ * stream) also has an n-th line of that content. Only rows whose `time_unix_nano` occurs in two or more records can
+ * be copies, so content keys are built for those only (a record's own lines often share a timestamp).
  */
 function logCopies(rows: readonly LogCopyRow[]): Set<number> {
-  const perTime = new Map<unknown, number>();
-  for (const row of rows) perTime.set(row.time_unix_nano, (perTime.get(row.time_unix_nano) ?? 0) + 1);
+  const copies = new Set<number>();
+  // time → the one record seen with it, or MANY once a second record has it
+  const recordsAt = new Map<unknown, string>();
+  for (const row of rows) {
+    const record = `${row.shard_id}/${row.sequence_number}`;
+    const seen = recordsAt.get(row.time_unix_nano);
+    if (seen === undefined) recordsAt.set(row.time_unix_nano, record);
+    else if (seen !== MANY && seen !== record) recordsAt.set(row.time_unix_nano, MANY);
+  }
   const candidates: number[] = [];
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i];
-    if (row !== undefined && (perTime.get(row.time_unix_nano) ?? 0) > 1) candidates.push(i);
+    if (row !== undefined && recordsAt.get(row.time_unix_nano) === MANY) candidates.push(i);
   }
-  const copies = new Set<number>();
   if (candidates.length === 0) return copies;
   const at = (i: number): LogCopyRow => {
     const row = rows[i];
@@ -155,6 +161,9 @@ function logCopies(rows: readonly LogCopyRow[]): Set<number> {
   }
   return copies;
 }
+
+/** Marks a timestamp seen in more than one record (no record key contains a NUL). */
+const MANY = '\u0000';
 
 function contentKey(row: LogCopyRow): string {
   return JSON.stringify(
