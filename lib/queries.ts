@@ -3,6 +3,7 @@
 import { indexBucket, indexBucketSql } from '../functions/core/index-bucket.ts';
 import { type ColumnDef, type ColumnType, TABLES, TRACE_INDEX_COLUMNS } from '../schemas/columns.ts';
 import { COMPACTED_PREFIX } from '../schemas/compaction.ts';
+import { withoutRetriedCopiesSql } from '../schemas/duplicates.ts';
 
 /** Glue database and Athena workgroup of Skein (the CLI's `--athena` mode uses the same names). */
 export const DATABASE_NAME = 'skein';
@@ -125,7 +126,16 @@ export function viewSql(view: ViewName, database: string = DATABASE_NAME): strin
     'LEFT JOIN "manifest" AS "m" ON "m"."dt" = "f"."dt" AND "m"."hour" = "f"."hour"',
     `WHERE ${visible('"f"."object_path"', '"m"')}`,
   ];
-  if (view !== 'trace_index') return [manifests, ...files].join('\n');
+  if (view === 'logs') return [manifests, ...files].join('\n');
+  if (view === 'spans') {
+    // A span a producer sent twice shows once per arrival hour (D18). The window is partitioned by dt and hour, so
+    // predicates on them still reach the base table; the two copies of a retry that straddles an hour show until the
+    // lookups' own dedup (named queries, `skein query`) merges them. Logs are not deduplicated here: their identity
+    // is their content, and a window over it would make every query of the view read body and attributes.
+    const output = [...names, '"dt"', '"hour"'].map((n) => `"d".${n}`).join(', ');
+    const visibleRows = `${manifests},\n"visible_rows" AS (\n${files.join('\n')}\n)`;
+    return `${visibleRows}\n${withoutRetriedCopiesSql('spans', 'SELECT * FROM "visible_rows"', output, ['dt', 'hour'])}`;
+  }
   // A compacted index object (`bucket=<b>/dt=D/index.parquet`) holds the rows of several hours of its day, merged in
   // one hour at a time. A row counts once the manifest of its own hour (`data_dt`, `data_hour`: the index row's hour
   // is its data's hour) lists the object as an output; until then the hour's raw index objects show it instead.
@@ -360,6 +370,23 @@ function rowsSql(
 }
 
 /**
+ * Step 2 of a named query: {@link rowsSql} for every column of the view, without the copies a retrying producer
+ * added across all the hit partitions (D18), then `selectList` over alias `"d"`.
+ */
+function uniqueRowsSql(
+  kind: LookupKind,
+  table: DataTable,
+  selectList: string,
+  values: LookupValues,
+  database: string,
+  scope: PartitionScope,
+  requestTraces: string,
+): string {
+  const all = rowsSql(kind, table, '"d".*', values, database, scope, requestTraces);
+  return withoutRetriedCopiesSql(table, all, selectList);
+}
+
+/**
  * Step 2 of the CLI's lookup, for one table: every column of the view in table order (then `dt`, `hour`), for the
  * rows of the id in the given partitions. A request lookup inlines the traces-of-the-request subquery.
  */
@@ -409,9 +436,9 @@ export function namedLookupQuery(
   if (kind === 'request') parts[0] += `,\n"request_traces" AS (\n${requestTracesSql(values, database, scope)}\n)`;
   const traces = 'SELECT "trace_id" FROM "request_traces"';
   parts.push(
-    rowsSql(kind, 'logs', timelineSelect('logs'), values, database, scope, traces),
+    uniqueRowsSql(kind, 'logs', timelineSelect('logs'), values, database, scope, traces),
     'UNION ALL',
-    rowsSql(kind, 'spans', timelineSelect('spans'), values, database, scope, traces),
+    uniqueRowsSql(kind, 'spans', timelineSelect('spans'), values, database, scope, traces),
     `ORDER BY ${ident('time_unix_nano')}, ${ident('record_type')}`,
   );
   const lookup = LOOKUPS[kind];

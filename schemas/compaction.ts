@@ -30,7 +30,7 @@ export const CompactionManifest = z.object({
   sources: z.array(z.string()),
   /** The compacted object keys of this generation. */
   outputs: z.array(z.string()),
-  /** Rows in the outputs (equals the rows of the covered sources). */
+  /** Rows in the outputs: the rows of the covered sources less the retried copies dropped (D18). */
   rows: z.number().int().nonnegative(),
   /** ISO time the manifest was written. */
   created_at: z.string(),

@@ -46,7 +46,8 @@ export type CompactHourResult =
  *    `up-to-date`, nothing is written);
  * 2. reads them in key order until `maxRowsPerRun` rows are held (a larger hour takes several generations), and
  *    G's outputs too when they fit in the same budget — otherwise G's outputs are carried into G+1 unchanged;
- * 3. sorts the rows by trace id then time and writes them as `compacted-g<G+1>-<inputsHash>-<NNNN>.parquet` objects of
+ * 3. drops the copies a retrying producer added (D18: each span once, a re-sent record's log lines once), sorts the
+ *    rows by trace id then time and writes them as `compacted-g<G+1>-<inputsHash>-<NNNN>.parquet` objects of
  *    about `targetBytes` (estimated from the inputs' sizes), never splitting a trace between two objects;
  * 4. writes manifest G+1 with `If-None-Match: *`. That single PUT is the switch: before it readers see the raw
  *    objects, after it the outputs. Losing it (`lost-race`) leaves only invisible objects behind.
@@ -79,7 +80,7 @@ async function compactWith<R extends { readonly trace_id: string | null }>(
 
   // New raw objects, in key order, until the row budget is reached (at least one). Reads go in parallel chunks; the
   // objects of a chunk past the budget are dropped unused, so at most one object's rows exceed the budget.
-  const rows: R[] = [];
+  let rows: R[] = [];
   const inputs: Input[] = [];
   let taken = 0;
   while (taken < uncovered.length && rows.length < config.maxRowsPerRun) {
@@ -105,6 +106,11 @@ async function compactWith<R extends { readonly trace_id: string | null }>(
     }
   }
   const carried = merge ? [] : previousOutputs;
+
+  // A span or record a producer sent twice is written once (D18). Copies between these rows and carried outputs
+  // (an hour over the row budget) stay for the lookups' own dedup.
+  const { rows: unique, dropped: copiesDropped } = rowsOf.withoutCopies(rows);
+  rows = unique;
 
   const next = generation + 1;
   const hash = inputsHash(inputs.map((i) => i.key));
@@ -153,6 +159,7 @@ async function compactWith<R extends { readonly trace_id: string | null }>(
     merged_outputs: merge ? previousOutputs.length : 0,
     carried_outputs: carried.length,
     outputs: outputs.length,
+    retried_copies_dropped: copiesDropped,
     rows: manifest.rows,
     complete,
   });

@@ -1,4 +1,5 @@
 import { type ColumnDef, LOG_COLUMNS, SPAN_COLUMNS } from '../../schemas/columns.ts';
+import { dropRetriedCopies, type WithoutCopies } from '../../schemas/duplicates.ts';
 import { type LogRecord, SpanKind, type SpanRecord, StatusCode } from '../../schemas/records.ts';
 import { sortByTraceThenTime } from '../ingest/sort-rows.ts';
 import { buildTraceIndex, type TraceIndexRow } from '../ingest/trace-index.ts';
@@ -17,6 +18,8 @@ export interface TableRows<R> {
   read(bytes: Uint8Array, what: string): R[];
   /** Sorts in place by trace id (nulls last), then event time — the order ingest writes. */
   sort(rows: R[]): R[];
+  /** The rows without the copies a retrying producer added (D18, `schemas/duplicates.ts`). */
+  withoutCopies(rows: readonly R[]): WithoutCopies<R>;
   /** The index rows of one compacted object holding `rows`. */
   index(rows: readonly R[], objectKey: string, p: HourPartition): TraceIndexRow[];
 }
@@ -33,6 +36,7 @@ export const LOG_ROWS: TableRows<LogRow> = {
   columns: LOG_COLUMNS,
   read: (bytes, what) => readParquetRows(bytes, LOG_COLUMNS, what),
   sort: (rows) => sortByTraceThenTime(rows, (r) => r.time_unix_nano),
+  withoutCopies: (rows) => dropRetriedCopies('logs', rows),
   index: (rows, objectKey, p) => buildTraceIndex(rows.map(logRowIsLogRecord), [], { logs: objectKey, spans: '' }, p),
 };
 
@@ -52,6 +56,7 @@ export const SPAN_ROWS: TableRows<SpanRow> = {
     return rows;
   },
   sort: (rows) => sortByTraceThenTime(rows, (r) => r.start_time_unix_nano),
+  withoutCopies: (rows) => dropRetriedCopies('spans', rows),
   index: (rows, objectKey, p) => {
     const spans: SpanRecord[] = [];
     for (const row of rows) {

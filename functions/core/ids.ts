@@ -23,23 +23,31 @@ const PRINTABLE = /^[^\u0000-\u001f\u007f]{1,256}$/;
  * @example normaliseTraceId('00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01') // '4bf92f3577b34da6a3ce929d0e0e4736'
  */
 export function normaliseTraceId(raw: string): string | undefined {
-  let id: string | undefined;
-  if (HEX32.test(raw)) id = raw;
-  else {
-    const s = raw.trim();
-    if (HEX32_ANY_CASE.test(s)) id = s.toLowerCase();
-    else if (UUID.test(s)) id = s.replaceAll('-', '').toLowerCase();
-    else if (HEX16_ANY_CASE.test(s)) id = (ZERO16 + s).toLowerCase();
-    else {
-      const tp = TRACEPARENT.exec(s);
-      if (tp?.[1]) id = tp[1].toLowerCase();
-      else {
-        const xray = XRAY.exec(s);
-        if (xray?.[1] && xray[2]) id = (xray[1] + xray[2]).toLowerCase();
-      }
-    }
-  }
+  const id = traceIdSpelling(raw);
   return id === undefined || id === ZERO32 ? undefined : id;
+}
+
+/**
+ * True when `raw` is a well-formed spelling of the all-zero trace id (32 zeros, the zero UUID, a traceparent or
+ * X-Ray id carrying it, 16 zeros), which W3C Trace Context declares invalid: lets a caller say so instead of
+ * "not a trace id".
+ */
+export function isZeroTraceId(raw: string): boolean {
+  return traceIdSpelling(raw) === ZERO32;
+}
+
+/** The lowercase 32 hex of any accepted spelling of a trace id, all zeros included. */
+function traceIdSpelling(raw: string): string | undefined {
+  if (HEX32.test(raw)) return raw;
+  const s = raw.trim();
+  if (HEX32_ANY_CASE.test(s)) return s.toLowerCase();
+  if (UUID.test(s)) return s.replaceAll('-', '').toLowerCase();
+  if (HEX16_ANY_CASE.test(s)) return (ZERO16 + s).toLowerCase();
+  const tp = TRACEPARENT.exec(s);
+  if (tp?.[1]) return tp[1].toLowerCase();
+  const xray = XRAY.exec(s);
+  if (xray?.[1] && xray[2]) return (xray[1] + xray[2]).toLowerCase();
+  return undefined;
 }
 
 /** A span id as lowercase 16 hex; `undefined` when it is not 16 hex or all zeros. */

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { UsageError } from '../../functions/core/errors.ts';
-import { normaliseRequestId, normaliseTraceId } from '../../functions/core/ids.ts';
+import { isZeroTraceId, normaliseRequestId, normaliseTraceId } from '../../functions/core/ids.ts';
 import { readEndpoints } from '../endpoints.ts';
 import { formatLookupStats, type LookupStats } from '../query/read-stats.ts';
 import { type QueryRow, toJsonRow } from '../query/rows.ts';
@@ -90,6 +90,10 @@ export function queryCommand(args: string[], io: CliIo, deps: QueryCommandDeps =
     if (raw === undefined) throw new UsageError(`missing the ${by} id: skein query ${by} <id>`);
     if (extra.length > 0) throw new UsageError(`unexpected argument '${extra[0]}' after the ${by} id`);
     const id = by === 'trace' ? normaliseTraceId(raw) : normaliseRequestId(raw);
+    if (id === undefined && by === 'trace' && isZeroTraceId(raw))
+      throw new UsageError(
+        `the all-zero trace id is invalid (W3C Trace Context: no trace has it; got '${printable(raw)}')`,
+      );
     if (id === undefined) throw new UsageError(`${BAD_ID[by]} (got '${printable(raw)}')`);
     const format = parseFormat(values.format, values.json === true);
     if (values.dir !== undefined && values.local !== undefined && values.dir !== values.local)

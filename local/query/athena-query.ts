@@ -17,7 +17,7 @@ import {
 } from '../../lib/queries.ts';
 import { type ColumnDef, TABLES } from '../../schemas/columns.ts';
 import type { CliIo } from '../cli/io.ts';
-import { compareRows, type QueryRow, ROW_SCHEMAS, toJsonRow } from './rows.ts';
+import { compareRows, type QueryRow, ROW_SCHEMAS, toJsonRow, withoutRetriedCopies } from './rows.ts';
 import { formatTimeline } from './timeline.ts';
 
 /** What `skein query … --athena` asks for (H5's query command builds it from its flags). */
@@ -42,6 +42,8 @@ export interface AthenaLookupStats {
   readonly bytesScanned: number;
   /** Athena's own execution time (queueing excluded), summed. */
   readonly engineMs: number;
+  /** Rows returned but not shown: copies of a record a producer sent twice (D18); Athena scanned them. */
+  readonly retriedCopiesDropped: number;
   /** Wall-clock time of the whole lookup. */
   readonly elapsedMs: number;
 }
@@ -136,8 +138,13 @@ export async function runAthenaLookup(
     ),
   );
   for (const { table, r } of results) for (const raw of r.rows) rows.push(toQueryRow(table, raw));
-  rows.sort(compareRows);
-  return { rows, partitions, stats: { ...totals, elapsedMs: now() - started } };
+  const unique = withoutRetriedCopies(rows);
+  unique.rows.sort(compareRows);
+  return {
+    rows: unique.rows,
+    partitions,
+    stats: { ...totals, retriedCopiesDropped: unique.dropped, elapsedMs: now() - started },
+  };
 }
 
 /**
@@ -162,7 +169,7 @@ export async function athenaLookupCommand(
   };
   const { rows, stats } = await runAthenaLookup(client, options, { ...deps, onProgress });
   if (tty) io.stderr.write('\r\x1b[K');
-  const summary = `athena: ${stats.queries} ${stats.queries === 1 ? 'query' : 'queries'}, ${formatBytes(stats.bytesScanned)} scanned, ${seconds(stats.elapsedMs)} (engine ${seconds(stats.engineMs)})\n`;
+  const summary = `athena: ${stats.queries} ${stats.queries === 1 ? 'query' : 'queries'}, ${formatBytes(stats.bytesScanned)} scanned, ${seconds(stats.elapsedMs)} (engine ${seconds(stats.engineMs)})${stats.retriedCopiesDropped > 0 ? `, ${stats.retriedCopiesDropped} retried ${stats.retriedCopiesDropped === 1 ? 'copy' : 'copies'} not shown` : ''}\n`;
 
   if (rows.length === 0) {
     const message = `no records for ${options.by} ${options.id}`;

@@ -24,7 +24,7 @@ import {
   type TraceRead,
 } from './lookup-plan.ts';
 import { type LookupStats, ReadTracker } from './read-stats.ts';
-import { compareRows, type QueryRow, ROW_SCHEMAS } from './rows.ts';
+import { compareRows, type QueryRow, ROW_SCHEMAS, withoutRetriedCopies } from './rows.ts';
 import { type LocalStore, listIndexBucket, listPartitions, objectKeyOf, objectPath } from './store-listing.ts';
 import type { TimeRange } from './time-range.ts';
 
@@ -138,8 +138,9 @@ export async function queryLocal(query: LocalQuery): Promise<LocalQueryResult> {
         const lookup = new Lookup(connection, store, snapshot, mode, tracker, progress);
         return query.by === 'trace' ? lookup.trace(query.id) : lookup.request(query.id);
       });
-      const stats = tracker.finish(mode, performance.now() - started);
-      return { rows: rows.sort(compareRows), filesScanned: stats.objectsOpened, stats };
+      const unique = withoutRetriedCopies(rows);
+      const stats = tracker.finish(mode, performance.now() - started, unique.dropped);
+      return { rows: unique.rows.sort(compareRows), filesScanned: stats.objectsOpened, stats };
     } catch (error) {
       if (error instanceof SkeinError) throw error;
       // Compaction may delete superseded objects between our listing and DuckDB opening them: list again once.

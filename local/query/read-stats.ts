@@ -31,6 +31,11 @@ export interface LookupStats {
   /** Distinct index objects opened (per-batch and compacted). */
   readonly indexObjectsRead: number;
   readonly indexKeys: readonly string[];
+  /**
+   * Rows read but not shown: copies of a record a producer sent twice (decision D18, `schemas/duplicates.ts`). Their
+   * bytes are in `bytesRead`: they were read.
+   */
+  readonly retriedCopiesDropped: number;
   /** Wall time of the whole lookup, listing included. */
   readonly latencyMs: number;
 }
@@ -73,8 +78,8 @@ export class ReadTracker {
     }
   }
 
-  /** The totals, with the lookup's latency. */
-  finish(mode: LookupStats['mode'], latencyMs: number): LookupStats {
+  /** The totals, with the lookup's latency and the retried copies the result left out. */
+  finish(mode: LookupStats['mode'], latencyMs: number, retriedCopiesDropped = 0): LookupStats {
     return {
       mode,
       objectsOpened: this.dataKeys.size,
@@ -86,6 +91,7 @@ export class ReadTracker {
       rowGroupsTotal: this.groupsTotal,
       indexObjectsRead: this.indexKeySet.size,
       indexKeys: [...this.indexKeySet].sort(),
+      retriedCopiesDropped,
       latencyMs,
     };
   }
@@ -185,6 +191,9 @@ export function formatLookupStats(stats: LookupStats): string {
     `${humanBytes(stats.bytesRead)} read (data ${humanBytes(stats.dataBytesRead)}, index ${humanBytes(stats.indexBytesRead)})`,
     `${stats.rowGroupsRead}/${stats.rowGroupsTotal} row groups`,
     `${stats.indexObjectsRead} index ${stats.indexObjectsRead === 1 ? 'object' : 'objects'}`,
+    ...(stats.retriedCopiesDropped > 0
+      ? [`${stats.retriedCopiesDropped} retried ${stats.retriedCopiesDropped === 1 ? 'copy' : 'copies'} not shown`]
+      : []),
     `${Math.round(stats.latencyMs)} ms`,
   ].join(', ');
 }

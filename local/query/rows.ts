@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { type ColumnDef, TABLES, type TableName } from '../../schemas/columns.ts';
+import { dropRetriedCopies } from '../../schemas/duplicates.ts';
 
 /**
  * Rows as a lookup reads them back from the Parquet files. Looser than `schemas/records.ts` on purpose: a query
@@ -75,6 +76,28 @@ export const ROW_SCHEMAS = { logs: LogRow, spans: SpanRow } as const satisfies R
 /** Event time of a row in nanoseconds: a log's time, a span's start. */
 export function rowTimeNano(row: QueryRow): bigint {
   return row.table === 'logs' ? row.row.time_unix_nano : row.row.start_time_unix_nano;
+}
+
+/**
+ * The rows without the copies a retrying producer added (D18: each span once by `(trace_id, span_id)`, a re-sent
+ * record's log lines once), across every object and hour the lookup read.
+ */
+export function withoutRetriedCopies(rows: readonly QueryRow[]): { rows: QueryRow[]; dropped: number } {
+  const logs: LogRow[] = [];
+  const spans: SpanRow[] = [];
+  for (const r of rows) {
+    if (r.table === 'logs') logs.push(r.row);
+    else spans.push(r.row);
+  }
+  const keptLogs = dropRetriedCopies('logs', logs);
+  const keptSpans = dropRetriedCopies('spans', spans);
+  return {
+    rows: [
+      ...keptLogs.rows.map((row): QueryRow => ({ table: 'logs', row })),
+      ...keptSpans.rows.map((row): QueryRow => ({ table: 'spans', row })),
+    ],
+    dropped: keptLogs.dropped + keptSpans.dropped,
+  };
 }
 
 /** Orders rows by event time, logs before spans on a tie, then by position on the stream. */

@@ -166,6 +166,35 @@ describe('Athena lookup', () => {
     expect(time.waits).toEqual([250, 375]);
   });
 
+  it('drops a record a producer sent twice, in two hit partitions, and counts the copy', async () => {
+    // Prepare: the same line arrived at 10:59:59 and, retried, at 11:00:01 (another hour, another sequence number)
+    const copy = (row: (string | null)[], sequence: string, hour: string) =>
+      row.map((v, i) => (LOG_COLUMNS[i] === 'sequence_number' ? sequence : LOG_COLUMNS[i] === 'hour' ? hour : v));
+    const line = logRow('2025-11-25 10:59:58.000', 'paid');
+    athena.on(StartQueryExecutionCommand).callsFake((input) => ({ QueryExecutionId: stepOf(input.QueryString) }));
+    athena.on(GetQueryExecutionCommand).resolves(execution('SUCCEEDED', 1_024));
+    athena.on(GetQueryResultsCommand, { QueryExecutionId: 'index' }).resolves(
+      page(
+        HIT_COLUMNS,
+        [
+          ['logs', '2025-11-25', '10'],
+          ['logs', '2025-11-25', '11'],
+        ],
+        true,
+      ),
+    );
+    athena
+      .on(GetQueryResultsCommand, { QueryExecutionId: 'logs' })
+      .resolves(page(LOG_COLUMNS, [copy(line, '2000', '11'), copy(line, '1000', '10')], true));
+
+    // Act
+    const result = await runAthenaLookup(client, REQUEST, fakeTime());
+
+    // Assess
+    expect(result.rows.map((r) => r.row.sequence_number)).toEqual(['1000']);
+    expect(result.stats.retriedCopiesDropped).toBe(1);
+  });
+
   it('reads no data when the index has no hit', async () => {
     athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: 'index' });
     athena.on(GetQueryExecutionCommand).resolves(execution('SUCCEEDED', 100));

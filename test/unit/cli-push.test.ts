@@ -6,14 +6,17 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SkeinError } from '../../functions/core/errors.ts';
 import { pushCommand } from '../../local/cli/push-command.ts';
 import {
+  checkRecords,
   fullJitterDelay,
   KINESIS_LIMITS,
   type OutgoingRecord,
+  PushFailedError,
   type PushOptions,
   pushRecords,
   recordSize,
 } from '../../local/cli/put-records.ts';
 import { readRecords, splitLines } from '../../local/cli/read-records.ts';
+import { RecordRanges } from '../../local/cli/record-ranges.ts';
 import { writeEndpoints } from '../../local/endpoints.ts';
 import { captureIo } from '../builders/cli-io.ts';
 
@@ -190,6 +193,128 @@ describe('pushRecords', () => {
     // Assess
     expect(seen).toEqual([500, 1_000]);
   });
+
+  it('skips the records it is told to, counting every record of the input from 1', async () => {
+    // Prepare
+    const kinesis = fakeKinesis();
+    const input = records(6, 1).map((r, i) => ({ ...r, data: Buffer.from(`r${i + 1}`) }));
+
+    // Act
+    const summary = await pushRecords(input, {
+      stream: 's',
+      putRecords: kinesis.putRecords,
+      skip: RecordRanges.parse('1-2,5'),
+    });
+
+    // Assess
+    expect(kinesis.calls.flatMap((c) => c.Records?.map((r) => Buffer.from(r.Data ?? []).toString()))).toEqual([
+      'r3',
+      'r4',
+      'r6',
+    ]);
+    expect(summary).toMatchObject({ records: 3, skipped: 3 });
+  });
+
+  it('reports exactly which records were accepted when entries keep failing, never re-sending an accepted one', async () => {
+    // Prepare: 3 records per request; in the second request the middle entry is always throttled
+    const kinesis = fakeKinesis((call, i) =>
+      call >= 1 && i === (call === 1 ? 1 : 0) ? 'ProvisionedThroughputExceededException' : undefined,
+    );
+    const input = records(9, 1).map((r, i) => ({ ...r, data: Buffer.from(`r${i + 1}`) }));
+
+    // Act
+    const pushing = pushRecords(input, {
+      stream: 's',
+      putRecords: kinesis.putRecords,
+      limits: { maxRecordsPerRequest: 3 },
+      maxAttempts: 3,
+      ...noSleep,
+    });
+
+    // Assess
+    const error = await pushing.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PushFailedError);
+    if (!(error instanceof PushFailedError)) return;
+    expect(error.accepted.toString()).toBe('1-4,6');
+    expect(error.unanswered).toBe(0);
+    const sent = kinesis.calls.flatMap((c) => c.Records?.map((r) => Buffer.from(r.Data ?? []).toString()) ?? []);
+    expect(sent).toEqual(['r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r5', 'r5']);
+  });
+
+  it('counts the records of a request without an answer as unanswered, not as accepted', async () => {
+    // Prepare
+    let calls = 0;
+    const putRecords = async (input: PutRecordsInput): Promise<PutRecordsOutput> => {
+      calls++;
+      if (calls === 2) throw new Error('socket hang up');
+      return fakeKinesis().putRecords(input);
+    };
+
+    // Act
+    const error = await pushRecords(records(5, 1), {
+      stream: 's',
+      putRecords,
+      limits: { maxRecordsPerRequest: 2 },
+    }).catch((e: unknown) => e);
+
+    // Assess
+    expect(error).toBeInstanceOf(PushFailedError);
+    if (!(error instanceof PushFailedError)) return;
+    expect(error.message).toMatch(/socket hang up; 2 records were pushed/);
+    expect(error.accepted.toString()).toBe('1-2');
+    expect(error.unanswered).toBe(2);
+  });
+});
+
+describe('checkRecords', () => {
+  it('lists every record over a limit, with what would work for lines and for whole files', async () => {
+    const input: OutgoingRecord[] = [
+      { data: new Uint8Array(10), partitionKey: 'k', origin: 'a.log:1' },
+      { data: new Uint8Array(MiB), partitionKey: 'k', origin: 'a.log:2' },
+      { data: new Uint8Array(10), partitionKey: 'x'.repeat(257), origin: 'a.log:3' },
+      { data: new Uint8Array(MiB + 5), partitionKey: 'k', origin: 'a.log:4' },
+    ];
+
+    const lines = await checkRecords(input, { lines: true });
+    const files = await checkRecords(input.slice(3), { lines: false });
+
+    expect(lines.records).toBe(4);
+    expect(lines.problems).toEqual([
+      expect.stringMatching(
+        /^a\.log:2 is 1048577 bytes with its partition key; .*at most 1048576 bytes: shorten the line/,
+      ),
+      expect.stringMatching(/^a\.log:3: a partition key must be 1–256 characters, got 257/),
+      expect.stringMatching(/^a\.log:4 is 1048582 bytes/),
+    ]);
+    expect(files.problems).toEqual([expect.stringMatching(/push it line by line with --lines/)]);
+  });
+});
+
+describe('RecordRanges', () => {
+  it('parses, merges and prints record numbers as ranges', () => {
+    const set = RecordRanges.parse('5,1-3,4,10-12');
+    set.add(13);
+    set.add(8);
+    set.addRange(20, 21);
+    set.add(7);
+    expect(set.toString()).toBe('1-5,7-8,10-13,20-21');
+    expect(set.size).toBe(13);
+    expect([0, 1, 5, 6, 7, 9, 13, 14, 21].map((n) => set.has(n))).toEqual([
+      false,
+      true,
+      true,
+      false,
+      true,
+      false,
+      true,
+      false,
+      true,
+    ]);
+  });
+
+  it.each(['', '0', '3-1', 'a', '1,,2', '1-2-3'])('refuses %j', (text) => {
+    expect(() => RecordRanges.parse(text)).toThrow(/--skip takes record numbers and ranges like 1-1000,1003/);
+  });
 });
 
 describe('fullJitterDelay', () => {
@@ -353,6 +478,102 @@ describe('skein push', () => {
     expect(code).toBe(1);
     expect(io.err()).toContain(`skein: ${file}:2 is `);
     expect(io.err().trim().split('\n')).toHaveLength(1);
+  });
+
+  it('checks every line before sending: lists all that are over the limits and sends nothing', async () => {
+    // Prepare: 1,300 lines of which lines 1,201 and 1,250 are over 1 MiB
+    const kinesis = fakeKinesis();
+    const file = join(dir, 'app.log');
+    const lines = Array.from({ length: 1_300 }, (_, i) =>
+      i === 1_200 || i === 1_249 ? 'x'.repeat(MiB) : `line ${i + 1}`,
+    );
+    await writeFile(file, `${lines.join('\n')}\n`);
+    const io = captureIo({ stdin: chunks() });
+
+    // Act
+    const code = await pushCommand(['--local', dir, '--lines', file], io, { putRecords: kinesis.putRecords });
+
+    // Assess
+    expect(code).toBe(1);
+    expect(kinesis.calls).toHaveLength(0);
+    expect(io.err().split('\n')).toEqual([
+      'skein: 2 records are over the Kinesis limits; nothing was sent:',
+      expect.stringMatching(
+        new RegExp(`^  ${file}:1201 is 1048612 bytes with its partition key; .*: shorten the line`),
+      ),
+      expect.stringMatching(new RegExp(`^  ${file}:1250 is `)),
+      '',
+    ]);
+  });
+
+  it('refuses whole files over the limit by their size, listing each, before reading or sending', async () => {
+    const kinesis = fakeKinesis();
+    const small = join(dir, 'small.json');
+    const big = join(dir, 'big.json');
+    await writeFile(small, '{}');
+    await writeFile(big, Buffer.alloc(MiB + 1));
+    const io = captureIo({ stdin: chunks() });
+
+    const code = await pushCommand(['--local', dir, small, big, big], io, { putRecords: kinesis.putRecords });
+
+    expect(code).toBe(1);
+    expect(kinesis.calls).toHaveLength(0);
+    expect(io.err()).toMatch(/2 records are over the Kinesis limits.*\n.*big\.json is 1048577 bytes.*--lines/);
+  });
+
+  it('stops on a failure saying how many records Kinesis accepted, and the printed command sends exactly the rest', async () => {
+    // Prepare: 1,300 lines; the third request's entries are refused for good from its 50th entry on
+    const file = join(dir, 'app.log');
+    await writeFile(file, `${Array.from({ length: 1_300 }, (_, i) => `line ${i + 1}`).join('\n')}\n`);
+    const failing = fakeKinesis((call, i) =>
+      (call === 2 ? i >= 49 : call > 2) ? 'ProvisionedThroughputExceededException' : undefined,
+    );
+    const first = captureIo({ stdin: chunks() });
+
+    // Act
+    const code = await pushCommand(['--local', dir, '--lines', file], first, {
+      putRecords: (input) => failing.putRecords(input),
+      sleep: async () => {},
+    });
+    const err = first.err();
+    const command = /^ {2}skein push (.*)$/m.exec(err)?.[1] ?? '';
+    const resumed = fakeKinesis();
+    const second = captureIo({ stdin: chunks() });
+    const resumeCode = await pushCommand(command.split(' '), second, { putRecords: resumed.putRecords });
+
+    // Assess
+    expect(code).toBe(1);
+    expect(err).toContain('Kinesis accepted 1049 records of 1300 (records 1-1049).');
+    expect(command).toBe(`--local ${dir} --lines ${file} --skip 1-1049`);
+    expect(resumeCode).toBe(0);
+    const sent = (k: ReturnType<typeof fakeKinesis>, ok: (call: number, i: number) => boolean) =>
+      k.calls.flatMap((c, call) =>
+        (c.Records ?? []).filter((_, i) => ok(call, i)).map((r) => Buffer.from(r.Data ?? []).toString()),
+      );
+    const accepted = [...sent(failing, (call, i) => call < 2 || (call === 2 && i < 49)), ...sent(resumed, () => true)];
+    expect(accepted).toEqual(Array.from({ length: 1_300 }, (_, i) => `line ${i + 1}`));
+    expect(second.err()).toMatch(/^pushed 251 records in 1 request \(0 retried, 1049 skipped\)/);
+  });
+
+  it('says that the records of a request without an answer may be on the stream, and resumes after the accepted ones', async () => {
+    const file = join(dir, 'my app.log');
+    await writeFile(file, 'a\nb\nc\n');
+    let calls = 0;
+    const io = captureIo({ stdin: chunks() });
+
+    const code = await pushCommand(['--local', dir, '--lines', file, '--skip', '1'], io, {
+      putRecords: async () => {
+        calls++;
+        throw new SkeinError('push_failed', 'PutRecords to skein-local failed: ECONNREFUSED');
+      },
+    });
+
+    expect(code).toBe(1);
+    expect(calls).toBe(1);
+    expect(io.err()).toContain('skein: push to skein-local stopped: PutRecords to skein-local failed: ECONNREFUSED');
+    expect(io.err()).toContain('Kinesis accepted 0 records of 2.');
+    expect(io.err()).toContain('The last request, 2 records, got no answer');
+    expect(io.err()).toContain(`  skein push --local ${dir} --lines '${file}' --skip 1\n`);
   });
 
   it.each([

@@ -353,6 +353,41 @@ describe('compactHour', () => {
     for (const key of g1.outputs) expect(store.objects.has(key)).toBe(true);
   });
 
+  it('writes a span or record a producer sent twice once: the copy first on the stream, in the first generation and after late copies', async () => {
+    // Prepare: batch 1, and a producer's retry of its records in another batch (new sequence numbers, later arrival)
+    const { store, batches } = await anHour(2);
+    const original = batches[1];
+    if (original === undefined) throw new Error('no batch 1');
+    // sequence numbers later than every original's (57 digits)
+    const resent = (b: Batch, seq: number, name: string): Batch => ({
+      name,
+      logs: b.logs.map((r) => ({
+        ...r,
+        sequence_number: `${seq}`.padEnd(57, '0'),
+        arrival_time: r.arrival_time + 2_000,
+      })),
+      spans: b.spans.map((r) => ({
+        ...r,
+        sequence_number: `${seq}`.padEnd(57, '0'),
+        arrival_time: r.arrival_time + 2_000,
+      })),
+    });
+    await putBatch(store, resent(original, 5000, 'shardId-000000000000-49655000.parquet'));
+
+    // Act
+    const logs = await compactHour(depsOf(store, T1), { table: 'logs', ...P });
+    await compactHour(depsOf(store, T1), { table: 'spans', ...P });
+    // a late copy, after the hour was compacted, merged into generation 2
+    await putBatch(store, resent(original, 6000, 'shardId-000000000001-49656000.parquet'));
+    await compactHour(depsOf(store, T1 + MINUTE), { table: 'logs', ...P });
+    await compactHour(depsOf(store, T1 + MINUTE), { table: 'spans', ...P });
+
+    // Assess
+    expect(logs).toMatchObject({ status: 'compacted', rows: expectedRows('logs', batches).length });
+    await expectVisibleExactly(store, batches);
+    expect((await manifestOf(store, 'spans', 2)).rows).toBe(expectedRows('spans', batches).length);
+  });
+
   it('splits an hour into objects of about the target size and never splits a trace between two', async () => {
     // Prepare: ~1 KB bodies, so 12 batches are ~200 KB of input against a 64 KiB target.
     const store = memoryObjectStore();

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  isZeroTraceId,
   normaliseRequestId,
   normaliseSpanId,
   normaliseTraceId,
@@ -30,6 +31,20 @@ describe('normaliseTraceId', () => {
     'not-a-trace',
   ])('rejects %j', (raw) => {
     expect(normaliseTraceId(raw)).toBeUndefined();
+  });
+
+  it.each([
+    ['00000000000000000000000000000000', true],
+    ['00000000-0000-0000-0000-000000000000', true],
+    ['00-00000000000000000000000000000000-00f067aa0ba902b7-01', true],
+    ['1-00000000-000000000000000000000000', true],
+    ['0000000000000000', true],
+    ['4bf92f3577b34da6a3ce929d0e0e4736', false],
+    ['0000000000000000000000000000000', false],
+    ['not-a-trace', false],
+  ])('knows %s as the all-zero trace id: %s', (raw, zero) => {
+    expect(isZeroTraceId(raw)).toBe(zero);
+    expect(normaliseTraceId(raw) === undefined).toBe(zero || raw.length !== 32);
   });
 
   it('is idempotent on every 32-hex id', () => {

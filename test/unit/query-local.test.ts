@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queryCommand } from '../../local/cli/query-command.ts';
 import { writeEndpoints } from '../../local/endpoints.ts';
 import { listTableFiles, queryLocal } from '../../local/query/local-query.ts';
+import { formatLookupStats, type LookupStats } from '../../local/query/read-stats.ts';
 import { type ColumnDef, TABLES, type TableName } from '../../schemas/columns.ts';
 import { captureIo } from '../builders/cli-io.ts';
 
@@ -363,7 +364,21 @@ describe('local query', () => {
         ['trace', 'not-a-trace', '--local', '.'],
         /^skein: not a trace id: expected 32 hex digits, a UUID, a traceparent or an X-Ray trace id/,
       ],
-      [['trace', '00000000000000000000000000000000', '--local', '.'], /^skein: not a trace id/],
+      [
+        ['trace', '00000000000000000000000000000000', '--local', '.'],
+        /^skein: the all-zero trace id is invalid \(W3C Trace Context: no trace has it; got '0{32}'\)$/m,
+      ],
+      [['trace', '00000000-0000-0000-0000-000000000000', '--local', '.'], /^skein: the all-zero trace id is invalid/],
+      [
+        ['trace', '00-00000000000000000000000000000000-00f067aa0ba902b7-01', '--local', '.'],
+        /^skein: the all-zero trace id is invalid/,
+      ],
+      [
+        ['trace', 'Root=1-00000000-000000000000000000000000', '--local', '.'],
+        /^skein: the all-zero trace id is invalid/,
+      ],
+      [['trace', '0000000000000000', '--local', '.'], /^skein: the all-zero trace id is invalid/],
+      [['trace', '0000000000000000000000000000000', '--local', '.'], /^skein: not a trace id: expected 32 hex digits/],
       [['request', '', '--local', '.'], /^skein: not a request id/],
       [['trace', TRACE_A, '--athena'], /^skein: --athena needs --workgroup <wg>/],
       [
@@ -397,5 +412,31 @@ describe('local query', () => {
       await queryCommand(['trace', TRACE_A, '--local', dir], noColour);
       expect(noColour.out()).not.toContain('\x1b[');
     });
+  });
+});
+
+describe('the lookup stats line', () => {
+  const stats: LookupStats = {
+    mode: 'index',
+    objectsOpened: 2,
+    objectKeys: [],
+    bytesRead: 2048,
+    dataBytesRead: 1024,
+    indexBytesRead: 1024,
+    rowGroupsRead: 2,
+    rowGroupsTotal: 4,
+    indexObjectsRead: 1,
+    indexKeys: [],
+    retriedCopiesDropped: 0,
+    latencyMs: 12.4,
+  };
+
+  it('says how many retried copies were read but not shown, only when there were some', () => {
+    expect(formatLookupStats(stats)).toBe(
+      '2 objects opened, 2.0 KB read (data 1.0 KB, index 1.0 KB), 2/4 row groups, 1 index object, 12 ms',
+    );
+    expect(formatLookupStats({ ...stats, retriedCopiesDropped: 7 })).toBe(
+      '2 objects opened, 2.0 KB read (data 1.0 KB, index 1.0 KB), 2/4 row groups, 1 index object, 7 retried copies not shown, 12 ms',
+    );
   });
 });

@@ -93,6 +93,30 @@ function logRow(key: string, body: string, extra: Record<string, string | number
   });
 }
 
+function spanRow(key: string, spanId: string, extra: Record<string, string | number> = {}): string {
+  const [, dt = '', hour = ''] = /dt=([^/]+)\/hour=([^/]+)\//.exec(key) ?? [];
+  return insert(BASE_TABLES.spans, [...TABLES.spans.map((c) => c.name), 'dt', 'hour', '$path'], {
+    ...BASE_ROW,
+    source_format: 'otlp-json',
+    trace_id: TRACE,
+    span_id: spanId,
+    start_time: '2025-11-25 10:00:01.500',
+    start_time_unix_nano: 1_764_064_801_500_000_000,
+    end_time_unix_nano: 1_764_064_801_600_000_000,
+    duration_nano: 100_000_000,
+    name: 'GET /cart',
+    kind: 'SERVER',
+    status_code: 'UNSET',
+    service_name: 'checkout',
+    events: '[]',
+    links: '[]',
+    ...extra,
+    dt,
+    hour,
+    $path: `s3://skein-data-example/${key}`,
+  });
+}
+
 function manifest(table: string, dt: string, hour: string, generation: number, sources: string[], outputs: string[]) {
   const list = (keys: string[]) => `[${keys.map(sqlStringLiteral).join(', ')}]::VARCHAR[]`;
   return `INSERT INTO skein.${BASE_TABLES.manifests} VALUES (1, ${generation}, ${list(sources)}, ${list(outputs)}, 0, '2025-11-25T11:00:00Z', '${table}', '${dt}', '${hour}')`;
@@ -155,6 +179,39 @@ describe('views over compacted and uncompacted objects', () => {
     await connection.run(logRow('tables/logs/dt=2025-11-25/hour=11/shard-1.parquet', 'out'));
 
     expect(await bodies(`SELECT body FROM skein.logs WHERE dt = '2025-11-25' AND hour = '10'`)).toEqual(['in']);
+  });
+
+  it('show a span a producer sent twice once per arrival hour (the copy first on the stream), and logs as stored', async () => {
+    // Prepare: a span and its retried copy in one hour (two batch objects), another copy an hour later
+    const hour10 = 'tables/spans/dt=2025-11-25/hour=10/';
+    await connection.run(spanRow(`${hour10}shard-1.parquet`, '00f067aa0ba902b7', { sequence_number: '20' }));
+    await connection.run(spanRow(`${hour10}shard-2.parquet`, '00f067aa0ba902b7', { sequence_number: '9' }));
+    await connection.run(
+      spanRow(`${hour10}shard-2.parquet`, '00f067aa0ba902b8', { sequence_number: '9', record_ordinal: 1 }),
+    );
+    await connection.run(
+      spanRow('tables/spans/dt=2025-11-25/hour=11/shard-1.parquet', '00f067aa0ba902b7', { sequence_number: '30' }),
+    );
+    await connection.run(logRow(`${PARTITION}shard-1.parquet`, 'same line', { sequence_number: '1' }));
+    await connection.run(logRow(`${PARTITION}shard-2.parquet`, 'same line', { sequence_number: '2' }));
+
+    // Act
+    const spans = (
+      await connection.runAndReadAll('SELECT span_id, sequence_number, hour FROM skein.spans ORDER BY hour, span_id')
+    ).getRowObjectsJson();
+    const inHour10 = (
+      await connection.runAndReadAll(`SELECT count(*) AS n FROM skein.spans WHERE dt = '2025-11-25' AND hour = '10'`)
+    ).getRowObjectsJson();
+
+    // Assess
+    expect(spans).toEqual([
+      { span_id: '00f067aa0ba902b7', sequence_number: '9', hour: '10' },
+      { span_id: '00f067aa0ba902b8', sequence_number: '9', hour: '10' },
+      { span_id: '00f067aa0ba902b7', sequence_number: '30', hour: '11' },
+    ]);
+    expect(inHour10).toEqual([{ n: '2' }]);
+    expect(await bodies()).toEqual(['same line', 'same line']);
+    expect(viewColumns('spans').map((c) => c.name)).toEqual([...TABLES.spans.map((c) => c.name), 'dt', 'hour']);
   });
 
   it('present a compacted index row once the manifest of its own hour lists its bucket object', async () => {
@@ -315,6 +372,75 @@ describe('named queries', () => {
 
     expect(query.parameters).toEqual(expected);
     expect(query.sql.split('?')).toHaveLength(query.parameters.length + 1);
+  });
+
+  it('return each span and each re-sent log line once, across the hit partitions', async () => {
+    const { instance, connection } = await catalogue();
+    try {
+      // Prepare: a record (one span, one log line) and its retried copy, which arrived in the next hour
+      const names = TRACE_INDEX_COLUMNS.map((c) => c.name);
+      for (const [table, hour] of [
+        ['logs', '10'],
+        ['logs', '11'],
+        ['spans', '10'],
+        ['spans', '11'],
+      ] as const) {
+        await connection.run(
+          insert(BASE_TABLES.trace_index, [...names, 'dt', 'hour', '$path'], {
+            id: TRACE,
+            id_kind: 'trace',
+            data_table: table,
+            first_time: '2025-11-25 10:00:01',
+            last_time: '2025-11-25 10:00:01',
+            services: 'checkout',
+            span_count: table === 'spans' ? 1 : 0,
+            log_count: table === 'logs' ? 1 : 0,
+            error: false,
+            data_dt: '2025-11-25',
+            data_hour: hour,
+            object_key: `tables/${table}/dt=2025-11-25/hour=${hour}/x.parquet`,
+            dt: '2025-11-25',
+            hour,
+            $path: `s3://b/tables/trace_index/dt=2025-11-25/hour=${hour}/x.parquet`,
+          }),
+        );
+      }
+      for (const [hour, sequence] of [
+        ['10', '100'],
+        ['11', '205'],
+      ] as const) {
+        await connection.run(
+          logRow(`tables/logs/dt=2025-11-25/hour=${hour}/x.parquet`, 'paid', { sequence_number: sequence }),
+        );
+        await connection.run(
+          spanRow(`tables/spans/dt=2025-11-25/hour=${hour}/x.parquet`, '00f067aa0ba902b7', {
+            sequence_number: sequence,
+            record_ordinal: 1,
+          }),
+        );
+      }
+      // A line logged twice in one record is two lines.
+      await connection.run(
+        logRow('tables/logs/dt=2025-11-25/hour=10/x.parquet', 'paid', { sequence_number: '100', record_ordinal: 2 }),
+      );
+      const query = namedLookupQuery('trace', true);
+      const value = { id: sqlStringLiteral(TRACE), from_date: `'2025-11-25'`, to_date: `'2025-11-25'` } as const;
+      let i = 0;
+      const bound = query.sql.replaceAll('?', () => value[query.parameters[i++] ?? 'id']);
+
+      // Act
+      const rows = (await connection.runAndReadAll(bound)).getRowObjectsJson();
+
+      // Assess
+      expect(rows.map((r) => `${r.record_type} ${r.message} ${r.hour}`)).toEqual([
+        'log paid 10',
+        'log paid 10',
+        'span GET /cart 10',
+      ]);
+    } finally {
+      connection.closeSync();
+      instance.closeSync();
+    }
   });
 
   it('bind from_date and to_date to the dt bounds of both index tables', () => {
