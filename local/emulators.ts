@@ -1,5 +1,5 @@
 import { mkdir, readdir } from 'node:fs/promises';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -100,12 +100,12 @@ export async function startEmulators(options: EmulatorOptions): Promise<Emulator
       dataDir,
       stream,
       async stop() {
-        await Promise.all([closeServer(kinesalite.server), s3Proxy.stop()]);
+        await Promise.all([kinesalite.close(), s3Proxy.stop()]);
         await closeS3rver(s3Server);
       },
     };
   } catch (error) {
-    await closeServer(kinesalite.server).catch(() => undefined);
+    await kinesalite.close().catch(() => undefined);
     await proxy?.stop().catch(() => undefined);
     if (s3?.httpServer) await closeS3rver(s3).catch(() => undefined);
     throw error;
@@ -160,7 +160,17 @@ interface KinesaliteServer extends Server {
 }
 type Kinesalite = (options: Record<string, unknown>) => KinesaliteServer;
 
-async function startKinesalite(port: number, path: string): Promise<{ server: KinesaliteServer; port: number }> {
+interface RunningKinesalite {
+  readonly server: KinesaliteServer;
+  readonly port: number;
+  /** Refuses new requests, waits for those in flight, then closes LevelDB and the server. */
+  close(): Promise<void>;
+}
+
+/** How long a stop waits for kinesalite's requests in flight (a GetRecords of 10,000 records takes well under 1 s). */
+const KINESALITE_DRAIN_MS = 5_000;
+
+async function startKinesalite(port: number, path: string): Promise<RunningKinesalite> {
   const kinesalite: Kinesalite = require('kinesalite');
   await mkdir(path, { recursive: true });
   // On disk: `path` makes kinesalite keep streams and records in LevelDB (leveldown's prebuilt binary, loaded from
@@ -168,6 +178,33 @@ async function startKinesalite(port: number, path: string): Promise<{ server: Ki
   // before kinesalite answers, so accepted records survive kill -9 of this process (not a power cut).
   // Stream create/delete/update take effect at once instead of after 500 ms.
   const server = kinesalite({ path, createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0, shardLimit: 100 });
+  // kinesalite's close() closes LevelDB first: a request still being handled (a GetRecords the poller gave up on
+  // while stopping) then calls into the closed database, and leveldown throws outside any callback, killing the
+  // process. So requests are counted until they answer, and a stop waits for them before closing.
+  const handlers = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
+  server.removeAllListeners('request');
+  let inFlight = 0;
+  let closing = false;
+  let drained: (() => void) | undefined;
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (closing) {
+      res.writeHead(503, { 'content-type': 'application/x-amz-json-1.1', connection: 'close' });
+      res.end('{"__type":"ServiceUnavailable","message":"stopping"}');
+      return;
+    }
+    inFlight++;
+    const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+    let ended = false;
+    res.end = ((...args: unknown[]) => {
+      if (!ended) {
+        ended = true;
+        inFlight--;
+        if (inFlight === 0) drained?.();
+      }
+      return end(...args);
+    }) as ServerResponse['end'];
+    for (const handler of handlers) handler.call(server, req, res);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, HOST, () => {
@@ -175,7 +212,22 @@ async function startKinesalite(port: number, path: string): Promise<{ server: Ki
       resolve();
     });
   });
-  return { server, port: (server.address() as AddressInfo).port };
+  return {
+    server,
+    port: (server.address() as AddressInfo).port,
+    async close() {
+      closing = true;
+      if (inFlight > 0)
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, KINESALITE_DRAIN_MS);
+          drained = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      await closeServer(server);
+    },
+  };
 }
 
 /** Closes a server and the keep-alive sockets clients still hold (they would keep `close` pending). */
