@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
@@ -165,17 +165,13 @@ function reconcile(pushed: Pushed, stored: Map<string, number>) {
   return { missing, doubled, foreign };
 }
 
-async function waitForFile(path: string, stack: StackProcess): Promise<void> {
-  // The checkpoint files appear once the poller has ingested a batch; poll their existence (no event to await).
+/** Resolves once the stack has persisted a shard checkpoint (the child gives no other sign; polls the folder). */
+async function waitForCheckpoint(folder: string, stack: StackProcess): Promise<void> {
   for (;;) {
-    if (
-      await stat(path).then(
-        () => true,
-        () => false,
-      )
-    )
-      return;
-    if (stack.child.exitCode !== null) throw new Error(`stack exited before ${path} appeared:\n${stack.stdout}`);
+    const names = await readdir(folder).catch(() => [] as string[]);
+    if (names.some((n) => n.endsWith('.json'))) return;
+    if (stack.child.exitCode !== null)
+      throw new Error(`stack exited before a checkpoint in ${folder}:\n${stack.stdout}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
@@ -196,7 +192,7 @@ async function stopDuringIngestAndRestart(signal: 'SIGINT' | 'SIGKILL', run: str
   // Act: push 4,000 lines; stop the stack during the push, once the poller has checkpointed a batch
   const pushed = await push(endpoints.kinesis, endpoints.stream, run, 4_000, (n) => {
     if (n !== 2) return;
-    stopSent = waitForFile(join(dir, 'checkpoints', endpoints.stream), first).then(() => first.kill(signal));
+    stopSent = waitForCheckpoint(join(dir, 'checkpoints', endpoints.stream), first).then(() => first.kill(signal));
   });
   await stopSent;
   const firstExit = await first.exited;
