@@ -9,6 +9,7 @@ import { IngestTally, ingestHandler } from '../../local/local-up-command.ts';
 import type { KinesisBatchHandler } from '../../local/poller.ts';
 import { listTableFiles } from '../../local/query/local-query.ts';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../local/stack.ts';
+import { describeExpired, type StreamBacklog } from '../../local/stream-backlog.ts';
 import { duckQuery } from '../support/duckdb.ts';
 
 const TOTAL = 1_000;
@@ -123,4 +124,71 @@ describe('re-delivery after a crash between a batch and its checkpoint', () => {
       expect(stored.size).toBe(TOTAL);
     },
   );
+});
+
+describe('records past the stream retention', () => {
+  it('counts the records after a checkpoint that are older than the retention, with when they arrived', async () => {
+    // Prepare: 10 records ingested and checkpointed, then 30 the handler fails on, left in the stream at stop
+    const dir = await mkdtemp(join(tmpdir(), 'skein-retention-'));
+    let accept = true;
+    let processed!: () => void;
+    const tenDone = new Promise<void>((resolve) => {
+      processed = resolve;
+    });
+    const first = await startLocalStack({
+      dir,
+      shards: 1,
+      pollIntervalMs: 20,
+      retryBackoffMs: 0,
+      handler: async () => {
+        if (!accept) throw new Error('handler down');
+        return { batchItemFailures: [] };
+      },
+      onCheckpoint: async () => {
+        if (first?.poller.stats().records === 10) processed();
+      },
+    });
+    try {
+      const kinesis = kinesisClient({ endpoint: first.endpoints.kinesis });
+      const send = (from: number, n: number) =>
+        kinesis.send(
+          new PutRecordsCommand({
+            StreamName: first.endpoints.stream,
+            Records: Array.from({ length: n }, (_, i) => ({ Data: Buffer.from(`r${from + i}`), PartitionKey: 'k' })),
+          }),
+        );
+      const before = Date.now();
+      await send(0, 10);
+      await tenDone;
+      accept = false;
+      await send(10, 30);
+      const after = Date.now();
+      kinesis.destroy();
+      const stopped = await first.stop();
+
+      // Act: start again 25 hours later (kinesalite's default retention is 24 h, its minimum too)
+      const later = await startLocalStack({
+        dir,
+        shards: 1,
+        pollIntervalMs: 20,
+        handler: async () => ({ batchItemFailures: [] }),
+        now: () => Date.now() + 25 * 3_600_000,
+      });
+      const { resumed } = later;
+      await later.stop();
+
+      // Assess
+      expect(stopped.backlog).toMatchObject({ pending: 30, expired: 0, retentionHours: 24 });
+      expect(resumed.backlog).toMatchObject({ pending: 0, expired: 30, retentionHours: 24 });
+      const [shard] = resumed.backlog?.shards ?? [];
+      expect(shard?.expiredFromMs).toBeGreaterThanOrEqual(Math.floor(before / 1000) * 1000);
+      expect(shard?.expiredToMs).toBeLessThanOrEqual(after);
+      expect(describeExpired(resumed.backlog as StreamBacklog)).toMatch(
+        /^30 records older than the stream's 24 h retention were never ingested and are gone \(arrived \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ to \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\)$/,
+      );
+    } finally {
+      await first.stop().catch(() => undefined);
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
