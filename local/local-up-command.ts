@@ -404,7 +404,7 @@ function resumeText(dir: string, stack: LocalStack, shardsAsked: number | undefi
   const lines: string[] = [];
   if (resumed.tookOverFrom !== undefined)
     lines.push(
-      `Took over ${join(dir, LOCK_FILE)} from pid ${resumed.tookOverFrom}, which is no longer running (it was killed)`,
+      `Took over ${join(dir, LOCK_FILE)} from pid ${resumed.tookOverFrom}, which is no longer running (killed or crashed)`,
     );
   if (!resumed.stream.created) {
     const backlog = resumed.backlog;

@@ -231,7 +231,7 @@ describe('skein local up across restarts', () => {
     const { first, firstExit, restarted, dir } = await stopDuringIngestAndRestart('SIGKILL', 'kill');
     expect(firstExit.signal).toBe('SIGKILL');
     expect(restarted.stdout).toContain(
-      `Took over ${join(dir, LOCK_FILE)} from pid ${first.child.pid}, which is no longer running (it was killed)\n`,
+      `Took over ${join(dir, LOCK_FILE)} from pid ${first.child.pid}, which is no longer running (killed or crashed)\n`,
     );
   });
 
