@@ -21,7 +21,7 @@ export interface CheckpointStore {
   readonly folder: string;
   /** Every readable checkpoint; unreadable files are reported in `ignored` (the shard then starts from TRIM_HORIZON). */
   load(): Promise<{ checkpoints: ShardCheckpoint[]; ignored: string[] }>;
-  /** Atomically replaces the shard's checkpoint: temp file, fsync, rename, fsync of the folder. */
+  /** Atomically replaces the shard's checkpoint: temp file, fsync, rename. */
   save(checkpoint: ShardCheckpoint): Promise<void>;
 }
 
@@ -31,7 +31,7 @@ export function checkpointFolder(dir: string, streamName: string): string {
 
 /**
  * A file per shard, replaced atomically, so a crash (kill -9, power loss) leaves either the old or the new checkpoint,
- * never a torn one: the temp file is fsynced before the rename and the folder after it.
+ * never a torn one: the temp file is fsynced before it is renamed over the old one.
  */
 export function checkpointStore(dir: string, streamName: string): CheckpointStore {
   const folder = checkpointFolder(dir, streamName);
@@ -75,13 +75,10 @@ export function checkpointStore(dir: string, streamName: string): CheckpointStor
       } finally {
         await file.close();
       }
+      // No fsync of the folder after the rename (it costs ~14 ms more per batch here, 4.4 → 19 ms): it only matters
+      // on power loss, which the stream's own records (LevelDB, no fsync) do not survive either; losing the rename
+      // there leaves the previous checkpoint, i.e. one batch re-delivered onto its own keys.
       await rename(tmp, path);
-      const folderHandle = await open(folder, 'r');
-      try {
-        await folderHandle.sync();
-      } finally {
-        await folderHandle.close();
-      }
     },
   };
 }
