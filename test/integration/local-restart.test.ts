@@ -219,12 +219,16 @@ async function stopDuringIngestAndRestart(signal: 'SIGINT' | 'SIGKILL', run: str
 
 describe('skein local up across restarts', () => {
   it('stores every accepted record exactly once after Ctrl-C during ingest and a restart on the same folder', async () => {
-    const { first, firstExit } = await stopDuringIngestAndRestart('SIGINT', 'int');
-    // The first stack stopped cleanly and said what it left in the stream.
+    const { first, firstExit, resumeLine } = await stopDuringIngestAndRestart('SIGINT', 'int');
+    // The first stack stopped cleanly and said what it left in the stream; the restart found just that.
     expect(firstExit).toEqual({ code: 0, signal: null });
-    expect(first.stdout).toMatch(
-      /^Stopped\. Ingested \d+ records .*; state kept in .*: (nothing pending in the stream|[\d,]+ records? accepted by the stream not ingested yet \(.*\); the next start on .* ingests them)$/m,
+    const stopped = first.stdout.match(
+      /^Stopped\. Ingested \d+ records .*; state kept in .*: (nothing pending in the stream|([\d,]+ records? accepted by the stream not ingested yet \(.*\)); the next start on .* ingests them)$/m,
     );
+    expect(stopped, first.stdout).not.toBeNull();
+    const left = stopped?.[2] ?? 'nothing pending in the stream';
+    expect(resumeLine).toContain(`from ${join(tmpdir(), '')}`);
+    expect(resumeLine).toContain(`: ${left}`);
   });
 
   it('stores every accepted record exactly once after kill -9 during ingest and a restart that takes over the lock', async () => {
