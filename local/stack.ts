@@ -82,15 +82,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   await mkdir(absoluteDir, { recursive: true });
   const lock = await acquireStateLock(dir);
   try {
-    const where = { absoluteDir, streamName, bucket, lock, now, handler, shards, kinesisPort, s3Port };
-    return await startLocked(where, pollerOptions);
+    const settings = { absoluteDir, streamName, bucket, lock, now, handler, shards, kinesisPort, s3Port };
+    return await startLocked(settings, pollerOptions);
   } catch (error) {
     await lock.release();
     throw error;
   }
 }
 
-interface Where {
+interface StartSettings {
   readonly absoluteDir: string;
   readonly streamName: string;
   readonly bucket: string;
@@ -103,7 +103,7 @@ interface Where {
 }
 
 async function startLocked(
-  options: Where,
+  options: StartSettings,
   pollerOptions: Omit<PollerOptions, 'kinesis' | 'streamName' | 'handler'>,
 ): Promise<LocalStack> {
   const { absoluteDir, streamName, bucket, lock, now, shards, kinesisPort, s3Port, handler } = options;
