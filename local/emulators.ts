@@ -1,9 +1,14 @@
-import { readdir } from 'node:fs/promises';
-import type { Server } from 'node:http';
+import { mkdir, readdir } from 'node:fs/promises';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { CreateStreamCommand, type KinesisClient, waitUntilStreamExists } from '@aws-sdk/client-kinesis';
+import {
+  CreateStreamCommand,
+  DescribeStreamSummaryCommand,
+  type KinesisClient,
+  waitUntilStreamExists,
+} from '@aws-sdk/client-kinesis';
 import { kinesisClient } from '../functions/core/aws-clients.ts';
 import { type ConditionalS3Proxy, startConditionalS3Proxy } from './conditional-s3.ts';
 
@@ -11,7 +16,7 @@ const require = createRequire(import.meta.url);
 
 /** Where and how to start the two emulators. */
 export interface EmulatorOptions {
-  /** State folder: s3rver keeps its objects under `<dir>/s3`. Kinesis is in memory. */
+  /** State folder: s3rver keeps its objects under `<dir>/s3`, kinesalite its LevelDB under `<dir>/kinesis`. */
   readonly dir: string;
   readonly streamName: string;
   readonly bucket: string;
@@ -31,19 +36,36 @@ export interface Emulators {
   readonly s3Endpoint: string;
   /** s3rver's folder: objects are at {@link objectPathOnDisk}`(dataDir, bucket, key)`. */
   readonly dataDir: string;
-  /** Closes every server (and every open connection to them). */
+  /** The stream as found or created: an earlier run's stream (same `dir`) is adopted with its records. */
+  readonly stream: StreamFound;
+  /** Closes every server (and every open connection to them); kinesalite closes its LevelDB. */
   stop(): Promise<void>;
+}
+
+/** The stream `startEmulators` runs with. */
+export interface StreamFound {
+  /** `false`: it was already in `<dir>/kinesis` (an earlier run) and was adopted as it is. */
+  readonly created: boolean;
+  readonly shards: number;
+  /** Records older than this are dropped by kinesalite, as by Kinesis (default 24 h). */
+  readonly retentionHours: number;
 }
 
 const HOST = '127.0.0.1';
 
+/** kinesalite's LevelDB folder inside a state folder. */
+export function kinesisDir(dir: string): string {
+  return join(dir, 'kinesis');
+}
+
 /**
- * Starts kinesalite (in memory) and s3rver (on disk under `<dir>/s3`) in this process on 127.0.0.1 with the
- * conditional-write proxy in front of s3rver, creates the stream (waits until ACTIVE) and the bucket.
+ * Starts kinesalite (LevelDB under `<dir>/kinesis`) and s3rver (on disk under `<dir>/s3`) in this process on
+ * 127.0.0.1 with the conditional-write proxy in front of s3rver, creates the stream (waits until ACTIVE) or adopts the
+ * one an earlier run left in `<dir>`, and creates the bucket.
  */
 export async function startEmulators(options: EmulatorOptions): Promise<Emulators> {
   const dataDir = join(options.dir, 's3');
-  const kinesalite = await startKinesalite(options.kinesisPort ?? 0);
+  const kinesalite = await startKinesalite(options.kinesisPort ?? 0, kinesisDir(options.dir));
   let s3: S3rverInstance | undefined;
   let proxy: ConditionalS3Proxy | undefined;
   try {
@@ -64,8 +86,9 @@ export async function startEmulators(options: EmulatorOptions): Promise<Emulator
     const kinesisEndpoint = `http://${HOST}:${kinesalite.port}`;
     const s3Endpoint = proxy.endpoint;
     const kinesis = kinesisClient({ endpoint: kinesisEndpoint });
+    let stream: StreamFound;
     try {
-      await createStream(kinesis, options.streamName, options.shards ?? 2);
+      stream = await ensureStream(kinesis, options.streamName, options.shards ?? 2);
     } finally {
       kinesis.destroy();
     }
@@ -75,13 +98,14 @@ export async function startEmulators(options: EmulatorOptions): Promise<Emulator
       kinesisEndpoint,
       s3Endpoint,
       dataDir,
+      stream,
       async stop() {
-        await Promise.all([closeServer(kinesalite.server), s3Proxy.stop()]);
+        await Promise.all([kinesalite.close(), s3Proxy.stop()]);
         await closeS3rver(s3Server);
       },
     };
   } catch (error) {
-    await closeServer(kinesalite.server).catch(() => undefined);
+    await kinesalite.close().catch(() => undefined);
     await proxy?.stop().catch(() => undefined);
     if (s3?.httpServer) await closeS3rver(s3).catch(() => undefined);
     throw error;
@@ -103,13 +127,29 @@ export function objectPathOnDisk(dataDir: string, bucket: string, key: string): 
 
 const OBJECT_SUFFIX = '._S3rver_object';
 
-async function createStream(kinesis: KinesisClient, streamName: string, shards: number): Promise<void> {
-  await kinesis.send(new CreateStreamCommand({ StreamName: streamName, ShardCount: shards }));
+/**
+ * Creates the stream, or adopts the one already in kinesalite's LevelDB (`ResourceInUseException`): its records,
+ * shards and retention stay as they are, so a restart resumes on the same sequence numbers.
+ */
+async function ensureStream(kinesis: KinesisClient, streamName: string, shards: number): Promise<StreamFound> {
+  let created = true;
+  try {
+    await kinesis.send(new CreateStreamCommand({ StreamName: streamName, ShardCount: shards }));
+  } catch (error) {
+    if (!(error instanceof Error && error.name === 'ResourceInUseException')) throw error;
+    created = false;
+  }
   // With createStreamMs: 0 the stream is ACTIVE almost at once; the waiter polls DescribeStream by name.
   await waitUntilStreamExists(
     { client: kinesis, minDelay: 0.05, maxDelay: 0.25, maxWaitTime: 30 },
     { StreamName: streamName },
   );
+  const summary = await kinesis.send(new DescribeStreamSummaryCommand({ StreamName: streamName }));
+  return {
+    created,
+    shards: summary.StreamDescriptionSummary?.OpenShardCount ?? shards,
+    retentionHours: summary.StreamDescriptionSummary?.RetentionPeriodHours ?? 24,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -120,10 +160,51 @@ interface KinesaliteServer extends Server {
 }
 type Kinesalite = (options: Record<string, unknown>) => KinesaliteServer;
 
-async function startKinesalite(port: number): Promise<{ server: KinesaliteServer; port: number }> {
+interface RunningKinesalite {
+  readonly server: KinesaliteServer;
+  readonly port: number;
+  /** Refuses new requests, waits for those in flight, then closes LevelDB and the server. */
+  close(): Promise<void>;
+}
+
+/** How long a stop waits for kinesalite's requests in flight (a GetRecords of 10,000 records takes well under 1 s). */
+const KINESALITE_DRAIN_MS = 5_000;
+
+async function startKinesalite(port: number, path: string): Promise<RunningKinesalite> {
   const kinesalite: Kinesalite = require('kinesalite');
-  // In memory (no `path`); stream create/delete/update take effect at once instead of after 500 ms.
-  const server = kinesalite({ createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0, shardLimit: 100 });
+  await mkdir(path, { recursive: true });
+  // On disk: `path` makes kinesalite keep streams and records in LevelDB (leveldown's prebuilt binary, loaded from
+  // its npm package without an install script). Every PutRecords reaches LevelDB's log file (write(2), no fsync)
+  // before kinesalite answers, so accepted records survive kill -9 of this process (not a power cut).
+  // Stream create/delete/update take effect at once instead of after 500 ms.
+  const server = kinesalite({ path, createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0, shardLimit: 100 });
+  // kinesalite's close() closes LevelDB first: a request still being handled (a GetRecords the poller gave up on
+  // while stopping) then calls into the closed database, and leveldown throws outside any callback, killing the
+  // process. So requests are counted until they answer, and a stop waits for them before closing.
+  const handlers = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
+  server.removeAllListeners('request');
+  let inFlight = 0;
+  let closing = false;
+  let drained: (() => void) | undefined;
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    if (closing) {
+      res.writeHead(503, { 'content-type': 'application/x-amz-json-1.1', connection: 'close' });
+      res.end('{"__type":"ServiceUnavailable","message":"stopping"}');
+      return;
+    }
+    inFlight++;
+    const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+    let ended = false;
+    res.end = ((...args: unknown[]) => {
+      if (!ended) {
+        ended = true;
+        inFlight--;
+        if (inFlight === 0) drained?.();
+      }
+      return end(...args);
+    }) as ServerResponse['end'];
+    for (const handler of handlers) handler.call(server, req, res);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, HOST, () => {
@@ -131,7 +212,22 @@ async function startKinesalite(port: number): Promise<{ server: KinesaliteServer
       resolve();
     });
   });
-  return { server, port: (server.address() as AddressInfo).port };
+  return {
+    server,
+    port: (server.address() as AddressInfo).port,
+    async close() {
+      closing = true;
+      if (inFlight > 0)
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, KINESALITE_DRAIN_MS);
+          drained = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      await closeServer(server);
+    },
+  };
 }
 
 /** Closes a server and the keep-alive sockets clients still hold (they would keep `close` pending). */

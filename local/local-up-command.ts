@@ -16,6 +16,8 @@ import type { Endpoints } from './endpoints.ts';
 import type { KinesisBatchHandler } from './poller.ts';
 import { type ScheduledJob, scheduleJob } from './scheduler.ts';
 import { type LocalStack, startLocalStack } from './stack.ts';
+import { LOCK_FILE } from './state-lock.ts';
+import { describeExpired, describePending } from './stream-backlog.ts';
 
 const REPO_ROOT = packageRoot(import.meta.url);
 /** The demo's alert rules and the local notifier configuration, found from the repository whatever the cwd. */
@@ -37,6 +39,8 @@ export const LOCAL_UP_USAGE = `Usage: skein local up [--dir <dir>] [--shards <n>
 Starts the local stack and keeps it running until Ctrl+C: Kinesis (kinesalite) and S3 (s3rver) on 127.0.0.1,
 the stream and bucket, the event-source poller invoking the ingest function with Lambda's batching and retry
 rules, and a demo workload of four services. State lives in <dir>; <dir>/endpoints.json says where things are.
+The stream's records (kinesis/) and the poller's checkpoints (checkpoints/) are kept there too: a restart on the
+same <dir>, after Ctrl+C or a crash, ingests what the last run left in the stream. One stack per <dir> at a time.
 
 It also runs, on timers: the compactor every 60 s (an hour is compacted 2 min after it ends, the files it
 replaced deleted 2 min later); the alert evaluator over the rules' per-minute rollups; and the notifier every 2 s,
@@ -47,7 +51,7 @@ redacted, in <dir>/sinks/*.ndjson. The demo has an incident every 10 min (the fi
 
 Options:
   --dir <dir>                   state folder (default .skein)
-  --shards <n>                  shards of the stream, 1-50 (default 2)
+  --shards <n>                  shards of a new stream, 1-50 (default 2); an existing one keeps its own
   --no-demo                     do not run the demo workload (for tests and your own producers)
   --rules <path>                alert rule file or folder (default rules/demo); ingest rolls up what they need
   --notify-config <file>        notifier configuration (default config/notify.local.yaml); \${ALERTMANAGER_URL}
@@ -253,7 +257,7 @@ export function runLocalUp(args: string[], io: CliIo, deps: LocalUpDeps): Promis
       await compactor?.stop();
       kinesis?.destroy();
       s3?.destroy();
-      await stack?.stop();
+      return await stack?.stop();
     };
     try {
       stack = await startLocalStack({
@@ -275,6 +279,16 @@ export function runLocalUp(args: string[], io: CliIo, deps: LocalUpDeps): Promis
         throw error;
       }
       const { endpoints } = stack;
+      io.stdout.write(resumeText(dir, stack, values.shards === undefined ? undefined : shards));
+      const caughtUpPending = stack.resumed.backlog?.pending ?? 0;
+      if (caughtUpPending > 0)
+        stack.caughtUp.then(
+          () =>
+            io.stdout.write(
+              `Caught up: the ${describeCount(caughtUpPending)} left in the stream by the last run are ingested\n`,
+            ),
+          () => undefined,
+        );
       const { kinesisClient, s3Client } = await import('../functions/core/aws-clients.ts');
       const { s3ObjectStore } = await import('../functions/core/object-store.ts');
       // Through the stack's S3 endpoint, i.e. the proxy that enforces conditional writes the alert state relies on.
@@ -366,10 +380,15 @@ export function runLocalUp(args: string[], io: CliIo, deps: LocalUpDeps): Promis
         stopSignal.addEventListener('abort', () => resolve(), { once: true });
       });
       log.info('stopping local stack');
-      await stopAll();
+      const stopped = await stopAll();
       const p = stack.poller.stats();
+      const pending = stopped?.backlog
+        ? stopped.backlog.pending > 0
+          ? `${describePending(stopped.backlog)}; the next start on ${dir} ingests them`
+          : describePending(stopped.backlog)
+        : 'nothing pending in the stream';
       io.stdout.write(
-        `Stopped. Ingested ${p.records} records in ${p.batches} batches (${tally.describe()}); state kept in ${dir}\n`,
+        `Stopped. Ingested ${p.records} records in ${p.batches} batches (${tally.describe()}); state kept in ${dir}: ${pending}\n`,
       );
       return EXIT.ok;
     } finally {
@@ -377,6 +396,38 @@ export function runLocalUp(args: string[], io: CliIo, deps: LocalUpDeps): Promis
       signals?.dispose();
     }
   });
+}
+
+/** What a start found in the state folder, in a few lines (nothing for a fresh folder). */
+function resumeText(dir: string, stack: LocalStack, shardsAsked: number | undefined): string {
+  const { resumed, endpoints } = stack;
+  const lines: string[] = [];
+  if (resumed.tookOverFrom !== undefined)
+    lines.push(
+      `Took over ${join(dir, LOCK_FILE)} from pid ${resumed.tookOverFrom}, which is no longer running (killed or crashed)`,
+    );
+  if (!resumed.stream.created) {
+    const backlog = resumed.backlog;
+    const pending =
+      backlog && backlog.pending > 0
+        ? `${describePending(backlog)}: they are ingested first`
+        : 'nothing pending in the stream';
+    lines.push(
+      `Resumed stream '${endpoints.stream}' (${plural(resumed.stream.shards, 'shard')}) from ${dir}: ${pending}`,
+    );
+    if (shardsAsked !== undefined && shardsAsked !== resumed.stream.shards)
+      lines.push(`  --shards ${shardsAsked} ignored: the stream kept in ${dir} has ${resumed.stream.shards}`);
+    const expired = backlog ? describeExpired(backlog) : undefined;
+    if (expired) lines.push(`  Warning: ${expired}`);
+  }
+  for (const ignored of resumed.ignoredCheckpoints)
+    lines.push(`  Checkpoint ${ignored} not used: that shard starts from the oldest record`);
+  return lines.length ? `${lines.join('\n')}\n` : '';
+}
+
+/** `1 record`, `1,234 records` */
+function describeCount(n: number): string {
+  return `${n.toLocaleString('en-US')} record${n === 1 ? '' : 's'}`;
 }
 
 interface AlertingInput {
@@ -496,11 +547,24 @@ interface ProcessSignals {
   dispose(): void;
 }
 
-/** Aborts on the first SIGINT or SIGTERM; a second one (while stopping) exits at once. */
+/**
+ * A signal this soon after the first is the same Ctrl-C relayed by a wrapper: a terminal sends SIGINT to the whole
+ * process group, and `tsx` (under `npm start`) re-sends it to its child when the child has not acknowledged it within
+ * 30 ms — a busy or starved process then got two SIGINTs for one keypress and exited without stopping cleanly.
+ */
+const RELAYED_SIGNAL_MS = 1_000;
+
+/** Aborts on the first SIGINT or SIGTERM; another one, a second or more later (while stopping), exits at once. */
 function processSignals(): ProcessSignals {
   const abort = new AbortController();
+  let firstAt = 0;
   const onSignal = (signal: NodeJS.Signals) => {
-    if (abort.signal.aborted) process.exit(signal === 'SIGINT' ? 130 : 143);
+    if (abort.signal.aborted) {
+      if (Date.now() - firstAt < RELAYED_SIGNAL_MS) return;
+      process.stderr.write(`skein: ${signal} again: exiting without finishing the stop\n`);
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    }
+    firstAt = Date.now();
     abort.abort();
   };
   process.on('SIGINT', onSignal);

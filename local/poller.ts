@@ -67,6 +67,17 @@ export interface PollerOptions {
   readonly retryBackoffMs?: number;
   /** The on-failure destination. */
   readonly onFailure?: (info: FailureInfo) => void | Promise<void>;
+  /**
+   * Persists a shard's checkpoint (Lambda's event source mapping keeps it in its own store). Called when the
+   * checkpoint moves: after the handler succeeded for records (after a partial failure: up to the lowest failed one)
+   * or records were given up on. Awaited, and retried until it succeeds or the poller stops, before that shard's next
+   * invocation: so at most one batch per shard is ever processed past the persisted checkpoint, and it starts right
+   * after it — a restart re-delivers exactly that batch's first record first (see decision D16).
+   */
+  readonly onCheckpoint?: (
+    shardId: string,
+    last: { readonly sequenceNumber: string; readonly arrivalMs: number },
+  ) => Promise<void>;
   /** Errors of the poller itself (reads, the on-failure callback); the poller keeps going. */
   readonly onError?: (error: unknown, shardId: string) => void;
   readonly clock?: Clock;
@@ -78,6 +89,8 @@ export interface ShardStats {
   readonly shardId: string;
   /** Sequence number of the last record processed or given up on: resume after it. */
   readonly checkpoint: string | undefined;
+  /** The checkpoint last persisted through `onCheckpoint` (or the one the poller started from). */
+  readonly persisted: string | undefined;
   /** Age of the last record of the last invocation when it was sent (Lambda's `IteratorAge`). */
   readonly iteratorAgeMs: number;
 }
@@ -156,6 +169,7 @@ export async function startPoller(options: PollerOptions): Promise<Poller> {
     pollIntervalMs: options.pollIntervalMs ?? 200,
     retryBackoffMs: options.retryBackoffMs ?? 100,
     onFailure: options.onFailure,
+    onCheckpoint: options.onCheckpoint,
     onError: options.onError ?? (() => undefined),
     clock: options.clock ?? systemClock,
     signal: abort.signal,
@@ -168,7 +182,12 @@ export async function startPoller(options: PollerOptions): Promise<Poller> {
     stats: () => ({
       ...counters,
       iteratorAgeMs: Math.max(0, ...workers.map((w) => w.iteratorAgeMs)),
-      shards: workers.map((w) => ({ shardId: w.shardId, checkpoint: w.checkpoint, iteratorAgeMs: w.iteratorAgeMs })),
+      shards: workers.map((w) => ({
+        shardId: w.shardId,
+        checkpoint: w.checkpoint,
+        persisted: w.persisted,
+        iteratorAgeMs: w.iteratorAgeMs,
+      })),
     }),
     async stop() {
       abort.abort();
@@ -370,6 +389,7 @@ interface ShardConfig {
   readonly pollIntervalMs: number;
   readonly retryBackoffMs: number;
   readonly onFailure: ((info: FailureInfo) => void | Promise<void>) | undefined;
+  readonly onCheckpoint: PollerOptions['onCheckpoint'];
   readonly onError: (error: unknown, shardId: string) => void;
   readonly clock: Clock;
   readonly signal: AbortSignal;
@@ -393,6 +413,8 @@ function newCounters(): Counters {
 
 class ShardWorker {
   checkpoint: string | undefined;
+  /** The checkpoint `onCheckpoint` last wrote (the resume point until then). */
+  persisted: string | undefined;
   iteratorAgeMs = 0;
   private iterator: string | undefined;
   /** Last sequence number read: a new iterator starts after it. */
@@ -407,6 +429,7 @@ class ShardWorker {
     resumeAfter: string | undefined,
   ) {
     this.checkpoint = resumeAfter;
+    this.persisted = resumeAfter;
     this.lastRead = resumeAfter;
   }
 
@@ -423,7 +446,10 @@ class ShardWorker {
         segment = { records: batch, retries: 0, invocations: 0 };
       }
       const { expired, rest } = expireRecords(segment, config.clock(), config.maximumRecordAgeMs);
-      if (expired.length) await this.discard(expired, 'RecordAgeExceeded', segment);
+      if (expired.length) {
+        await this.discard(expired, 'RecordAgeExceeded', segment);
+        await this.persist(expired[expired.length - 1] as StreamRecord);
+      }
       if (!rest) continue;
       const isRetry = rest.invocations > 0;
       if (isRetry) {
@@ -433,12 +459,37 @@ class ShardWorker {
       }
       const outcome = await this.invoke(rest.records, isRetry);
       const step = afterInvoke({ ...rest, invocations: rest.invocations + 1 }, outcome, config.policy);
+      let moved: StreamRecord | undefined;
       if (step.done.length) {
         config.counters.records += step.done.length;
-        this.checkpoint = (step.done[step.done.length - 1] as StreamRecord).sequenceNumber;
+        moved = step.done[step.done.length - 1] as StreamRecord;
+        this.checkpoint = moved.sequenceNumber;
       }
-      if (step.discarded) await this.discard(step.discarded.records, step.discarded.reason, step.discarded.segment);
+      if (step.discarded) {
+        await this.discard(step.discarded.records, step.discarded.reason, step.discarded.segment);
+        moved = step.discarded.records[step.discarded.records.length - 1] as StreamRecord;
+      }
+      // Even when stopping: the invocation in flight finished, so its checkpoint is kept.
+      if (moved) await this.persist(moved);
       this.queue.unshift(...step.next);
+    }
+  }
+
+  /** Persists the checkpoint at `last` (already the in-memory one); retried until written or the poller stops. */
+  private async persist(last: StreamRecord): Promise<void> {
+    const { config } = this;
+    if (!config.onCheckpoint) return;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await config.onCheckpoint(this.shardId, { sequenceNumber: last.sequenceNumber, arrivalMs: last.arrivalMs });
+        this.persisted = last.sequenceNumber;
+        return;
+      } catch (error) {
+        config.onError(error, this.shardId);
+        // Stopping: the persisted checkpoint stays behind, which only means a re-delivery at the next start.
+        if (config.signal.aborted) return;
+        await this.sleep(backoff(Math.max(config.retryBackoffMs, 10), attempt));
+      }
     }
   }
 

@@ -167,6 +167,37 @@ describe('the Kinesis poller against kinesalite', () => {
     expect(poller.stats()).toMatchObject({ batches: 2, retries: 1, partialFailures: 1, records: 10 });
   });
 
+  it('persists the checkpoint after each success, before the record that failed after a partial failure', async () => {
+    // Prepare
+    const streamName = await newStream(1);
+    const checkpoints: { shardId: string; sequenceNumber: string; invokedBefore: number }[] = [];
+    const rec = recordingHandler(async (event, call) => {
+      const failed = event.Records[4]?.kinesis.sequenceNumber;
+      return call === 0 && failed ? { batchItemFailures: [{ itemIdentifier: failed }] } : { batchItemFailures: [] };
+    });
+    const sent = texts('c', 10);
+    await put(kinesis, streamName, sent);
+    // Act
+    const poller = await poll({
+      streamName,
+      handler: rec.handler,
+      batchSize: 10,
+      onCheckpoint: async (shardId, last) => {
+        checkpoints.push({ shardId, sequenceNumber: last.sequenceNumber, invokedBefore: rec.batches.length });
+      },
+    });
+    await rec.seenAtLeast(10);
+    await poller.stop();
+    // Assess: written at record 4 (the one before the failed record 5), then at the last; each before the next call
+    const seqs = rec.batches[0]?.map((s) => s.sequenceNumber) ?? [];
+    const shardId = rec.batches[0]?.[0]?.shardId ?? '';
+    expect(checkpoints).toEqual([
+      { shardId, sequenceNumber: seqs[3], invokedBefore: 1 },
+      { shardId, sequenceNumber: seqs[9], invokedBefore: 2 },
+    ]);
+    expect(poller.stats().shards[0]).toMatchObject({ checkpoint: seqs[9], persisted: seqs[9] });
+  });
+
   it('bisects a failing batch, reports the poison record to onFailure and moves on', async () => {
     // Prepare
     const streamName = await newStream(1);
