@@ -2,17 +2,22 @@ import { describe, expect, it } from 'vitest';
 import { memoryLogger } from '../../functions/core/logger.ts';
 import { memoryObjectStore } from '../../functions/core/object-store.ts';
 import { evaluateOnce, MAX_CATCH_UP_MINUTES, plannedMinutes } from '../../functions/evaluate/evaluate.ts';
-import { LATENESS } from '../../functions/evaluate/rollup-reader.ts';
 import { readOutbox } from '../../functions/evaluate/rule-tests.ts';
 import { type CompiledRuleSet, compileRules } from '../../functions/evaluate/rules/compile-rules.ts';
 import { loadRules } from '../../functions/evaluate/rules/load-rules.ts';
 import { readGroupState } from '../../functions/evaluate/state-store.ts';
 import { computeRollup, encodeRollup, ROLLUP_CONTENT_TYPE, rollupObjectKey } from '../../functions/ingest/rollup.ts';
+import {
+  DEFAULT_ALLOWED_LATENESS_MS,
+  DEFAULT_MAX_WAIT_MS,
+  minuteDeadlineMs,
+} from '../../functions/watermark/watermark.ts';
 import { alertStateKey } from '../../schemas/alert-state.ts';
 import { aSpanRecord } from '../builders/rows.ts';
 
 const M = 29_000_000; // an epoch minute
-const DELAY_MS = 60_000;
+const L = DEFAULT_ALLOWED_LATENESS_MS;
+const CONFIG = { latenessMs: L, maxWaitMs: DEFAULT_MAX_WAIT_MS };
 
 const RULES = `
 groups:
@@ -52,12 +57,12 @@ async function writeBatch(
   await store.put(key, encodeRollup(rollup), ROLLUP_CONTENT_TYPE);
 }
 
-/** The clock at which `minute` is the evaluation minute. */
-const at = (minute: number) => () => minute * 60_000 + DELAY_MS + 5_000;
+/** The clock at which `minute` is the last minute due (its end + allowed lateness passed). */
+const at = (minute: number) => () => minuteDeadlineMs(minute, L) + 5_000;
 
 function deps(store: ReturnType<typeof memoryObjectStore>, rules: CompiledRuleSet, minute: number) {
   const logger = memoryLogger();
-  return { logger, deps: { store, rules, clock: at(minute), logger, config: { delayMs: DELAY_MS } } };
+  return { logger, deps: { store, rules, clock: at(minute), logger, config: CONFIG } };
 }
 
 describe('evaluateOnce', () => {
@@ -105,8 +110,9 @@ groups:
     expect(lines.filter((l) => l.msg === 'evaluation finished')).toHaveLength(1);
   });
 
-  it('makes no retroactive transition when a minute already evaluated grows late', async () => {
-    // Prepare: minute M is evaluated below the threshold, then a late batch adds errors to it.
+  it('counts data later than the allowed lateness in a later minute, never in a minute already evaluated', async () => {
+    // Prepare: minute M is evaluated below the threshold, then a batch arriving at M+1:30 (later than end + L)
+    // brings 10 errors dated M.
     const store = memoryObjectStore();
     const rules = compiled();
     await writeBatch(store, rules, M, 2);
@@ -114,9 +120,12 @@ groups:
     await writeBatch(store, rules, M, 10, M + 1);
     // Act
     const summary = await evaluateOnce(deps(store, rules, M + 1).deps);
-    // Assess
+    // Assess: M's evaluation stands; the late errors count in M + 1, where they fire.
+    const outbox = await readOutbox(store);
     expect(summary.minutesEvaluated).toBe(1);
-    expect(await readOutbox(store)).toEqual([]);
+    expect(outbox.map((t) => [t.status, t.evaluated_at, t.value])).toEqual([
+      ['firing', new Date((M + 1) * 60_000).toISOString(), 10],
+    ]);
     expect((await readGroupState(store, 'checkout')).state.last_evaluated_minute).toBe(M + 1);
   });
 
@@ -172,7 +181,7 @@ groups:
     // Prepare
     const store = memoryObjectStore();
     const rules = compiled();
-    const closed = M - LATENESS - 2;
+    const closed = M - 2;
     await writeBatch(store, rules, closed, 1);
     await writeBatch(store, rules, closed, 1);
     // Act
