@@ -3,10 +3,10 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CompactionRunSummary } from '../functions/compact/run-compaction.ts';
 import { ConfigError, UsageError } from '../functions/core/errors.ts';
-import { DEFAULT_MAX_WAIT_MS, MAX_ALLOWED_LATENESS_MS } from '../functions/watermark/watermark.ts';
 import { createLogger, type Logger } from '../functions/core/logger.ts';
 import type { ObjectStore } from '../functions/core/object-store.ts';
 import type { CompiledRuleSet } from '../functions/evaluate/rules/compile-rules.ts';
+import { DEFAULT_MAX_WAIT_MS, MAX_ALLOWED_LATENESS_MS } from '../functions/watermark/watermark.ts';
 import type { MeasureSpec } from '../schemas/measures.ts';
 import { parseDuration } from '../schemas/notify-config.ts';
 import type { AlertingStatus, LocalAlerting, LocalSinks } from './alerting.ts';
@@ -280,7 +280,9 @@ export function runLocalUp(args: string[], io: CliIo, deps: LocalUpDeps): Promis
       });
       try {
         const measures = alertingInput?.rules.measures;
-        handlerReady(await deps.makeHandler(stack.endpoints, log, tally, { ...(measures ? { measures } : {}), latenessMs }));
+        handlerReady(
+          await deps.makeHandler(stack.endpoints, log, tally, { ...(measures ? { measures } : {}), latenessMs }),
+        );
       } catch (error) {
         handlerFailed(error);
         throw error;

@@ -1,21 +1,25 @@
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import type { AlertGroupState } from '../../schemas/alert-state.ts';
-import type { Aggregate } from '../../schemas/measures.ts';
+import type { Aggregate, ShardMark } from '../../schemas/measures.ts';
+import type { IncompleteMinute, LaggingShard } from '../../schemas/watermarks.ts';
 import type { Clock } from '../core/clock.ts';
 import { describeError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { mapLimit } from '../core/map-limit.ts';
-import type { ObjectStore } from '../core/object-store.ts';
-import { type Annotate, pruneRetired, type StateRule, type StateSample, stepRule } from './alert-state.ts';
-import type { ShardMark } from '../../schemas/measures.ts';
-import type { IncompleteMinute, LaggingShard } from '../../schemas/watermarks.ts';
 import { emfDocument, type MetricWriter } from '../core/metrics.ts';
+import type { ObjectStore } from '../core/object-store.ts';
 import { minuteLabel } from '../ingest/rollup.ts';
 import { lastCompleteMinute, lastFinalMinute, MINUTE_MS, mergeMark, mergeMarks } from '../watermark/watermark.ts';
-import { compactRollupMinute, ROLLUP_COMPACTION_GRACE_MS, type RollupWindow, readRollupWindow } from './rollup-reader.ts';
-import { probeShard, readProgress, type ShardProgress, writeProgress } from './shard-progress.ts';
+import { type Annotate, pruneRetired, type StateRule, type StateSample, stepRule } from './alert-state.ts';
+import {
+  compactRollupMinute,
+  ROLLUP_COMPACTION_GRACE_MS,
+  type RollupWindow,
+  readRollupWindow,
+} from './rollup-reader.ts';
 import { renderAnnotations } from './rules/annotations.ts';
 import type { WindowView } from './rules/compile-rules.ts';
+import { probeShard, readProgress, type ShardProgress, writeProgress } from './shard-progress.ts';
 import { readGroupState, updateGroupState } from './state-store.ts';
 
 /** Metric names of the evaluator (namespace Skein): what alarms refer to. */
@@ -182,11 +186,14 @@ async function run(deps: EvaluateDeps): Promise<EvaluationSummary> {
   ]);
   // What the groups would evaluate if every due minute were complete: the rollups read cover that.
   const wanted = groups.map((g) => ({ ...g, ...plannedMinutes(g.first.state.last_evaluated_minute, due, maxCatchUp) }));
+  // A new group starts at the minute this run evaluates up to: at the earliest, the one whose maximum wait ran out.
+  const forcedEarliest = lastFinalMinute(now - config.maxWaitMs, config.latenessMs);
   let earliest = due + 1;
   let longestWindow = 1;
   for (const p of wanted) {
     if (p.minutes.length === 0) continue;
-    earliest = Math.min(earliest, p.minutes[0] ?? due);
+    const first = p.first.state.last_evaluated_minute === null ? Math.min(due, forcedEarliest) : (p.minutes[0] ?? due);
+    earliest = Math.min(earliest, first);
     for (const r of p.rules) longestWindow = Math.max(longestWindow, windowMinutes(r.windowMs));
   }
   const readStarted = performance.now();
@@ -194,9 +201,8 @@ async function run(deps: EvaluateDeps): Promise<EvaluationSummary> {
     ...new Set(wanted.flatMap((p) => (p.minutes.length > 0 ? p.rules.flatMap((r) => r.measureIds) : []))),
   ];
   const fromMinute = earliest - longestWindow + 1;
-  const window =
-    earliest <= due ? await readRollupWindow(store, { fromMinute, toMinute: due, measureIds }) : undefined;
-  const readMs = performance.now() - readStarted;
+  let window = earliest <= due ? await readRollupWindow(store, { fromMinute, toMinute: due, measureIds }) : undefined;
+  let readMs = performance.now() - readStarted;
 
   // Which due minutes are complete: every shard's watermark past end(M) + L (D15).
   const completeness =
@@ -209,6 +215,15 @@ async function run(deps: EvaluateDeps): Promise<EvaluationSummary> {
     ...g,
     ...plannedMinutes(g.first.state.last_evaluated_minute, minute, maxCatchUp),
   }));
+  // A new group evaluating a minute before the window read (a larger lateness recorded in the rollups than
+  // configured): read again, from there.
+  const firstPlanned = Math.min(...plans.flatMap((p) => p.minutes.slice(0, 1)));
+  if (window !== undefined && firstPlanned - longestWindow + 1 < fromMinute) {
+    const again = performance.now();
+    window = await readRollupWindow(store, { fromMinute: firstPlanned - longestWindow + 1, toMinute: due, measureIds });
+    readMs += performance.now() - again;
+  }
+  const read = window;
   const minutesSkipped = plans.reduce((n, p) => n + p.skipped, 0);
   for (const p of plans) {
     if (p.skipped > 0)
@@ -273,9 +288,7 @@ async function run(deps: EvaluateDeps): Promise<EvaluationSummary> {
         counts.samples = 0;
         counts.incomplete = 0;
         evaluated =
-          window === undefined
-            ? 0
-            : advanceGroup(state, plan.rules, window, minute, maxCatchUp, cache, counts, mergeTime);
+          read === undefined ? 0 : advanceGroup(state, plan.rules, read, minute, maxCatchUp, cache, counts, mergeTime);
         evaluateMs += performance.now() - t0;
         return state;
       },

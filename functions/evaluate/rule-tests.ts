@@ -2,12 +2,12 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { type AlertTransition, AlertTransition as AlertTransitionSchema, OUTBOX_PREFIX } from '../../schemas/alerts.ts';
+import type { ShardMark } from '../../schemas/measures.ts';
 import { type ExpectedAlert, type RuleTestCase, RuleTestFile } from '../../schemas/rule-tests.ts';
+import { EVALUATION_PROGRESS_KEY, type EvaluationProgress, type IncompleteMinute } from '../../schemas/watermarks.ts';
 import { describeError, describeIssue } from '../core/errors.ts';
 import { memoryLogger } from '../core/logger.ts';
 import { memoryObjectStore, type ObjectStore } from '../core/object-store.ts';
-import type { ShardMark } from '../../schemas/measures.ts';
-import { EVALUATION_PROGRESS_KEY, type EvaluationProgress, type IncompleteMinute } from '../../schemas/watermarks.ts';
 import { computeRollup, decodeRollup, encodeRollup, ROLLUP_CONTENT_TYPE, rollupObjectKey } from '../ingest/rollup.ts';
 import {
   DEFAULT_ALLOWED_LATENESS_MS,

@@ -127,7 +127,9 @@ export function kinesisShardProgress(
           : options.atTimestamp
             ? { ShardIteratorType: 'AT_TIMESTAMP' as const, Timestamp: new Date(from.atMs) }
             : { ShardIteratorType: 'TRIM_HORIZON' as const };
-      const out = await client.send(new GetShardIteratorCommand({ StreamName: streamName, ShardId: shardId, ...request }));
+      const out = await client.send(
+        new GetShardIteratorCommand({ StreamName: streamName, ShardId: shardId, ...request }),
+      );
       return out.ShardIterator;
     },
     async read(iterator, limit) {

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { ConfigError, describeIssue } from '../core/errors.ts';
 import { createRedactor, type TextRedactor } from '../core/redact.ts';
-import { INPUT_FORMATS, type InputFormat } from './decoded.ts';
 import { DEFAULT_ALLOWED_LATENESS_MS, MAX_ALLOWED_LATENESS_MS } from '../watermark/watermark.ts';
+import { INPUT_FORMATS, type InputFormat } from './decoded.ts';
 import type { HygieneLimits } from './hygiene.ts';
 
 /** Environment of the ingest function. Parsed once, at module scope of the handler. */

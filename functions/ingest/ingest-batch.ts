@@ -8,6 +8,7 @@ import { describeError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { emitIngestMetrics, type MetricWriter } from '../core/metrics.ts';
 import type { ObjectStore } from '../core/object-store.ts';
+import { batchMark } from '../watermark/watermark.ts';
 import type { IngestConfig } from './config.ts';
 import { decodeRecord } from './decode-record.ts';
 import { type DecodeFailure, type DecodeOptions, newSink, type RecordContext } from './decoded.ts';
@@ -18,7 +19,6 @@ import { encodeQuarantine, type QuarantineEntry, quarantineEntry } from './quara
 import { computeRollup, encodeRollup, ROLLUP_CONTENT_TYPE, rollupObjectKey } from './rollup.ts';
 import { sortByTraceThenTime } from './sort-rows.ts';
 import { millisToNanos } from './timestamps.ts';
-import { batchMark } from '../watermark/watermark.ts';
 import { buildTraceIndex, dataPartitionOf, encodeTraceIndex, traceIndexObjectKey } from './trace-index.ts';
 
 export interface IngestDeps {
@@ -187,7 +187,9 @@ export async function ingest(
   ];
   if (deps.measures) {
     // The batch's watermark travels in its rollup: valid exactly when the rollup (its rows counted) is durable (D15).
-    const mark = batchMark(records.map((r) => ({ arrivalMs: arrivalMsOf(r), sequenceNumber: r.kinesis.sequenceNumber })));
+    const mark = batchMark(
+      records.map((r) => ({ arrivalMs: arrivalMsOf(r), sequenceNumber: r.kinesis.sequenceNumber })),
+    );
     const rollup = computeRollup(logs, spans, deps.measures, batch.firstArrivalMs, {
       latenessMs: deps.config.latenessMs,
       ...(mark ? { shard: { shardId: batch.shardId, mark } } : {}),

@@ -227,7 +227,13 @@ export function computeRollup(
       if (!row) continue;
       cursor.setSpan(row);
       spanKeys.fill(undefined);
-      accumulate(compiled.spans, cursor, spanKeys, slotsOf(assignedMinute(row.start_time, batchArrivalMs, latenessMs)), alpha);
+      accumulate(
+        compiled.spans,
+        cursor,
+        spanKeys,
+        slotsOf(assignedMinute(row.start_time, batchArrivalMs, latenessMs)),
+        alpha,
+      );
     }
   }
   const rollup = toRollupObject(compiled, minutes);

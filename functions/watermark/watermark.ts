@@ -62,7 +62,10 @@ export function mergeMark(marks: Map<string, ShardMark>, shardId: string, mark: 
 }
 
 /** Merges a stored `shards` record (a rollup object's, the progress object's) into `marks`. */
-export function mergeMarks(marks: Map<string, ShardMark>, record: Readonly<Record<string, ShardMark>> | undefined): void {
+export function mergeMarks(
+  marks: Map<string, ShardMark>,
+  record: Readonly<Record<string, ShardMark>> | undefined,
+): void {
   if (record === undefined) return;
   for (const [shardId, mark] of Object.entries(record)) mergeMark(marks, shardId, mark);
 }

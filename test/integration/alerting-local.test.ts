@@ -10,13 +10,9 @@ import { memoryLogger } from '../../functions/core/logger.ts';
 import { type ObjectStore, s3ObjectStore } from '../../functions/core/object-store.ts';
 import { type EvaluationSummary, evaluateOnce } from '../../functions/evaluate/evaluate.ts';
 import type { CompiledRuleSet } from '../../functions/evaluate/rules/compile-rules.ts';
-import { kinesisShardProgress, type ShardProgress } from '../../functions/evaluate/shard-progress.ts';
-import {
-  DEFAULT_MAX_WAIT_MS,
-  MAX_ALLOWED_LATENESS_MS,
-  minuteDeadlineMs,
-} from '../../functions/watermark/watermark.ts';
 import { loadCompiledRules } from '../../functions/evaluate/rules/load-compiled-rules.ts';
+import { kinesisShardProgress, type ShardProgress } from '../../functions/evaluate/shard-progress.ts';
+import { DEFAULT_MAX_WAIT_MS, MAX_ALLOWED_LATENESS_MS, minuteDeadlineMs } from '../../functions/watermark/watermark.ts';
 import { type DemoRequest, generateRequest, type Rng, seededRng } from '../../local/demo-workload.ts';
 import { DEFAULT_RULES, IngestTally, ingestHandler } from '../../local/local-up-command.ts';
 import type { KinesisBatchHandler } from '../../local/poller.ts';
