@@ -19,7 +19,7 @@ import {
 } from './rollup-reader.ts';
 import { renderAnnotations } from './rules/annotations.ts';
 import type { WindowView } from './rules/compile-rules.ts';
-import { probeShard, readProgress, type ShardProgress, writeProgress } from './shard-progress.ts';
+import { probeShard, readProgress, type ShardProgress, type StreamShard, writeProgress } from './shard-progress.ts';
 import { readGroupState, updateGroupState } from './state-store.ts';
 
 /** Metric names of the evaluator (namespace Skein): what alarms refer to. */
@@ -398,7 +398,14 @@ async function completeMinutes(
   if (deps.progress === undefined) shards = [...marks.keys()];
   else {
     const port = deps.progress;
-    const listed = await port.listShards();
+    let listed: readonly StreamShard[];
+    try {
+      listed = await port.listShards();
+    } catch (error) {
+      // The stream cannot be asked (throttled, permissions): the shards the rollups name decide, as offline.
+      deps.logger.warn('listing the stream shards failed', { error: describeError(error) });
+      listed = [...marks.keys()].map((shardId) => ({ shardId, closed: false }));
+    }
     shards = listed.map((s) => s.shardId);
     const behind = listed.filter((s) => {
       const mark = marks.get(s.shardId);

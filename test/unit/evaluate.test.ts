@@ -286,6 +286,32 @@ describe('evaluateOnce on watermarks (D15)', () => {
     expect(Object.keys(progress.shards)).toEqual(['shardId-0', 'shardId-1']);
   });
 
+  it('decides on the rollups’ watermarks when the stream cannot be asked, and says so', async () => {
+    // Prepare: shard-0 is past end(M) + L by its rollups; the stream refuses every call
+    const store = memoryObjectStore();
+    const rules = compiled();
+    await writeShardBatch(store, rules, 'shardId-0', end + 10_000, 8);
+    await writeShardBatch(store, rules, 'shardId-0', end + L + 1_000, 0);
+    const refusing: ShardProgress = {
+      listShards: async () => {
+        throw new Error('ThrottlingException');
+      },
+      iterator: async () => {
+        throw new Error('ThrottlingException');
+      },
+      read: async () => {
+        throw new Error('ThrottlingException');
+      },
+    };
+    const { logger, deps: d } = deps(store, rules, M);
+    // Act
+    const summary = await evaluateOnce({ ...d, progress: refusing });
+    // Assess
+    expect(summary).toMatchObject({ minute: M, completeMinute: M });
+    expect(await readOutbox(store)).toHaveLength(1);
+    expect(logger.lines.some((l) => l.includes('listing the stream shards failed'))).toBe(true);
+  });
+
   it('waits for a shard with unprocessed records older than the end plus lateness', async () => {
     // Prepare: shard-1 has a record that arrived 10 s before M ended and is not ingested yet
     const store = memoryObjectStore();
