@@ -8,7 +8,6 @@ import { describeError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { emitIngestMetrics, type MetricWriter } from '../core/metrics.ts';
 import type { ObjectStore } from '../core/object-store.ts';
-import { batchMark } from '../watermark/watermark.ts';
 import type { IngestConfig } from './config.ts';
 import { decodeRecord } from './decode-record.ts';
 import { type DecodeFailure, type DecodeOptions, newSink, type RecordContext } from './decoded.ts';
@@ -187,12 +186,12 @@ export async function ingest(
   ];
   if (deps.measures) {
     // The batch's watermark travels in its rollup: valid exactly when the rollup (its rows counted) is durable (D15).
-    const mark = batchMark(
-      records.map((r) => ({ arrivalMs: arrivalMsOf(r), sequenceNumber: r.kinesis.sequenceNumber })),
-    );
+    let newest = batch.firstArrivalMs;
+    for (const r of records) newest = Math.max(newest, arrivalMsOf(r));
+    const last = records[records.length - 1] ?? first;
     const rollup = computeRollup(logs, spans, deps.measures, batch.firstArrivalMs, {
       latenessMs: deps.config.latenessMs,
-      ...(mark ? { shard: { shardId: batch.shardId, mark } } : {}),
+      shard: { shardId: batch.shardId, mark: { arrival_ms: newest, sequence_number: last.kinesis.sequenceNumber } },
     });
     writes.push({ key: rollupObjectKey(batch), body: encodeRollup(rollup), type: ROLLUP_CONTENT_TYPE });
   }

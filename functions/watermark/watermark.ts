@@ -97,15 +97,3 @@ export function lastCompleteMinute(
   }
   return last;
 }
-
-/** The watermark a batch leaves on its shard: its newest arrival and its last record. */
-export function batchMark(records: readonly { arrivalMs: number; sequenceNumber: string }[]): ShardMark | undefined {
-  let arrival = Number.NEGATIVE_INFINITY;
-  let last: string | undefined;
-  for (const r of records) {
-    if (r.arrivalMs > arrival) arrival = r.arrivalMs;
-    last = r.sequenceNumber;
-  }
-  if (last === undefined) return undefined;
-  return { arrival_ms: arrival, sequence_number: last };
-}
