@@ -4,6 +4,8 @@ import { Annotations, Duration, SecretValue, Stack, Validations } from 'aws-cdk-
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type { IStream } from 'aws-cdk-lib/aws-kinesis';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { type Bucket, EventType } from 'aws-cdk-lib/aws-s3';
 import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -46,6 +48,10 @@ const ALERTS = {
 export interface AlertingProps {
   readonly bucket: Bucket;
   readonly settings: SkeinSettings;
+  /** The stream ingest reads: the evaluator asks it how far idle shards are (D15). */
+  readonly stream: IStream;
+  /** The stream's customer-managed key (reading records needs kms:Decrypt). */
+  readonly streamKey: IKey;
 }
 
 /** The secrets a notifier configuration names (PagerDuty routing keys, Slack webhook URLs), sorted, distinct. */
@@ -96,9 +102,23 @@ export class Alerting extends Construct {
         SKEIN_BUCKET: bucket.bucketName,
         SKEIN_RULES_DIR: `${LAMBDA_TASK_ROOT}/${RULES_DIR}`,
         SKEIN_LOG_LEVEL: settings.logLevel,
+        SKEIN_ALLOWED_LATENESS_SECONDS: String(settings.allowedLatenessSeconds),
+        SKEIN_EVALUATION_MAX_WAIT_SECONDS: String(settings.evaluationMaxWaitSeconds),
+        SKEIN_STREAM_NAME: props.stream.streamName,
       },
       files: rules,
     });
+    // Shards whose rollups show them behind are asked of the stream (an idle shard invokes no ingest): list its
+    // shards and read a few records after a shard's last processed one. This stream only; its key only to decrypt.
+    this.evaluate.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['kinesis:ListShards', 'kinesis:GetShardIterator', 'kinesis:GetRecords'],
+        resources: [props.stream.streamArn],
+      }),
+    );
+    this.evaluate.role.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['kms:Decrypt'], resources: [props.streamKey.keyArn] }),
+    );
     grantPrefixes(
       this.evaluate.role,
       bucket,

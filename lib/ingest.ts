@@ -142,6 +142,7 @@ export class Ingest extends Construct {
         SKEIN_LOG_LEVEL: settings.logLevel,
         SKEIN_FORMAT: settings.format,
         SKEIN_RULES_DIR: `${LAMBDA_TASK_ROOT}/${RULES_DIR}`,
+        SKEIN_ALLOWED_LATENESS_SECONDS: String(settings.allowedLatenessSeconds),
         NODE_OPTIONS: '--enable-source-maps',
       },
     });

@@ -26,6 +26,13 @@ export const SkeinSettings = z.object({
   batchSize: z.coerce.number().int().min(1).max(10_000).default(1000),
   /** How long the event source mapping gathers records before invoking (0–300 s). */
   batchWindowSeconds: z.coerce.number().int().min(0).max(300).default(5),
+  /**
+   * Allowed lateness (D15): a record arriving up to this long after its minute ended still counts in that minute, and
+   * a minute is evaluated once every shard is ingested this far past its end. Ingest and evaluator get the same value.
+   */
+  allowedLatenessSeconds: z.coerce.number().int().min(0).max(300).default(30),
+  /** A minute a stalled shard holds back is evaluated anyway this long after its end + lateness (logged, counted). */
+  evaluationMaxWaitSeconds: z.coerce.number().int().min(0).max(3600).default(120),
   /** Athena per-query data usage limit of the workgroup, in GiB. */
   athenaScanLimitGiB: z.coerce
     .number()

@@ -44,7 +44,12 @@ export class SkeinStack extends Stack {
       alarmTopicArn: settings.alarmTopicArn,
     });
     this.compaction = new Compaction(this, 'Compaction', { bucket: this.storage.bucket, settings });
-    this.alerting = new Alerting(this, 'Alerting', { bucket: this.storage.bucket, settings });
+    this.alerting = new Alerting(this, 'Alerting', {
+      bucket: this.storage.bucket,
+      settings,
+      stream: this.ingest.stream,
+      streamKey: this.ingest.streamKey,
+    });
     new ScheduledFunctionAlarms(this, 'CompactAlarms', {
       name: 'compact',
       function: this.compaction.fn.function,

@@ -7,6 +7,7 @@ import type { Logger } from '../functions/core/logger.ts';
 import type { ObjectStore } from '../functions/core/object-store.ts';
 import { type EvaluationSummary, evaluateOnce } from '../functions/evaluate/evaluate.ts';
 import type { CompiledRuleSet } from '../functions/evaluate/rules/compile-rules.ts';
+import type { ShardProgress } from '../functions/evaluate/shard-progress.ts';
 import { endpointBreakers } from '../functions/notify/delivery-policy.ts';
 import { DEAD_LETTER_PREFIX, DONE_NAME, NOTIFY_PREFIX } from '../functions/notify/delivery-store.ts';
 import { nodeHttpSender } from '../functions/notify/http-sender.ts';
@@ -84,7 +85,12 @@ export interface LocalAlertingOptions {
   readonly notifyConfig: { readonly text: string; readonly source: string };
   readonly logger: Logger;
   readonly evaluateEveryMs: number;
-  readonly evaluationDelayMs: number;
+  /** Allowed lateness (ms): the same value ingest assigns minutes with (D15). */
+  readonly latenessMs: number;
+  /** How long a stalled shard may hold a minute back past its end + lateness. */
+  readonly maxWaitMs: number;
+  /** The local stream (kinesalite), asked how far idle shards are; without it, the rollups' watermarks alone. */
+  readonly progress?: ShardProgress;
   readonly notifyEveryMs: number;
   /** `auto`: start Alertmanager when installed; `required`: fail when it is not; `off`: never. */
   readonly alertmanager: 'auto' | 'required' | 'off';
@@ -192,7 +198,8 @@ export async function startLocalAlerting(options: LocalAlertingOptions): Promise
           rules,
           clock,
           logger: evaluateLogger,
-          config: { delayMs: options.evaluationDelayMs },
+          config: { latenessMs: options.latenessMs, maxWaitMs: options.maxWaitMs },
+          ...(options.progress !== undefined ? { progress: options.progress } : {}),
         }),
       onResult: (summary) => {
         lastEvaluation = summary;

@@ -6,6 +6,7 @@ import { createLogger, type Logger } from '../functions/core/logger.ts';
 import type { ObjectStore } from '../functions/core/object-store.ts';
 import { packageRoot } from '../functions/core/package-root.ts';
 import type { CompiledRuleSet } from '../functions/evaluate/rules/compile-rules.ts';
+import { DEFAULT_MAX_WAIT_MS, MAX_ALLOWED_LATENESS_MS } from '../functions/watermark/watermark.ts';
 import type { MeasureSpec } from '../schemas/measures.ts';
 import { parseDuration } from '../schemas/notify-config.ts';
 import type { AlertingStatus, LocalAlerting, LocalSinks } from './alerting.ts';
@@ -34,7 +35,7 @@ export const DEMO_INCIDENTS = { everyMs: 10 * 60_000, durationMs: 2 * 60_000, fa
 export const LOCAL_COMPACT_ENV = { SKEIN_COMPACT_SETTLE_SECONDS: '120', SKEIN_COMPACT_GRACE_SECONDS: '120' } as const;
 
 export const LOCAL_UP_USAGE = `Usage: skein local up [--dir <dir>] [--shards <n>] [--no-demo] [--rules <path>] [--notify-config <file>]
-                      [--evaluate-every <duration>] [--evaluation-delay <duration>] [--no-alerting]
+                      [--evaluate-every <duration>] [--allowed-lateness <duration>] [--no-alerting]
 
 Starts the local stack and keeps it running until Ctrl+C: Kinesis (kinesalite) and S3 (s3rver) on 127.0.0.1,
 the stream and bucket, the event-source poller invoking the ingest function with Lambda's batching and retry
@@ -57,7 +58,8 @@ Options:
   --notify-config <file>        notifier configuration (default config/notify.local.yaml); \${ALERTMANAGER_URL}
                                 and \${PAGERDUTY_URL} are filled in with the local ones
   --evaluate-every <duration>   evaluator period (default 10s)
-  --evaluation-delay <duration> how far behind the clock the evaluated minute is (default 20s; 60s on AWS)
+  --allowed-lateness <duration> a record arriving this long after its minute still counts in it; a minute is
+                                evaluated once every shard is ingested this far past its end (default 15s)
   --no-alerting                 no rules, rollups, evaluator, notifier, sinks or Alertmanager
   -h, --help                    show this help
 
@@ -71,6 +73,8 @@ Examples:
 export interface HandlerOptions {
   /** The measures of the loaded alert rules: each batch writes its per-minute rollup of them. None: no rollups. */
   readonly measures?: readonly MeasureSpec[];
+  /** Allowed lateness (ms) rows are assigned to minutes with; the evaluator uses the same (D15). */
+  readonly latenessMs?: number;
 }
 
 /** Builds the function the poller invokes, once the stack's endpoints are known; it adds what it ingests to `tally`. */
@@ -158,7 +162,8 @@ const MAX_SHARDS = 50;
 const PROGRESS_INTERVAL_MS = 10_000;
 const EVALUATE_EVERY_MS = 10_000;
 /** The local poller invokes within about a second (batching window 1 s), so 20 s is plenty; AWS uses 60 s. */
-const EVALUATION_DELAY_MS = 20_000;
+/** Allowed lateness of the local stack: its poller delivers within ~1 s, so 15 s is ample (30 s on AWS). */
+const ALLOWED_LATENESS_MS = 15_000;
 const NOTIFY_EVERY_MS = 2_000;
 const COMPACT_EVERY_MS = 60_000;
 
@@ -178,7 +183,10 @@ export const ingestHandler: HandlerFactory = async (endpoints, logger, tally, op
     import('../functions/core/aws-clients.ts'),
     import('../functions/core/object-store.ts'),
   ]);
-  const config = loadIngestConfig({ SKEIN_BUCKET: endpoints.bucket });
+  const config = loadIngestConfig({
+    SKEIN_BUCKET: endpoints.bucket,
+    ...(options.latenessMs !== undefined ? { SKEIN_ALLOWED_LATENESS_SECONDS: String(options.latenessMs / 1000) } : {}),
+  });
   const store = s3ObjectStore(s3Client({ endpoint: endpoints.s3 }), endpoints.bucket);
   const ingestLogger = logger.child({ component: 'ingest' });
   const deps = {
@@ -206,7 +214,7 @@ export function runLocalUp(args: string[], io: CliIo, deps: LocalUpDeps): Promis
       rules: { type: 'string' },
       'notify-config': { type: 'string' },
       'evaluate-every': { type: 'string' },
-      'evaluation-delay': { type: 'string' },
+      'allowed-lateness': { type: 'string' },
       'no-alerting': { type: 'boolean' },
     });
     if (values.help) {
@@ -220,11 +228,12 @@ export function runLocalUp(args: string[], io: CliIo, deps: LocalUpDeps): Promis
     const demo = !values['no-demo'];
     const alertingOn = !values['no-alerting'];
     if (!alertingOn) {
-      for (const flag of ['rules', 'notify-config', 'evaluate-every', 'evaluation-delay'] as const)
+      for (const flag of ['rules', 'notify-config', 'evaluate-every', 'allowed-lateness'] as const)
         if (values[flag] !== undefined) throw new UsageError(`--${flag} has no effect with --no-alerting`);
     }
     const evaluateEveryMs = parseInterval('--evaluate-every', values['evaluate-every'], EVALUATE_EVERY_MS, 1_000);
-    const evaluationDelayMs = parseInterval('--evaluation-delay', values['evaluation-delay'], EVALUATION_DELAY_MS, 0);
+    const latenessMs = parseInterval('--allowed-lateness', values['allowed-lateness'], ALLOWED_LATENESS_MS, 0);
+    if (latenessMs > MAX_ALLOWED_LATENESS_MS) throw new UsageError('--allowed-lateness is at most 5m');
     // Rules and the notifier configuration are read before anything starts: a mistake in them fails at once.
     const alertingInput = alertingOn
       ? await loadAlertingInput(values.rules ?? DEFAULT_RULES, values['notify-config'] ?? DEFAULT_NOTIFY_CONFIG)
@@ -239,6 +248,7 @@ export function runLocalUp(args: string[], io: CliIo, deps: LocalUpDeps): Promis
     let compactor: CompactorJob | undefined;
     let progress: ScheduledJob | undefined;
     let kinesis: { destroy(): void } | undefined;
+    let progressKinesis: { destroy(): void } | undefined;
     let s3: { destroy(): void } | undefined;
     // The handler needs the endpoints, which exist once the emulators run: invocations wait for it.
     let handlerReady!: (handler: KinesisBatchHandler) => void;
@@ -256,6 +266,7 @@ export function runLocalUp(args: string[], io: CliIo, deps: LocalUpDeps): Promis
       await alerting?.stop();
       await compactor?.stop();
       kinesis?.destroy();
+      progressKinesis?.destroy();
       s3?.destroy();
       return await stack?.stop();
     };
@@ -273,7 +284,9 @@ export function runLocalUp(args: string[], io: CliIo, deps: LocalUpDeps): Promis
       });
       try {
         const measures = alertingInput?.rules.measures;
-        handlerReady(await deps.makeHandler(stack.endpoints, log, tally, measures ? { measures } : {}));
+        handlerReady(
+          await deps.makeHandler(stack.endpoints, log, tally, { ...(measures ? { measures } : {}), latenessMs }),
+        );
       } catch (error) {
         handlerFailed(error);
         throw error;
@@ -299,6 +312,11 @@ export function runLocalUp(args: string[], io: CliIo, deps: LocalUpDeps): Promis
       compactor = await startCompactor(store, endpoints.bucket, log, deps.compactEveryMs ?? COMPACT_EVERY_MS);
       if (alertingInput) {
         const { startLocalAlerting } = await import('./alerting.ts');
+        const { kinesisShardProgress } = await import('../functions/evaluate/shard-progress.ts');
+        // The evaluator asks kinesalite how far idle shards are (no AT_TIMESTAMP there: it never answers one that
+        // finds no record).
+        const progressClient = kinesisClient({ endpoint: endpoints.kinesis });
+        progressKinesis = progressClient;
         alerting = await startLocalAlerting({
           dir: resolve(dir),
           store,
@@ -306,7 +324,9 @@ export function runLocalUp(args: string[], io: CliIo, deps: LocalUpDeps): Promis
           notifyConfig: alertingInput.notifyConfig,
           logger: log,
           evaluateEveryMs,
-          evaluationDelayMs,
+          latenessMs,
+          maxWaitMs: DEFAULT_MAX_WAIT_MS,
+          progress: kinesisShardProgress(progressClient, endpoints.stream, { atTimestamp: false }),
           notifyEveryMs: deps.notifyEveryMs ?? NOTIFY_EVERY_MS,
           alertmanager: deps.alertmanager ?? 'auto',
         });
@@ -349,7 +369,7 @@ export function runLocalUp(args: string[], io: CliIo, deps: LocalUpDeps): Promis
           progressMs: interval,
           alerting:
             alerting && alertingInput
-              ? { running: alerting, input: alertingInput, evaluateEveryMs, evaluationDelayMs }
+              ? { running: alerting, input: alertingInput, evaluateEveryMs, latenessMs }
               : undefined,
         }),
       );
@@ -590,7 +610,7 @@ interface ReadyInfo {
         readonly running: LocalAlerting;
         readonly input: AlertingInput;
         readonly evaluateEveryMs: number;
-        readonly evaluationDelayMs: number;
+        readonly latenessMs: number;
       }
     | undefined;
 }
@@ -603,7 +623,7 @@ function readyText(info: ReadyInfo): string {
   const sinkLogs = shownPath(join(resolve(shown), 'sinks'));
   const alertingLines = alerting
     ? [
-        `  Rules    ${shownPath(alerting.input.rulesPath)}: ${plural(alerting.input.rules.rules.length, 'rule')}, evaluated every ${seconds(alerting.evaluateEveryMs)} for the minute that ended ${seconds(alerting.evaluationDelayMs)} ago`,
+        `  Rules    ${shownPath(alerting.input.rulesPath)}: ${plural(alerting.input.rules.rules.length, 'rule')}, evaluated every ${seconds(alerting.evaluateEveryMs)}, each minute once every shard is ${seconds(alerting.latenessMs)} past its end`,
         alerting.running.alertmanager
           ? `  Alertmanager ${alerting.running.alertmanager.url}   its webhook posts to ${sinkLogs}/webhook.ndjson`
           : `  Alertmanager ${alerting.running.alertmanagerMissing ?? 'not running'}: running without it (what it would get goes to ${sinkLogs}/webhook.ndjson); install it with: bash scripts/setup-alertmanager.sh`,

@@ -63,6 +63,17 @@ export const Aggregate = z.object({
 export type Aggregate = z.infer<typeof Aggregate>;
 
 /**
+ * How far one shard's ingest has got (functions/watermark/watermark.ts): no record of the shard that is still
+ * unprocessed arrived before `arrival_ms` (epoch ms). `sequence_number` is the last record processed, where known: the
+ * evaluator asks the stream what follows it.
+ */
+export const ShardMark = z.object({
+  arrival_ms: z.number(),
+  sequence_number: z.string().regex(/^\d+$/).optional(),
+});
+export type ShardMark = z.infer<typeof ShardMark>;
+
+/**
  * One rollup object: what one ingest batch (or, compacted, one whole minute) contributed, by event-time minute.
  * `minutes[<epoch minute>][<measure id>][<group key>]`.
  */
@@ -75,5 +86,12 @@ export const RollupObject = z.object({
   sources: z.array(z.string()).optional(),
   /** For compacted objects: when it was written (epoch ms); what it covers is deleted a grace period later. */
   writtenAtMs: z.number().optional(),
+  /**
+   * Shard id → how far ingest had got on that shard once this object was durable (a batch: its own shard; compacted:
+   * the per-shard maximum of its sources). Absent in objects written before watermarks (decision D15).
+   */
+  shards: z.record(z.string(), ShardMark).optional(),
+  /** The allowed lateness (ms) its rows were assigned to minutes with; absent: the old 5-minute clamp (D15). */
+  lateness_ms: z.number().int().nonnegative().optional(),
 });
 export type RollupObject = z.infer<typeof RollupObject>;

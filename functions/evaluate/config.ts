@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, describeIssue } from '../core/errors.ts';
 import { packageRoot } from '../core/package-root.ts';
+import { DEFAULT_ALLOWED_LATENESS_MS, DEFAULT_MAX_WAIT_MS, MAX_ALLOWED_LATENESS_MS } from '../watermark/watermark.ts';
 
 /**
  * Where rule files are when `SKEIN_RULES_DIR` is not set: the `rules` folder bundled next to the handler on Lambda
@@ -20,17 +21,34 @@ export const EvaluateEnv = z.object({
   /** Folder of rule files (`*.yaml`, `*.yml`; `*.test.yaml` are skipped). */
   SKEIN_RULES_DIR: z.string().min(1).optional(),
   /**
-   * How far behind the clock the evaluated minute is: the Kinesis batching window and ingest must have written a
-   * minute's rollups before it is evaluated (60 s: a minute ends, then up to a minute for batching and ingest).
+   * Allowed lateness: a minute is complete once every shard is ingested past its end plus this. Must be ingest's
+   * value (the rollups record theirs; the larger one is used).
    */
-  SKEIN_EVALUATION_DELAY_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
+  SKEIN_ALLOWED_LATENESS_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_ALLOWED_LATENESS_MS / 1000)
+    .default(DEFAULT_ALLOWED_LATENESS_MS / 1000),
+  /** A minute a stalled shard holds back is evaluated anyway this long after its end + lateness (logged, counted). */
+  SKEIN_EVALUATION_MAX_WAIT_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(3600)
+    .default(DEFAULT_MAX_WAIT_MS / 1000),
+  /** The stream ingest reads: shards whose rollups show them behind are asked here (idle ones have no rollup). */
+  SKEIN_STREAM_NAME: z.string().min(1).optional(),
   SKEIN_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
 
 export interface EvaluateConfig {
   readonly bucket: string;
   readonly rulesDir: string;
-  readonly delayMs: number;
+  readonly latenessMs: number;
+  readonly maxWaitMs: number;
+  /** Undefined: completeness from the rollups' watermarks alone. */
+  readonly streamName?: string;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
 
@@ -42,7 +60,9 @@ export function loadEvaluateConfig(env: Record<string, string | undefined>): Eva
   return {
     bucket: e.SKEIN_BUCKET,
     rulesDir: e.SKEIN_RULES_DIR ?? defaultRulesDir(env),
-    delayMs: e.SKEIN_EVALUATION_DELAY_SECONDS * 1000,
+    latenessMs: e.SKEIN_ALLOWED_LATENESS_SECONDS * 1000,
+    maxWaitMs: e.SKEIN_EVALUATION_MAX_WAIT_SECONDS * 1000,
+    ...(e.SKEIN_STREAM_NAME !== undefined ? { streamName: e.SKEIN_STREAM_NAME } : {}),
     logLevel: e.SKEIN_LOG_LEVEL,
   };
 }

@@ -1,24 +1,34 @@
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import type { AlertGroupState } from '../../schemas/alert-state.ts';
-import type { Aggregate } from '../../schemas/measures.ts';
+import type { Aggregate, ShardMark } from '../../schemas/measures.ts';
+import type { IncompleteMinute, LaggingShard } from '../../schemas/watermarks.ts';
 import type { Clock } from '../core/clock.ts';
 import { describeError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { mapLimit } from '../core/map-limit.ts';
+import { emfDocument, type MetricWriter } from '../core/metrics.ts';
 import type { ObjectStore } from '../core/object-store.ts';
+import { minuteLabel } from '../ingest/rollup.ts';
+import { lastCompleteMinute, lastFinalMinute, MINUTE_MS, mergeMark, mergeMarks } from '../watermark/watermark.ts';
 import { type Annotate, pruneRetired, type StateRule, type StateSample, stepRule } from './alert-state.ts';
 import {
   compactRollupMinute,
-  LATENESS,
   ROLLUP_COMPACTION_GRACE_MS,
   type RollupWindow,
   readRollupWindow,
 } from './rollup-reader.ts';
 import { renderAnnotations } from './rules/annotations.ts';
 import type { WindowView } from './rules/compile-rules.ts';
+import { probeShard, readProgress, type ShardProgress, type StreamShard, writeProgress } from './shard-progress.ts';
 import { readGroupState, updateGroupState } from './state-store.ts';
 
-const MINUTE_MS = 60_000;
+/** Metric names of the evaluator (namespace Skein): what alarms refer to. */
+export const EVALUATE_METRICS = {
+  /** Minutes evaluated before every shard was ingested past them (their maximum wait ran out). */
+  incompleteMinutes: 'MinutesEvaluatedIncomplete',
+  /** Shards not ingested past the last due minute when the run decided what to evaluate. */
+  shardsBehind: 'ShardsBehind',
+} as const;
 /** At most this many missed minutes are evaluated in one run; older ones are skipped (a clock jump, an outage). */
 export const MAX_CATCH_UP_MINUTES = 15;
 /** Groups worked on at once (each is a GET, a conditional PUT and its outbox writes). */
@@ -45,8 +55,13 @@ export interface EvaluatorRuleSet {
 }
 
 export interface EvaluateOptions {
-  /** How far behind the clock the evaluation minute is, so the batching window and ingest have landed (60 s). */
-  readonly delayMs: number;
+  /**
+   * Allowed lateness L (ms), the same as ingest's (SKEIN_ALLOWED_LATENESS_SECONDS): minute M is complete once every
+   * shard is ingested past `end(M) + L`. The lateness recorded in the rollups read is used when it is larger.
+   */
+  readonly latenessMs: number;
+  /** A minute a stalled shard holds back is evaluated anyway this long after `end(M) + L` (visible: logged, counted). */
+  readonly maxWaitMs: number;
   /** Catch-up bound; {@link MAX_CATCH_UP_MINUTES} by default. */
   readonly maxCatchUpMinutes?: number;
 }
@@ -57,11 +72,24 @@ export interface EvaluateDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly config: EvaluateOptions;
+  /**
+   * The stream, asked about shards whose watermark (from the rollups) is behind: an idle shard has no invocation and
+   * so no rollup. Without it (offline, unit tests), the shards are those the rollups and the progress object name.
+   */
+  readonly progress?: ShardProgress;
+  /** Where EMF metric lines go (stdout in Lambda); none when absent. */
+  readonly metrics?: MetricWriter;
 }
 
 export interface EvaluationSummary {
-  /** The evaluation minute (epoch minutes) of this run. */
+  /** The last minute (epoch minutes) this run evaluated up to: the last complete one, or one whose wait ran out. */
   readonly minute: number;
+  /** The last minute every shard is ingested past (end + allowed lateness); may be ahead of `minute`. */
+  readonly completeMinute: number | null;
+  /** Minutes evaluated before every shard was past them (their maximum wait ran out), with the shards missing. */
+  readonly incompleteMinutes: readonly IncompleteMinute[];
+  /** Shards whose progress was asked of the stream (their rollups showed them behind). */
+  readonly shardsProbed: number;
   /** Group-minutes evaluated (a group evaluating 3 missed minutes counts 3). */
   readonly minutesEvaluated: number;
   /** Group-minutes skipped because they were more than the catch-up bound behind. */
@@ -100,11 +128,14 @@ export interface EvaluationSummary {
 const tracer = trace.getTracer('skein-evaluate');
 
 /**
- * One evaluator run: the evaluation minute is `floor((now − delay) / 1 min)`; each rule group evaluates every minute
- * after its `last_evaluated_minute` up to it (at most {@link MAX_CATCH_UP_MINUTES}; older minutes are skipped and
- * logged), commits its state and transitions with the conditional-write protocol of `updateGroupState`, and then
- * the rollup minutes that can no longer change are compacted. A clock that went backwards evaluates nothing (it
- * only flushes). Rollups are read once per run for the union of all windows.
+ * One evaluator run (D15). The minutes due are those whose end plus the allowed lateness has passed; of those, each
+ * rule group evaluates, in order, every minute after its `last_evaluated_minute` that is complete — every shard
+ * ingested past the minute's end + lateness, by the watermarks the rollups carry, the progress object, and (for
+ * shards behind) the stream itself — or whose maximum wait ran out (then logged, counted and recorded for `skein
+ * alerts`). At most {@link MAX_CATCH_UP_MINUTES} are evaluated (older ones are skipped and logged). State and
+ * transitions are committed with the conditional-write protocol of `updateGroupState`, then the rollup minutes that
+ * can no longer change are compacted. A clock that went backwards evaluates nothing (it only flushes). Rollups are
+ * read once per run for the union of all windows.
  */
 export function evaluateOnce(deps: EvaluateDeps): Promise<EvaluationSummary> {
   return tracer.startActiveSpan('skein.evaluate', async (span) => {
@@ -135,7 +166,9 @@ async function run(deps: EvaluateDeps): Promise<EvaluationSummary> {
   const started = performance.now();
   const { store, logger, config } = deps;
   const maxCatchUp = config.maxCatchUpMinutes ?? MAX_CATCH_UP_MINUTES;
-  const minute = Math.floor((deps.clock() - config.delayMs) / MINUTE_MS);
+  const now = deps.clock();
+  // The newest minute whose end + lateness has passed: nothing later can be complete yet.
+  const due = lastFinalMinute(now, config.latenessMs);
 
   const byGroup = new Map<string, EvaluatorRule[]>();
   for (const rule of deps.rules.rules) {
@@ -143,10 +176,54 @@ async function run(deps: EvaluateDeps): Promise<EvaluationSummary> {
     if (list === undefined) byGroup.set(rule.group, [rule]);
     else list.push(rule);
   }
-  const plans = await mapLimit([...byGroup], GROUP_CONCURRENCY, async ([name, rules]) => {
-    const first = await readGroupState(store, name);
-    return { name, rules, first, ...plannedMinutes(first.state.last_evaluated_minute, minute, maxCatchUp) };
-  });
+  const [groups, progressRead] = await Promise.all([
+    mapLimit([...byGroup], GROUP_CONCURRENCY, async ([name, rules]) => ({
+      name,
+      rules,
+      first: await readGroupState(store, name),
+    })),
+    readProgress(store),
+  ]);
+  // What the groups would evaluate if every due minute were complete: the rollups read cover that.
+  const wanted = groups.map((g) => ({ ...g, ...plannedMinutes(g.first.state.last_evaluated_minute, due, maxCatchUp) }));
+  // A new group starts at the minute this run evaluates up to: at the earliest, the one whose maximum wait ran out.
+  const forcedEarliest = lastFinalMinute(now - config.maxWaitMs, config.latenessMs);
+  let earliest = due + 1;
+  let longestWindow = 1;
+  for (const p of wanted) {
+    if (p.minutes.length === 0) continue;
+    const first = p.first.state.last_evaluated_minute === null ? Math.min(due, forcedEarliest) : (p.minutes[0] ?? due);
+    earliest = Math.min(earliest, first);
+    for (const r of p.rules) longestWindow = Math.max(longestWindow, windowMinutes(r.windowMs));
+  }
+  const readStarted = performance.now();
+  const measureIds = [
+    ...new Set(wanted.flatMap((p) => (p.minutes.length > 0 ? p.rules.flatMap((r) => r.measureIds) : []))),
+  ];
+  const fromMinute = earliest - longestWindow + 1;
+  let window = earliest <= due ? await readRollupWindow(store, { fromMinute, toMinute: due, measureIds }) : undefined;
+  let readMs = performance.now() - readStarted;
+
+  // Which due minutes are complete: every shard's watermark past end(M) + L (D15).
+  const completeness =
+    window === undefined
+      ? undefined
+      : await completeMinutes(deps, window, progressRead.progress.shards, fromMinute, due, now);
+  const minute =
+    completeness === undefined ? due : Math.min(due, Math.max(completeness.complete, completeness.forcedTo));
+  const plans = groups.map((g) => ({
+    ...g,
+    ...plannedMinutes(g.first.state.last_evaluated_minute, minute, maxCatchUp),
+  }));
+  // A new group evaluating a minute before the window read (a larger lateness recorded in the rollups than
+  // configured): read again, from there.
+  const firstPlanned = Math.min(...plans.flatMap((p) => p.minutes.slice(0, 1)));
+  if (window !== undefined && firstPlanned - longestWindow + 1 < fromMinute) {
+    const again = performance.now();
+    window = await readRollupWindow(store, { fromMinute: firstPlanned - longestWindow + 1, toMinute: due, measureIds });
+    readMs += performance.now() - again;
+  }
+  const read = window;
   const minutesSkipped = plans.reduce((n, p) => n + p.skipped, 0);
   for (const p of plans) {
     if (p.skipped > 0)
@@ -157,24 +234,36 @@ async function run(deps: EvaluateDeps): Promise<EvaluationSummary> {
         minute,
       });
   }
-
-  // One read of the rollups for every minute any group evaluates, back by the longest window.
-  let earliest = minute + 1;
-  let longestWindow = 1;
-  for (const p of plans) {
-    if (p.minutes.length === 0) continue;
-    earliest = Math.min(earliest, p.minutes[0] ?? minute);
-    for (const r of p.rules) longestWindow = Math.max(longestWindow, windowMinutes(r.windowMs));
+  // Minutes some group evaluates now although a shard is not past them: their wait ran out.
+  const incompleteMinutes: IncompleteMinute[] = [];
+  if (completeness !== undefined) {
+    const evaluatedNow = new Set(plans.flatMap((p) => p.minutes));
+    for (const m of [...evaluatedNow].sort((a, b) => a - b)) {
+      if (m <= completeness.complete) continue;
+      const shards = completeness.lagging(m);
+      incompleteMinutes.push({ minute: m, evaluated_at_ms: now, shards });
+      logger.warn('minute evaluated before every shard was ingested past it: its maximum wait ran out', {
+        minute: m,
+        minute_label: minuteLabel(m),
+        shards: shards.map((x) => ({ shard_id: x.shard_id, behind_ms: x.behind_ms })),
+      });
+    }
+    if (deps.metrics)
+      deps.metrics(
+        emfDocument(now, {}, {}, [
+          { name: EVALUATE_METRICS.incompleteMinutes, unit: 'Count', value: incompleteMinutes.length },
+          { name: EVALUATE_METRICS.shardsBehind, unit: 'Count', value: completeness.behind },
+        ]),
+      );
+    if (completeness.proven.size > 0 || incompleteMinutes.length > 0) {
+      try {
+        await writeProgress(store, progressRead, completeness.proven, incompleteMinutes);
+      } catch (error) {
+        // The progress object saves probes and shows stalls; the evaluation itself is committed below regardless.
+        logger.error('writing the evaluation progress failed', { error: describeError(error) });
+      }
+    }
   }
-  const readStarted = performance.now();
-  const measureIds = [
-    ...new Set(plans.flatMap((p) => (p.minutes.length > 0 ? p.rules.flatMap((r) => r.measureIds) : []))),
-  ];
-  const window =
-    earliest <= minute
-      ? await readRollupWindow(store, { fromMinute: earliest - longestWindow + 1, toMinute: minute, measureIds })
-      : undefined;
-  const readMs = performance.now() - readStarted;
 
   let evaluateMs = 0;
   let minutesEvaluated = 0;
@@ -199,9 +288,7 @@ async function run(deps: EvaluateDeps): Promise<EvaluationSummary> {
         counts.samples = 0;
         counts.incomplete = 0;
         evaluated =
-          window === undefined
-            ? 0
-            : advanceGroup(state, plan.rules, window, minute, maxCatchUp, cache, counts, mergeTime);
+          read === undefined ? 0 : advanceGroup(state, plan.rules, read, minute, maxCatchUp, cache, counts, mergeTime);
         evaluateMs += performance.now() - t0;
         return state;
       },
@@ -224,8 +311,11 @@ async function run(deps: EvaluateDeps): Promise<EvaluationSummary> {
   const compactStarted = performance.now();
   let minutesCompacted = 0;
   if (window !== undefined && minutesEvaluated > 0) {
-    const closedTo = minute - LATENESS - 2;
-    const closedFrom = Math.max(earliest - LATENESS - 2, closedTo - maxCatchUp + 1);
+    // An arrival partition p is closed once every shard is past end(p) (no batch can start in it any more); two
+    // minutes more leave room for a retried batch rewriting its own key.
+    const complete = completeness?.complete ?? minute;
+    const closedTo = Math.min(minute, complete) - 2;
+    const closedFrom = Math.max(earliest - 2, closedTo - maxCatchUp + 1);
     const revisit = Math.ceil(ROLLUP_COMPACTION_GRACE_MS / MINUTE_MS) + 1;
     const minutes = new Set<number>();
     for (let m = closedFrom; m <= closedTo; m++) minutes.add(m).add(m - revisit);
@@ -241,8 +331,12 @@ async function run(deps: EvaluateDeps): Promise<EvaluationSummary> {
   }
   const compactMs = performance.now() - compactStarted;
 
+  const complete = completeness?.complete;
   return {
     minute,
+    completeMinute: complete === undefined || !Number.isFinite(complete) ? null : complete,
+    incompleteMinutes,
+    shardsProbed: completeness?.probed ?? 0,
     minutesEvaluated,
     minutesSkipped,
     groups: plans.length,
@@ -262,6 +356,98 @@ async function run(deps: EvaluateDeps): Promise<EvaluationSummary> {
       evaluateMs: round(evaluateMs - mergeTime.ms),
       writeMs: round(writeMs),
       compactMs: round(compactMs),
+    },
+  };
+}
+
+/** Which due minutes are complete, and what holds the others back. */
+interface Completeness {
+  /** The last minute every shard is past (±Infinity: no shards / a shard never seen). */
+  readonly complete: number;
+  /** The last minute whose maximum wait has run out. */
+  readonly forcedTo: number;
+  /** Marks proven by reading the stream this run (saved in the progress object). */
+  readonly proven: ReadonlyMap<string, ShardMark>;
+  /** Shards asked of the stream. */
+  readonly probed: number;
+  /** Shards not past the last due minute after the probes. */
+  readonly behind: number;
+  /** The shards not past minute `m`, and how far behind the clock their watermark is. */
+  lagging(m: number): LaggingShard[];
+}
+
+/**
+ * The completeness of the due minutes: the watermarks of the rollups read and of the progress object; then, for each
+ * shard not past the last due minute, what the stream says follows its last processed record. The allowed lateness
+ * is the configured one, or the largest the rollups read were written with.
+ */
+async function completeMinutes(
+  deps: EvaluateDeps,
+  window: RollupWindow,
+  progressShards: Readonly<Record<string, ShardMark>>,
+  fromMinute: number,
+  due: number,
+  now: number,
+): Promise<Completeness> {
+  const latenessMs = Math.max(deps.config.latenessMs, window.latenessMs ?? 0);
+  const marks = new Map(window.marks);
+  mergeMarks(marks, progressShards);
+  const proven = new Map<string, ShardMark>();
+  let probed = 0;
+  let shards: string[];
+  if (deps.progress === undefined) shards = [...marks.keys()];
+  else {
+    const port = deps.progress;
+    let listed: readonly StreamShard[];
+    try {
+      listed = await port.listShards();
+    } catch (error) {
+      // The stream cannot be asked (throttled, permissions): the shards the rollups name decide, as offline.
+      deps.logger.warn('listing the stream shards failed', { error: describeError(error) });
+      listed = [...marks.keys()].map((shardId) => ({ shardId, closed: false }));
+    }
+    shards = listed.map((s) => s.shardId);
+    const behind = listed.filter((s) => {
+      const mark = marks.get(s.shardId);
+      return mark === undefined || lastFinalMinute(mark.arrival_ms, latenessMs) < due;
+    });
+    probed = behind.length;
+    await mapLimit(behind, GROUP_CONCURRENCY, async (shard) => {
+      try {
+        const result = await probeShard(port, shard, marks.get(shard.shardId), fromMinute * MINUTE_MS, now);
+        if (result.proven) {
+          mergeMark(marks, shard.shardId, result.mark);
+          if (marks.get(shard.shardId) === result.mark) proven.set(shard.shardId, result.mark);
+        }
+      } catch (error) {
+        // The stream could not be read (throttled, a trimmed position): the shard stays behind this run.
+        deps.logger.warn('reading shard progress from the stream failed', {
+          shard_id: shard.shardId,
+          error: describeError(error),
+        });
+      }
+    });
+  }
+  const complete = lastCompleteMinute(shards, marks, latenessMs);
+  const forcedTo = lastFinalMinute(now - deps.config.maxWaitMs, latenessMs);
+  const behind = shards.filter((id) => {
+    const mark = marks.get(id);
+    return mark === undefined || lastFinalMinute(mark.arrival_ms, latenessMs) < due;
+  }).length;
+  return {
+    complete,
+    forcedTo,
+    proven,
+    probed,
+    behind,
+    lagging(m) {
+      const out: LaggingShard[] = [];
+      for (const id of [...shards].sort()) {
+        const mark = marks.get(id);
+        if (mark !== undefined && lastFinalMinute(mark.arrival_ms, latenessMs) >= m) continue;
+        out.push({ shard_id: id, behind_ms: mark === undefined ? null : Math.max(0, now - mark.arrival_ms) });
+      }
+      return out;
     },
   };
 }

@@ -1,11 +1,12 @@
 import { z } from 'zod';
-import { type Aggregate, RollupObject } from '../../schemas/measures.ts';
+import { type Aggregate, RollupObject, type ShardMark } from '../../schemas/measures.ts';
 import type { Clock } from '../core/clock.ts';
 import { describeError, describeIssue, SkeinError, StoreError } from '../core/errors.ts';
 import { mapLimit } from '../core/map-limit.ts';
 import type { ObjectStore } from '../core/object-store.ts';
 import { newSketch, type Sketch, sketchMergeInto, sketchToData } from '../core/sketch.ts';
 import { decodeRollup, ROLLUP_CONTENT_TYPE, ROLLUP_LATENESS_MINUTES, rollupPartitionPrefix } from '../ingest/rollup.ts';
+import { marksRecord, mergeMarks } from '../watermark/watermark.ts';
 
 /**
  * Reading and compacting rollups. Ingest writes one rollup object per batch under the batch's arrival minute,
@@ -57,6 +58,13 @@ export interface RollupWindow {
    * right after a rule is added: older batches did not compute it, so "no rows" may be "not counted".
    */
   isMeasureComplete(measureId: string): boolean;
+  /**
+   * Per shard, the furthest watermark of the objects read (D15): how far ingest had got on each shard seen. Shards
+   * with no object in the partitions read are absent.
+   */
+  readonly marks: ReadonlyMap<string, ShardMark>;
+  /** The largest allowed lateness (ms) the objects read were assigned with; undefined when none recorded one. */
+  readonly latenessMs: number | undefined;
   /** Objects fetched (GET) and their bytes; LIST calls apart. */
   readonly objectsRead: number;
   readonly bytesRead: number;
@@ -243,8 +251,12 @@ export async function readRollupWindow(store: ObjectStore, query: RollupWindowQu
     if (compacted) objects.push(compacted);
     for (const { rollup } of perBatch) objects.push(rollup);
   }
+  const marks = new Map<string, ShardMark>();
+  let latenessMs: number | undefined;
   for (const rollup of objects) {
     mergeInto(merged, rollup, keep);
+    mergeMarks(marks, rollup.shards);
+    if (rollup.lateness_ms !== undefined) latenessMs = Math.max(latenessMs ?? 0, rollup.lateness_ms);
     const has = new Set(rollup.measures);
     for (const id of wanted ?? []) if (!has.has(id)) missing.set(id, (missing.get(id) ?? 0) + 1);
   }
@@ -253,6 +265,8 @@ export async function readRollupWindow(store: ObjectStore, query: RollupWindowQu
   return {
     fromMinute,
     toMinute,
+    marks,
+    latenessMs,
     objectsRead: counters.objectsRead,
     bytesRead: counters.bytesRead,
     listCalls: counters.listCalls,
@@ -345,7 +359,17 @@ export async function compactRollupMinute(
     const everything = (): boolean => true;
     // Measures: those every merged object was computed with (a measure missing from one source is incomplete).
     let measures: Set<string> | undefined = latest ? new Set(latest.measures) : undefined;
-    if (latest) mergeInto(merged, latest, everything);
+    // Watermarks: the per-shard maximum of everything merged (D15); the largest lateness any source used.
+    const marks = new Map<string, ShardMark>();
+    let latenessMs: number | undefined;
+    const keepMeta = (o: RollupObject) => {
+      mergeMarks(marks, o.shards);
+      if (o.lateness_ms !== undefined) latenessMs = Math.max(latenessMs ?? 0, o.lateness_ms);
+    };
+    if (latest) {
+      mergeInto(merged, latest, everything);
+      keepMeta(latest);
+    }
     const fetched = await fetchAll(store, fresh);
     const sources = latest ? [...latest.sources] : [];
     for (const { key, bytes } of fetched) {
@@ -355,6 +379,7 @@ export async function compactRollupMinute(
       }
       const rollup = decodeRollup(bytes, key);
       mergeInto(merged, rollup, everything);
+      keepMeta(rollup);
       const has = new Set(rollup.measures);
       measures = measures ? new Set([...measures].filter((id) => has.has(id))) : has;
       sources.push(key);
@@ -365,6 +390,8 @@ export async function compactRollupMinute(
       minutes: toMinutesRecord(merged),
       sources: sources.sort(),
       writtenAtMs: clock(),
+      ...(marks.size > 0 ? { shards: marksRecord(marks) } : {}),
+      ...(latenessMs !== undefined ? { lateness_ms: latenessMs } : {}),
     };
     const key = `${prefix}compacted-g${next}.json`;
     const etag = await store.putIf(key, Buffer.from(JSON.stringify(compacted), 'utf8'), ROLLUP_CONTENT_TYPE, {

@@ -2,14 +2,26 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { type AlertTransition, AlertTransition as AlertTransitionSchema, OUTBOX_PREFIX } from '../../schemas/alerts.ts';
+import type { ShardMark } from '../../schemas/measures.ts';
 import { type ExpectedAlert, type RuleTestCase, RuleTestFile } from '../../schemas/rule-tests.ts';
+import { EVALUATION_PROGRESS_KEY, type EvaluationProgress, type IncompleteMinute } from '../../schemas/watermarks.ts';
 import { describeError, describeIssue } from '../core/errors.ts';
 import { memoryLogger } from '../core/logger.ts';
 import { memoryObjectStore, type ObjectStore } from '../core/object-store.ts';
 import { computeRollup, decodeRollup, encodeRollup, ROLLUP_CONTENT_TYPE, rollupObjectKey } from '../ingest/rollup.ts';
+import {
+  DEFAULT_ALLOWED_LATENESS_MS,
+  DEFAULT_MAX_WAIT_MS,
+  lastCompleteMinute,
+  marksRecord,
+  mergeMarks,
+  minuteDeadlineMs,
+} from '../watermark/watermark.ts';
 import { evaluateOnce } from './evaluate.ts';
+import { formatIncompleteMinute } from './incomplete.ts';
 import { type CompiledRuleSet, compileRules } from './rules/compile-rules.ts';
 import { loadRuleFiles } from './rules/load-rules.ts';
+import { parseProgress, type ShardProgress } from './shard-progress.ts';
 import { expandTestSeries, RuleTestInputError, rowsForMinute } from './synthetic-rows.ts';
 
 /**
@@ -21,9 +33,13 @@ import { expandTestSeries, RuleTestInputError, rowsForMinute } from './synthetic
 
 const MINUTE_MS = 60_000;
 const DEFAULT_START = '2024-01-01T00:00:00Z';
-/** The evaluator's delay: the fake clock runs this far ahead of the minute evaluated. */
-const DELAY_MS = 60_000;
+/** The shard synthetic batches arrive on. */
+const SYNTHETIC_SHARD = 'shardId-000000000000';
+/** Seconds after a minute's end + lateness at which the fake clock evaluates it (past the probe's clock margin). */
+const EVALUATE_AFTER_MS = 2_000;
 const MAX_ROWS_PER_CASE = 5_000_000;
+/** Where ingest's per-minute rollup partitions are (the progress object beside them is read on its own). */
+const ROLLUP_PREFIX = 'rollups/minute=';
 
 /** One expected alert compared with what the evaluator wrote. */
 export interface AlertCheck {
@@ -97,25 +113,33 @@ export async function runRuleTestCase(rules: CompiledRuleSet, testCase: RuleTest
 
     const store = memoryObjectStore();
     let now = 0;
+    // Each minute's rows arrive in one batch before the minute ends, and the stream holds nothing else: every minute
+    // is complete once its end + lateness has passed, and is evaluated then.
+    const progress = drainedStream([SYNTHETIC_SHARD]);
     for (let i = 0; i < minutes; i++) {
       const { logs, spans } = rowsForMinute(series, i, startMs);
       const arrivalMs = startMs + i * MINUTE_MS + 59_000;
+      const sequenceNumber = String(1_000_000 + i);
       if (logs.length + spans.length > 0) {
-        const rollup = computeRollup(logs, spans, rules.measures, arrivalMs);
+        const rollup = computeRollup(logs, spans, rules.measures, arrivalMs, {
+          latenessMs: DEFAULT_ALLOWED_LATENESS_MS,
+          shard: { shardId: SYNTHETIC_SHARD, mark: { arrival_ms: arrivalMs, sequence_number: sequenceNumber } },
+        });
         const key = rollupObjectKey({
-          shardId: 'shardId-000000000000',
-          firstSequenceNumber: String(1_000_000 + i),
+          shardId: SYNTHETIC_SHARD,
+          firstSequenceNumber: sequenceNumber,
           firstArrivalMs: arrivalMs,
         });
         await store.put(key, encodeRollup(rollup), ROLLUP_CONTENT_TYPE);
       }
-      now = startMs + i * MINUTE_MS + DELAY_MS;
+      now = minuteDeadlineMs(startMs / MINUTE_MS + i, DEFAULT_ALLOWED_LATENESS_MS) + EVALUATE_AFTER_MS;
       await evaluateOnce({
         store,
         rules,
         clock: () => now,
         logger: memoryLogger(),
-        config: { delayMs: DELAY_MS },
+        config: { latenessMs: DEFAULT_ALLOWED_LATENESS_MS, maxWaitMs: DEFAULT_MAX_WAIT_MS },
+        progress,
       });
     }
     outbox = await readOutbox(store);
@@ -244,28 +268,36 @@ export function formatRuleTestReport(results: readonly RuleTestFileResult[]): st
 
 /** What evaluating rules over captured rollups (`--data`) found. */
 export interface DataRunResult {
-  /** Event minutes covered by the captured rollups (epoch minutes). */
+  /** Minutes evaluated (epoch minutes): from the first captured minute to the last complete one. */
   readonly fromMinute: number;
   readonly toMinute: number;
   readonly objects: number;
   readonly transitions: readonly AlertTransition[];
   /** Rules none of whose captured rollups computed all their measures: they saw no data. */
   readonly rulesWithoutData: readonly string[];
+  /** Minutes the live evaluator evaluated before every shard was past them (from the captured progress object). */
+  readonly incomplete: readonly IncompleteMinute[];
 }
 
 /** At most a week of captured minutes is replayed (10,080 evaluations). */
 const MAX_DATA_MINUTES = 7 * 24 * 60;
 
 /**
- * Evaluates `rules` over every rollup object under `rollups/` of `source` (e.g. the local stack's s3rver files), one
- * evaluation per event minute they cover, in a memory copy (the source is never written).
+ * Evaluates `rules` over the rollups captured under `rollups/` of `source` (e.g. the local stack's s3rver files) in a
+ * memory copy (the source is never written), the way the live evaluator does (D15): the real `evaluateOnce`, minute
+ * by minute on a fake clock, deciding completeness from the same watermarks — those of the captured rollups and of
+ * the captured progress object (what the live evaluator proved from the stream). It evaluates from the first captured
+ * minute to the last minute every captured shard is past, so over the same data it makes the same transitions at the
+ * same minutes as the live evaluator (a minute live evaluated incomplete excepted: those are reported).
  */
 export async function evaluateCapturedRollups(rules: CompiledRuleSet, source: ObjectStore): Promise<DataRunResult> {
   const store = memoryObjectStore();
   let fromMinute = Number.POSITIVE_INFINITY;
   let toMinute = Number.NEGATIVE_INFINITY;
+  let latenessMs: number | undefined;
   const measuresSeen = new Set<string>();
-  const keys = (await source.list('rollups/')).filter((k) => k.endsWith('.json'));
+  const marks = new Map<string, ShardMark>();
+  const keys = (await source.list(ROLLUP_PREFIX)).filter((k) => k.endsWith('.json'));
   for (const key of keys) {
     const bytes = await source.get(key);
     if (bytes === undefined) continue;
@@ -276,20 +308,60 @@ export async function evaluateCapturedRollups(rules: CompiledRuleSet, source: Ob
       if (minute > toMinute) toMinute = minute;
     }
     for (const id of rollup.measures) measuresSeen.add(id);
+    mergeMarks(marks, rollup.shards);
+    if (rollup.lateness_ms !== undefined) latenessMs = Math.max(latenessMs ?? 0, rollup.lateness_ms);
     await store.put(key, bytes, ROLLUP_CONTENT_TYPE);
   }
+  const progressBytes = await source.get(EVALUATION_PROGRESS_KEY);
+  const progress = progressBytes === undefined ? undefined : parseProgress(progressBytes);
+  mergeMarks(marks, progress?.shards);
+  // The capture is what there is: every shard is as far as its last watermark. The evaluator reads them all from the
+  // progress object (not only those of the partitions each run reads), so no idle stretch holds a minute back.
+  const captured: EvaluationProgress = { version: 1, shards: marksRecord(marks), incomplete: [] };
+  await store.put(EVALUATION_PROGRESS_KEY, new TextEncoder().encode(JSON.stringify(captured)), 'application/json');
   const rulesWithoutData = rules.rules
     .filter((r) => r.measureIds.some((id) => !measuresSeen.has(id)))
     .map((r) => `${r.group}/${r.name}`);
+  const incomplete = progress?.incomplete ?? [];
   if (!Number.isFinite(fromMinute))
-    return { fromMinute: 0, toMinute: -1, objects: 0, transitions: [], rulesWithoutData };
+    return { fromMinute: 0, toMinute: -1, objects: 0, transitions: [], rulesWithoutData, incomplete };
+  const lateness = latenessMs ?? DEFAULT_ALLOWED_LATENESS_MS;
+  // The same decision as the evaluator's: the last minute every shard seen is past. Captures from before D15 carry
+  // no watermark: their minutes are all taken as complete, as they were then.
+  const complete = lastCompleteMinute(marks.keys(), marks, lateness);
+  if (Number.isFinite(complete)) toMinute = complete;
   fromMinute = Math.max(fromMinute, toMinute - MAX_DATA_MINUTES + 1);
   let now = 0;
   for (let m = fromMinute; m <= toMinute; m++) {
-    now = m * MINUTE_MS + DELAY_MS;
-    await evaluateOnce({ store, rules, clock: () => now, logger: memoryLogger(), config: { delayMs: DELAY_MS } });
+    now = minuteDeadlineMs(m, lateness);
+    await evaluateOnce({
+      store,
+      rules,
+      clock: () => now,
+      logger: memoryLogger(),
+      config: { latenessMs: lateness, maxWaitMs: DEFAULT_MAX_WAIT_MS },
+    });
   }
-  return { fromMinute, toMinute, objects: keys.length, transitions: await readOutbox(store), rulesWithoutData };
+  return {
+    fromMinute,
+    toMinute,
+    objects: keys.length,
+    transitions: await readOutbox(store),
+    rulesWithoutData,
+    incomplete,
+  };
+}
+
+/**
+ * A stream with nothing unprocessed on `shardIds` (what synthetic rule tests feed the evaluator): every probe finds
+ * the shard idle.
+ */
+export function drainedStream(shardIds: readonly string[]): ShardProgress {
+  return {
+    listShards: async () => shardIds.map((shardId) => ({ shardId, closed: false })),
+    iterator: async () => undefined,
+    read: async () => ({ records: [], nextIterator: undefined, millisBehindLatest: 0 }),
+  };
 }
 
 /** `<time>  FIRING|RESOLVED  alert{labels}  value` per transition, then a summary. */
@@ -301,6 +373,8 @@ export function formatDataReport(result: DataRunResult, where: string): string {
   ];
   for (const r of result.rulesWithoutData)
     lines.push(`  note: ${r} saw no data: its measures were not rolled up when this data was captured`);
+  for (const i of result.incomplete)
+    lines.push(`  note: ${formatIncompleteMinute(i)} live; it may differ here, where every shard is complete`);
   for (const t of result.transitions) {
     const { alertname = t.rule, ...labels } = t.labels;
     const value = t.value === null ? 'no data' : String(Number(t.value.toPrecision(6)));

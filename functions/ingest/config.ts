@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ConfigError, describeIssue } from '../core/errors.ts';
 import { createRedactor, type TextRedactor } from '../core/redact.ts';
+import { DEFAULT_ALLOWED_LATENESS_MS, MAX_ALLOWED_LATENESS_MS } from '../watermark/watermark.ts';
 import { INPUT_FORMATS, type InputFormat } from './decoded.ts';
 import type { HygieneLimits } from './hygiene.ts';
 
@@ -41,6 +42,16 @@ export const IngestEnv = z.object({
    * CDK stack sets it to the rules bundled beside the handler, the same files the evaluator loads).
    */
   SKEIN_RULES_DIR: z.string().min(1).optional(),
+  /**
+   * Allowed lateness: a row arriving up to this long after its minute ended counts in that minute; later ones count
+   * in a later minute. The evaluator's setting of the same name must match (D15).
+   */
+  SKEIN_ALLOWED_LATENESS_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(MAX_ALLOWED_LATENESS_MS / 1000)
+    .default(DEFAULT_ALLOWED_LATENESS_MS / 1000),
 });
 
 export interface IngestConfig {
@@ -56,6 +67,8 @@ export interface IngestConfig {
   readonly hygiene: HygieneLimits;
   /** Alert rule files to roll up for (SKEIN_RULES_DIR); none: no rollups. */
   readonly rulesDir?: string;
+  /** Allowed lateness (SKEIN_ALLOWED_LATENESS_SECONDS), ms: how rows are assigned to minutes. */
+  readonly latenessMs: number;
 }
 
 export function loadIngestConfig(env: Record<string, string | undefined>): IngestConfig {
@@ -80,5 +93,6 @@ export function loadIngestConfig(env: Record<string, string | undefined>): Inges
       maxClockSkewFutureMs: Math.round(e.SKEIN_MAX_CLOCK_SKEW_FUTURE_MINUTES * 60_000),
     },
     ...(e.SKEIN_RULES_DIR !== undefined ? { rulesDir: e.SKEIN_RULES_DIR } : {}),
+    latenessMs: e.SKEIN_ALLOWED_LATENESS_SECONDS * 1000,
   };
 }

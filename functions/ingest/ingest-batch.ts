@@ -107,7 +107,7 @@ export async function ingest(
   const batch: BatchId = {
     shardId: shardIdOf(first),
     firstSequenceNumber: first.kinesis.sequenceNumber,
-    firstArrivalMs: Math.round(first.kinesis.approximateArrivalTimestamp * 1000),
+    firstArrivalMs: arrivalMsOf(first),
   };
   const log = deps.logger.child({ shard_id: batch.shardId, first_sequence_number: batch.firstSequenceNumber });
 
@@ -127,7 +127,7 @@ export async function ingest(
       subSequenceNumber: 0,
       formatPrefix: '',
       partitionKey: record.kinesis.partitionKey,
-      arrivalMs: Math.round(record.kinesis.approximateArrivalTimestamp * 1000),
+      arrivalMs: arrivalMsOf(record),
       observedNs,
     };
     const data = Buffer.from(record.kinesis.data, 'base64');
@@ -185,7 +185,14 @@ export async function ingest(
     { key: traceIndexObjectKey(batch), body: encodeTraceIndex(index), type: PARQUET },
   ];
   if (deps.measures) {
-    const rollup = computeRollup(logs, spans, deps.measures, batch.firstArrivalMs);
+    // The batch's watermark travels in its rollup: valid exactly when the rollup (its rows counted) is durable (D15).
+    let newest = batch.firstArrivalMs;
+    for (const r of records) newest = Math.max(newest, arrivalMsOf(r));
+    const last = records[records.length - 1] ?? first;
+    const rollup = computeRollup(logs, spans, deps.measures, batch.firstArrivalMs, {
+      latenessMs: deps.config.latenessMs,
+      shard: { shardId: batch.shardId, mark: { arrival_ms: newest, sequence_number: last.kinesis.sequenceNumber } },
+    });
     writes.push({ key: rollupObjectKey(batch), body: encodeRollup(rollup), type: ROLLUP_CONTENT_TYPE });
   }
   if (quarantine.length > 0) {
@@ -243,6 +250,11 @@ function encodeTable(table: TableName, rows: readonly (LogRecord | SpanRecord)[]
   return writeParquet(TABLES[table], rows as readonly Readonly<Record<string, unknown>>[], {
     rowGroupRows: config.rowGroupRows,
   });
+}
+
+/** `approximateArrivalTimestamp` (epoch seconds, fractional) in epoch ms. */
+function arrivalMsOf(record: KinesisStreamRecord): number {
+  return Math.round(record.kinesis.approximateArrivalTimestamp * 1000);
 }
 
 /** `eventID` is `<shardId>:<sequenceNumber>` in Kinesis events delivered by Lambda. */

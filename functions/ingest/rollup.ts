@@ -1,4 +1,4 @@
-import { type Aggregate, type MeasureSpec, RollupObject } from '../../schemas/measures.ts';
+import { type Aggregate, type MeasureSpec, RollupObject, type ShardMark } from '../../schemas/measures.ts';
 import type { LogRecord, SpanRecord } from '../../schemas/records.ts';
 import { describeError, describeIssue, SkeinError } from '../core/errors.ts';
 import {
@@ -11,15 +11,14 @@ import {
   type RowPredicate,
 } from '../core/row-labels.ts';
 import { newSketch, SKETCH_DEFAULT_ALPHA, type Sketch, sketchAdd, sketchToData } from '../core/sketch.ts';
+import { assignedMinute, DEFAULT_ALLOWED_LATENESS_MS } from '../watermark/watermark.ts';
 import type { BatchId } from './object-keys.ts';
 
 /**
- * How late (in minutes of arrival after its event minute) a row may be and still count at its own event minute.
- * A row's event minute is clamped into [arrivalMinute − LATENESS, arrivalMinute]: a later row counts at the oldest
- * minute a reader still looks at for this batch's arrival partition (the reader scans arrival partitions up to
- * `toMinute + LATENESS`), and a future-dated row (producer clock ahead) counts at its arrival minute. So every row is
- * counted exactly once, in a minute some window will read; an evaluator that waits LATENESS minutes after a minute
- * closes sees it complete.
+ * How many arrival partitions past its last event minute a reader looks at. Rows are assigned to minutes by
+ * `assignedMinute` (functions/watermark/watermark.ts, decision D15): at most `ceil(L / 1 min)` minutes before their
+ * batch's arrival partition, L ≤ 5 min. Objects written before D15 clamped a row's event minute into
+ * [arrivalMinute − 5, arrivalMinute]; reading 5 partitions ahead keeps both kinds counted exactly once.
  */
 export const ROLLUP_LATENESS_MINUTES = 5;
 
@@ -30,6 +29,10 @@ export const ROLLUP_CONTENT_TYPE = 'application/json';
 export interface RollupOptions {
   /** Relative accuracy of quantile sketches (default 0.01). */
   readonly alpha?: number;
+  /** Allowed lateness L (ms) rows are assigned to minutes with (default `DEFAULT_ALLOWED_LATENESS_MS`). */
+  readonly latenessMs?: number;
+  /** The batch's shard and how far it got there (its watermark, D15): recorded in the object. */
+  readonly shard?: { readonly shardId: string; readonly mark: ShardMark };
 }
 
 /** `YYYY-MM-DDTHH:MM` (UTC) of an epoch minute. */
@@ -168,11 +171,12 @@ class Accumulator {
 type MinuteSlots = Map<string, Accumulator>[];
 
 /**
- * Computes one batch's rollup: for every event minute, measure and group key, the aggregate of the batch's rows
- * (count; or count/sum/min/max of the field over matching rows that have it; plus a quantile sketch). Event minutes
- * are clamped as `ROLLUP_LATENESS_MINUTES` describes, relative to `batchArrivalMs` (the arrival time of the batch's
- * first record, the same instant `rollupObjectKey` partitions by). With no measures it still returns an (empty)
- * object: ingest writes one every batch so a bisected retry overwrites a larger earlier attempt.
+ * Computes one batch's rollup: for every minute, measure and group key, the aggregate of the batch's rows (count; or
+ * count/sum/min/max of the field over matching rows that have it; plus a quantile sketch). Each row counts in the
+ * minute `assignedMinute(eventTime, batchArrivalMs, latenessMs)` gives (`batchArrivalMs` is the arrival time of the
+ * batch's first record, the same instant `rollupObjectKey` partitions by), and the object records the lateness and the
+ * batch's shard watermark. With no measures it still returns an (empty) object: ingest writes one every batch so a
+ * bisected retry overwrites a larger earlier attempt, and the shard's watermark moves on.
  *
  * @example encodeRollup(computeRollup(logs, spans, measures, batch.firstArrivalMs))
  */
@@ -185,8 +189,7 @@ export function computeRollup(
 ): RollupObject {
   const compiled = compileMeasures(measures);
   const alpha = options.alpha ?? SKETCH_DEFAULT_ALPHA;
-  const arrivalMinute = Math.floor(batchArrivalMs / MINUTE_MS);
-  const oldest = arrivalMinute - ROLLUP_LATENESS_MINUTES;
+  const latenessMs = options.latenessMs ?? DEFAULT_ALLOWED_LATENESS_MS;
   const minutes = new Map<number, MinuteSlots>();
   const slotCount = compiled.ids.length;
   const cursor = new RowCursor();
@@ -214,7 +217,7 @@ export function computeRollup(
       if (!row) continue;
       cursor.setLog(row);
       logKeys.fill(undefined);
-      accumulate(compiled.logs, cursor, logKeys, slotsOf(clampMinute(row.time, oldest, arrivalMinute)), alpha);
+      accumulate(compiled.logs, cursor, logKeys, slotsOf(assignedMinute(row.time, batchArrivalMs, latenessMs)), alpha);
     }
   }
   const spanKeys = new Array<string | undefined>(compiled.spans.groupKeys.length);
@@ -224,17 +227,19 @@ export function computeRollup(
       if (!row) continue;
       cursor.setSpan(row);
       spanKeys.fill(undefined);
-      accumulate(compiled.spans, cursor, spanKeys, slotsOf(clampMinute(row.start_time, oldest, arrivalMinute)), alpha);
+      accumulate(
+        compiled.spans,
+        cursor,
+        spanKeys,
+        slotsOf(assignedMinute(row.start_time, batchArrivalMs, latenessMs)),
+        alpha,
+      );
     }
   }
-  return toRollupObject(compiled, minutes);
-}
-
-function clampMinute(timeMs: number, oldest: number, newest: number): number {
-  const minute = Math.floor(timeMs / MINUTE_MS);
-  if (minute < oldest) return oldest;
-  if (minute > newest || Number.isNaN(minute)) return newest;
-  return minute;
+  const rollup = toRollupObject(compiled, minutes);
+  rollup.lateness_ms = latenessMs;
+  if (options.shard) rollup.shards = { [options.shard.shardId]: options.shard.mark };
+  return rollup;
 }
 
 /** Adds one row to every measure of its table that it matches; `keys` caches this row's group keys by key slot. */

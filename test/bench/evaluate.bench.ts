@@ -13,6 +13,11 @@ import { evaluateOnce } from '../../functions/evaluate/evaluate.ts';
 import { type CompiledRuleSet, compileRules } from '../../functions/evaluate/rules/compile-rules.ts';
 import { loadRules } from '../../functions/evaluate/rules/load-rules.ts';
 import { computeRollup, encodeRollup, ROLLUP_CONTENT_TYPE, rollupObjectKey } from '../../functions/ingest/rollup.ts';
+import {
+  DEFAULT_ALLOWED_LATENESS_MS,
+  DEFAULT_MAX_WAIT_MS,
+  minuteDeadlineMs,
+} from '../../functions/watermark/watermark.ts';
 import type { SpanRecord } from '../../schemas/records.ts';
 
 const RULES = 1_000;
@@ -117,9 +122,10 @@ export async function benchEvaluate(): Promise<string[]> {
     evaluateOnce({
       store,
       rules: compiled,
-      clock: () => minute * 60_000 + 65_000,
+      // Past the minute's end + allowed lateness: the minute is due (the rollups carry no watermark: complete).
+      clock: () => minuteDeadlineMs(minute, DEFAULT_ALLOWED_LATENESS_MS) + 5_000,
       logger: memoryLogger(),
-      config: { delayMs: 60_000 },
+      config: { latenessMs: DEFAULT_ALLOWED_LATENESS_MS, maxWaitMs: DEFAULT_MAX_WAIT_MS },
     });
   // Warm state: the previous minute evaluated, so this run is the steady state (one minute per group).
   await run(T - 1);

@@ -71,7 +71,7 @@ describe('alerting end to end: skein local up → burst → Alertmanager, PagerD
     const up = new Promise<LocalUpStarted>((resolve) => {
       started = resolve;
     });
-    running = runLocalUp(['--dir', dir, '--shards', '1', '--evaluate-every', '2s', '--evaluation-delay', '5s'], io, {
+    running = runLocalUp(['--dir', dir, '--shards', '1', '--evaluate-every', '2s', '--allowed-lateness', '5s'], io, {
       makeHandler: ingestHandler,
       signal: stop.signal,
       progressIntervalMs: 5_000,

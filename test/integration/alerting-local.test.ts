@@ -11,6 +11,8 @@ import { type ObjectStore, s3ObjectStore } from '../../functions/core/object-sto
 import { type EvaluationSummary, evaluateOnce } from '../../functions/evaluate/evaluate.ts';
 import type { CompiledRuleSet } from '../../functions/evaluate/rules/compile-rules.ts';
 import { loadCompiledRules } from '../../functions/evaluate/rules/load-compiled-rules.ts';
+import { kinesisShardProgress, type ShardProgress } from '../../functions/evaluate/shard-progress.ts';
+import { DEFAULT_MAX_WAIT_MS, MAX_ALLOWED_LATENESS_MS, minuteDeadlineMs } from '../../functions/watermark/watermark.ts';
 import { type DemoRequest, generateRequest, type Rng, seededRng } from '../../local/demo-workload.ts';
 import { DEFAULT_RULES, IngestTally, ingestHandler } from '../../local/local-up-command.ts';
 import type { KinesisBatchHandler } from '../../local/poller.ts';
@@ -18,6 +20,11 @@ import { type LocalStack, startLocalStack } from '../../local/stack.ts';
 import { AlertTransition, OUTBOX_PREFIX } from '../../schemas/alerts.ts';
 
 const MINUTE_MS = 60_000;
+/**
+ * The data of minutes m0…m5 is sent at once, up to 4 minutes late: with the largest allowed lateness (5 minutes) every
+ * row still counts in its own event minute, as a batching producer's data would.
+ */
+const LATENESS_MS = MAX_ALLOWED_LATENESS_MS;
 /** The incident: orders' database pool is exhausted, so its requests (and the gateway's in front of them) fail. */
 const INCIDENT_ROUTE = 'GET /api/orders/{id}';
 const FAILING = ['orders', 'web-gateway'] as const;
@@ -77,6 +84,7 @@ function describeTransitions(outbox: ReadonlyMap<string, AlertTransition>, m0: n
 /** Runs `evaluators` real evaluators at once for every minute from `from` to `to`, on a clock set to each minute. */
 async function evaluateMinutes(
   store: ObjectStore,
+  progress: ShardProgress,
   rules: CompiledRuleSet,
   from: number,
   to: number,
@@ -84,9 +92,18 @@ async function evaluateMinutes(
 ): Promise<EvaluationSummary[]> {
   const summaries: EvaluationSummary[] = [];
   for (let minute = from; minute <= to; minute++) {
-    const clock = () => minute * MINUTE_MS + 30_000;
+    // Past the minute's end + lateness, and past the clock margin of the stream probe: kinesalite has nothing after
+    // the last record ingested, so every shard is caught up and the minute is complete.
+    const clock = () => minuteDeadlineMs(minute, LATENESS_MS) + 2_000;
     const runs = Array.from({ length: evaluators }, () =>
-      evaluateOnce({ store, rules, clock, logger: memoryLogger(), config: { delayMs: 0 } }),
+      evaluateOnce({
+        store,
+        rules,
+        clock,
+        logger: memoryLogger(),
+        config: { latenessMs: LATENESS_MS, maxWaitMs: DEFAULT_MAX_WAIT_MS },
+        progress,
+      }),
     );
     summaries.push(...(await Promise.all(runs)));
   }
@@ -97,6 +114,7 @@ describe('alerting on the local stack: ingest rollups → the real evaluator →
   let dir: string;
   let stack: LocalStack;
   let kinesis: KinesisClient;
+  let progress: ShardProgress;
   let s3: S3Client;
   let store: ObjectStore;
   let rules: CompiledRuleSet;
@@ -130,8 +148,14 @@ describe('alerting on the local stack: ingest rollups → the real evaluator →
       batchSize: 500,
       retryBackoffMs: 0,
     });
-    ready(await ingestHandler(stack.endpoints, memoryLogger(), new IngestTally(), { measures: rules.measures }));
+    ready(
+      await ingestHandler(stack.endpoints, memoryLogger(), new IngestTally(), {
+        measures: rules.measures,
+        latenessMs: LATENESS_MS,
+      }),
+    );
     kinesis = kinesisClient({ endpoint: stack.endpoints.kinesis });
+    progress = kinesisShardProgress(kinesis, stack.endpoints.stream, { atTimestamp: false });
     s3 = s3Client({ endpoint: stack.endpoints.s3 });
     store = s3ObjectStore(s3, stack.endpoints.bucket);
   });
@@ -145,8 +169,8 @@ describe('alerting on the local stack: ingest rollups → the real evaluator →
 
   it('fires once and resolves once for the services of an incident, and never for the healthy ones', async () => {
     // Prepare: minutes m0…m5 end one minute ahead of the clock. Rollups count a row in its event minute clamped to
-    // [arrival − 5, arrival], so all six fit whether the batches arrive in this minute or the next (m5, dated ahead,
-    // then counts in m4: both healthy).
+    // [arrival − 5, arrival] (lateness 5 minutes), so all six fit whether the batches arrive in this minute or the
+    // next (m5, dated ahead, then counts in m4: both healthy).
     const arrival = Math.floor(Date.now() / MINUTE_MS);
     m0 = arrival - 4;
     const rng = seededRng(20_260_501);
@@ -155,7 +179,7 @@ describe('alerting on the local stack: ingest rollups → the real evaluator →
     await new Promise<void>((resolve) => (ingested >= sent ? resolve() : waiters.push({ until: sent, resolve })));
 
     // Act: the real evaluator, minute by minute on a fake clock, from m0 to two minutes after the last one
-    const summaries = await evaluateMinutes(store, rules, m0, m0 + 7, 1);
+    const summaries = await evaluateMinutes(store, progress, rules, m0, m0 + 7, 1);
     firstPass = await readOutbox(store);
 
     // Assess
@@ -185,7 +209,7 @@ describe('alerting on the local stack: ingest rollups → the real evaluator →
     expect(await store.list('alerts/')).toEqual([]);
 
     // Act
-    const summaries = await evaluateMinutes(store, rules, m0, m0 + 7, 3);
+    const summaries = await evaluateMinutes(store, progress, rules, m0, m0 + 7, 3);
     const secondPass = await readOutbox(store);
 
     // Assess: the same keys and bodies; each transition computed by exactly one of the three evaluators

@@ -276,7 +276,7 @@ describe('skein local up', () => {
     [['--bogus'], 'bogus'],
     [['extra'], "unexpected argument 'extra'"],
     [['--evaluate-every', 'often'], "--evaluate-every must be a duration such as 10s or 1m (at least 1s), got 'often'"],
-    [['--evaluation-delay', '5 seconds'], "--evaluation-delay must be a duration such as 10s or 1m, got '5 seconds'"],
+    [['--allowed-lateness', '5 seconds'], "--allowed-lateness must be a duration such as 10s or 1m, got '5 seconds'"],
     [['--no-alerting', '--rules', 'rules/examples'], '--rules has no effect with --no-alerting'],
   ])('refuses %j with exit 2 and a one-line reason', async (args, reason) => {
     // Prepare

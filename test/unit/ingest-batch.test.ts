@@ -100,6 +100,13 @@ describe('ingestBatch', () => {
     const counted = Object.values(rollup.minutes).reduce((n, m) => n + (m[measure.id]?.['[]']?.n ?? 0), 0);
     expect(counted).toBe(9);
     expect([...withoutRules.objects.keys()].some((k) => k.startsWith('rollups/'))).toBe(false);
+    // The batch's watermark (D15): its shard's newest arrival and last record, and the lateness rows were assigned with
+    const last = event.Records[event.Records.length - 1];
+    const newest = Math.max(...event.Records.map((r) => Math.round(r.kinesis.approximateArrivalTimestamp * 1000)));
+    expect(rollup.shards).toEqual({
+      'shardId-000000000000': { arrival_ms: newest, sequence_number: last?.kinesis.sequenceNumber },
+    });
+    expect(rollup.lateness_ms).toBe(30_000);
   });
 
   it('quarantines malformed records with their bytes and a reason, and keeps every good row', async () => {

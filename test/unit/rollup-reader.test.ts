@@ -7,6 +7,7 @@ import {
   readRollupWindow,
 } from '../../functions/evaluate/rollup-reader.ts';
 import { computeRollup, encodeRollup, ROLLUP_CONTENT_TYPE, rollupObjectKey } from '../../functions/ingest/rollup.ts';
+import { MAX_ALLOWED_LATENESS_MS } from '../../functions/watermark/watermark.ts';
 import type { Aggregate, MeasureSpec } from '../../schemas/measures.ts';
 import type { SpanRecord } from '../../schemas/records.ts';
 import { aSpanRecord, ROW_T0 } from '../builders/rows.ts';
@@ -52,8 +53,17 @@ function keyOf(batch: Batch): string {
   });
 }
 
+/**
+ * The largest allowed lateness (5 minutes): rows count up to 5 minutes before their batch's arrival partition, as
+ * objects written before D15 (5-minute clamp) do. The reader must find both in the partitions past its window.
+ */
+const LATENESS_MS = MAX_ALLOWED_LATENESS_MS;
+
 async function write(store: ObjectStore, batch: Batch, measures: readonly MeasureSpec[] = MEASURES): Promise<void> {
-  const rollup = computeRollup([], batch.spans, measures, batch.arrivalMs);
+  const rollup = computeRollup([], batch.spans, measures, batch.arrivalMs, {
+    latenessMs: LATENESS_MS,
+    shard: { shardId: 'shardId-0', mark: { arrival_ms: batch.arrivalMs, sequence_number: String(batch.seq) } },
+  });
   await store.put(keyOf(batch), encodeRollup(rollup), ROLLUP_CONTENT_TYPE);
 }
 
@@ -61,7 +71,7 @@ async function write(store: ObjectStore, batch: Batch, measures: readonly Measur
 function expected(batches: readonly Batch[], measureId: string, from: number, to: number): Map<string, Aggregate> {
   const totals = new Map<string, Aggregate>();
   for (const batch of batches) {
-    const rollup = computeRollup([], batch.spans, MEASURES, batch.arrivalMs);
+    const rollup = computeRollup([], batch.spans, MEASURES, batch.arrivalMs, { latenessMs: LATENESS_MS });
     for (let m = from; m <= to; m++) {
       for (const [key, agg] of Object.entries(rollup.minutes[m]?.[measureId] ?? {})) {
         const previous = totals.get(key);
@@ -103,6 +113,18 @@ describe('readRollupWindow', () => {
     expect(window.listCalls).toBe(5 + LATENESS);
   });
 
+  it('reports the furthest watermark per shard of the objects read, and the lateness they were written with', async () => {
+    // Prepare
+    const store = memoryObjectStore();
+    for (const b of BATCHES) await write(store, b);
+    // Act
+    const window = await readRollupWindow(store, { fromMinute: M0 - 2, toMinute: M0 + 2 });
+    // Assess: batch 6 (arrival partition M0 + 6) is the newest read
+    const last = BATCHES[5];
+    expect(window.marks.get('shardId-0')).toEqual({ arrival_ms: last?.arrivalMs, sequence_number: String(last?.seq) });
+    expect(window.latenessMs).toBe(LATENESS_MS);
+  });
+
   it('merges n, sum, min, max and sketches across minutes and batches', async () => {
     // Prepare
     const store = memoryObjectStore();
@@ -112,6 +134,7 @@ describe('readRollupWindow', () => {
       BATCHES.flatMap((b) => b.spans),
       [latency],
       (M0 + 2) * MINUTE,
+      { latenessMs: LATENESS_MS },
     );
     // Act
     const window = await readRollupWindow(store, { fromMinute: M0 - 2, toMinute: M0 + 2, measureIds: [latency.id] });
@@ -185,6 +208,9 @@ describe('compactRollupMinute', () => {
     for (const id of [requests.id, latency.id]) {
       expect(compacted.aggregate(id, M0, M0 + 4)).toEqual(before.aggregate(id, M0, M0 + 4));
     }
+    // A generation keeps the furthest watermark of its sources: compaction loses no progress.
+    expect(compacted.marks).toEqual(before.marks);
+    expect(compacted.latenessMs).toBe(LATENESS_MS);
   });
 
   it('still reads a late per-batch object that a generation does not list, and merges it into the next one', async () => {

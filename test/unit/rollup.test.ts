@@ -6,9 +6,9 @@ import {
   computeRollup,
   decodeRollup,
   encodeRollup,
-  ROLLUP_LATENESS_MINUTES,
   rollupObjectKey,
 } from '../../functions/ingest/rollup.ts';
+import { DEFAULT_ALLOWED_LATENESS_MS, MAX_ALLOWED_LATENESS_MS } from '../../functions/watermark/watermark.ts';
 import type { Aggregate, MeasureSpec } from '../../schemas/measures.ts';
 import type { LogRecord, SpanRecord } from '../../schemas/records.ts';
 import { aLogRecord, aSpanRecord, ROW_T0 } from '../builders/rows.ts';
@@ -101,8 +101,10 @@ function naiveRollup(
   spans: readonly SpanRecord[],
   measures: readonly MeasureSpec[],
   arrivalMs: number,
+  latenessMs: number,
 ): Record<string, Record<string, Record<string, Aggregate>>> {
   const arrival = Math.floor(arrivalMs / MINUTE);
+  const oldest = Math.floor((arrivalMs - latenessMs) / MINUTE);
   const out: Record<string, Record<string, Record<string, Aggregate>>> = {};
   const values = new Map<string, number[]>();
   const severityRank = (label: string) => ['', 'trace', 'debug', 'info', 'warn', 'error', 'fatal'].indexOf(label);
@@ -128,7 +130,7 @@ function naiveRollup(
       }
       if (m.kind !== 'count' && value === undefined) continue;
       const time = 'time' in row ? row.time : row.start_time;
-      const minute = Math.min(arrival, Math.max(arrival - ROLLUP_LATENESS_MINUTES, Math.floor(time / MINUTE)));
+      const minute = Math.min(arrival, Math.max(oldest, Math.floor(time / MINUTE)));
       const key = JSON.stringify(m.by.map(label));
       out[minute] ??= {};
       const byMeasure = out[minute];
@@ -165,32 +167,47 @@ describe('computeRollup', () => {
     const { logs, spans } = rowsFor(7, 600);
     const measures = realisticMeasures();
     // Act
-    const rollup = computeRollup(logs, spans, measures, ROW_T0 + 30_000);
+    const rollup = computeRollup(logs, spans, measures, ROW_T0 + 30_000, { latenessMs: MAX_ALLOWED_LATENESS_MS });
     // Assess
     expect(rollup.version).toBe(1);
     expect(rollup.measures).toEqual(measures.map((m) => m.id));
-    expect(rollup.minutes).toEqual(naiveRollup(logs, spans, measures, ROW_T0 + 30_000));
+    expect(rollup.minutes).toEqual(naiveRollup(logs, spans, measures, ROW_T0 + 30_000, MAX_ALLOWED_LATENESS_MS));
     expect(Object.keys(rollup.minutes)).toHaveLength(4);
   });
 
-  it('clamps late rows to the oldest minute a reader looks at and future rows to the arrival minute', () => {
-    // Prepare
+  it('counts rows later than the allowed lateness in the minute it reaches back to, future rows at arrival', () => {
+    // Prepare: the batch arrives 40 s into minute T0; the lateness (30 s) reaches back to T0 itself.
     const count = aMeasure({ selector: { table: 'logs', matchers: [] }, by: [], kind: 'count' });
     const logs = [
       aLogRecord({ time: ROW_T0 - 60 * MINUTE }),
-      aLogRecord({ time: ROW_T0 - ROLLUP_LATENESS_MINUTES * MINUTE }),
       aLogRecord({ time: ROW_T0 - MINUTE }),
+      aLogRecord({ time: ROW_T0 + 5_000 }),
       aLogRecord({ time: ROW_T0 + 10 * MINUTE }),
-      aLogRecord({ time: ROW_T0 + 59_999 }),
     ];
     // Act
-    const rollup = computeRollup(logs, [], [count], ROW_T0 + 1000);
+    const rollup = computeRollup(logs, [], [count], ROW_T0 + 40_000, { latenessMs: 30_000 });
     // Assess
-    expect(rollup.minutes).toEqual({
-      [T0_MINUTE - ROLLUP_LATENESS_MINUTES]: { [count.id]: { '[]': { n: 2 } } },
-      [T0_MINUTE - 1]: { [count.id]: { '[]': { n: 1 } } },
-      [T0_MINUTE]: { [count.id]: { '[]': { n: 2 } } },
-    });
+    expect(rollup.minutes).toEqual({ [T0_MINUTE]: { [count.id]: { '[]': { n: 4 } } } });
+    expect(rollup.lateness_ms).toBe(30_000);
+  });
+
+  it('counts a row arriving within the allowed lateness after its minute in that minute', () => {
+    // Prepare: the batch arrives 20 s after minute T0 − 1 ended; L = 30 s reaches back into T0 − 1.
+    const count = aMeasure({ selector: { table: 'logs', matchers: [] }, by: [], kind: 'count' });
+    const logs = [aLogRecord({ time: ROW_T0 - 30_000 }), aLogRecord({ time: ROW_T0 - 5 * MINUTE })];
+    // Act
+    const rollup = computeRollup(logs, [], [count], ROW_T0 + 20_000, { latenessMs: 30_000 });
+    // Assess: both count in T0 − 1 (the older one is later than L: it counts in the oldest minute L reaches)
+    expect(rollup.minutes).toEqual({ [T0_MINUTE - 1]: { [count.id]: { '[]': { n: 2 } } } });
+  });
+
+  it("records the batch's shard watermark", () => {
+    // Prepare
+    const mark = { arrival_ms: ROW_T0 + 2_500, sequence_number: '49600000000000000000000000000000000000000000000002' };
+    // Act
+    const rollup = computeRollup([], [], [], ROW_T0, { shard: { shardId: 'shardId-000000000001', mark } });
+    // Assess
+    expect(rollup.shards).toEqual({ 'shardId-000000000001': mark });
   });
 
   it('returns an empty object with no measures, and an object naming its measures when no row matched', () => {
@@ -202,8 +219,14 @@ describe('computeRollup', () => {
       kind: 'count',
     });
     // Act / Assess
-    expect(computeRollup(logs, spans, [], ROW_T0)).toEqual({ version: 1, measures: [], minutes: {} });
-    expect(computeRollup(logs, spans, [never], ROW_T0)).toEqual({ version: 1, measures: [never.id], minutes: {} });
+    const lateness_ms = DEFAULT_ALLOWED_LATENESS_MS;
+    expect(computeRollup(logs, spans, [], ROW_T0)).toEqual({ version: 1, measures: [], minutes: {}, lateness_ms });
+    expect(computeRollup(logs, spans, [never], ROW_T0)).toEqual({
+      version: 1,
+      measures: [never.id],
+      minutes: {},
+      lateness_ms,
+    });
   });
 
   it('counts only matching rows that have the field in stats, min/max/sum included', () => {

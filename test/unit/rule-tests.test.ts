@@ -3,12 +3,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { memoryObjectStore } from '../../functions/core/object-store.ts';
-import { evaluateCapturedRollups, formatRuleTestReport, runRuleTestFile } from '../../functions/evaluate/rule-tests.ts';
+import {
+  evaluateCapturedRollups,
+  formatDataReport,
+  formatRuleTestReport,
+  runRuleTestFile,
+} from '../../functions/evaluate/rule-tests.ts';
 import { compileRules } from '../../functions/evaluate/rules/compile-rules.ts';
 import { loadRules } from '../../functions/evaluate/rules/load-rules.ts';
 import { expandSeries, parseSeriesSelector } from '../../functions/evaluate/synthetic-rows.ts';
 import { computeRollup, encodeRollup, ROLLUP_CONTENT_TYPE, rollupObjectKey } from '../../functions/ingest/rollup.ts';
 import { rulesTestCommand } from '../../local/cli/rules-test-command.ts';
+import { EVALUATION_PROGRESS_KEY } from '../../schemas/watermarks.ts';
 import { aSpanRecord } from '../builders/rows.ts';
 
 const RULES = `groups:
@@ -184,6 +190,36 @@ describe('evaluateCapturedRollups', () => {
       ['resolved', new Date((m0 + 4) * 60_000).toISOString()],
     ]);
     expect([...source.objects.keys()]).toEqual(before);
+  });
+
+  it('evaluates only the minutes the captured watermarks make complete, and notes those live evaluated incomplete', async () => {
+    // Prepare: minutes m0…m2 of errors on one shard whose watermark reached end(m1) + L only; the live evaluator
+    // recorded m1 as evaluated without shard s2
+    const loaded = loadRules([{ path: 'rules.yaml', text: RULES }]);
+    if (!loaded.ok) throw new Error('rules');
+    const rules = compileRules(loaded.groups);
+    const source = memoryObjectStore();
+    const m0 = 29_000_000;
+    for (let i = 0; i < 3; i++) {
+      const spans = Array.from({ length: 10 }, () =>
+        aSpanRecord({ start_time: (m0 + i) * 60_000, status_code: 'ERROR', service_name: 'checkout' }),
+      );
+      const arrival = (m0 + i) * 60_000 + 59_000;
+      const mark = { arrival_ms: (m0 + i + 1) * 60_000 + (i === 2 ? 10_000 : 31_000), sequence_number: String(i + 1) };
+      const rollup = computeRollup([], spans, rules.measures, arrival, { shard: { shardId: 's', mark } });
+      const key = rollupObjectKey({ shardId: 's', firstSequenceNumber: String(i + 1), firstArrivalMs: arrival });
+      await source.put(key, encodeRollup(rollup), ROLLUP_CONTENT_TYPE);
+    }
+    const incomplete = [{ minute: m0 + 1, evaluated_at_ms: 0, shards: [{ shard_id: 's2', behind_ms: 95_000 }] }];
+    const progress = { version: 1, shards: {}, incomplete };
+    await source.put(EVALUATION_PROGRESS_KEY, new TextEncoder().encode(JSON.stringify(progress)), 'application/json');
+    // Act
+    const result = await evaluateCapturedRollups(rules, source);
+    const report = formatDataReport(result, '.skein');
+    // Assess: m2 is not complete (its shard got 10 s past its end, L is 30 s)
+    expect([result.fromMinute, result.toMinute]).toEqual([m0, m0 + 1]);
+    expect(result.incomplete).toEqual(incomplete);
+    expect(report).toContain('note: minute 2025-02-19 21:21 evaluated without s2 (95 s behind) live');
   });
 });
 

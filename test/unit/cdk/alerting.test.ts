@@ -82,7 +82,53 @@ describe('alerting', () => {
         },
       ]);
       expect(s3[2]?.Resource).toHaveLength(2);
-      expect(evaluate.statements).toHaveLength(4);
+      // Its log group, and the stream reads of the next test: nothing else.
+      expect(evaluate.statements).toHaveLength(6);
+    });
+
+    it('may list the shards of the stream and read a few records after a shard’s last one, decrypting with its key only', () => {
+      const stream = Object.keys(template.findResources('AWS::Kinesis::Stream'));
+      const key = Object.keys(template.findResources('AWS::KMS::Key'));
+      const reads = evaluate.statements.filter((s) =>
+        s.Action.some((a) => a.startsWith('kinesis:') || a.startsWith('kms:')),
+      );
+
+      expect(stream).toHaveLength(1);
+      expect(key).toHaveLength(1);
+      expect(reads).toEqual([
+        {
+          Effect: 'Allow',
+          Action: ['kinesis:GetRecords', 'kinesis:GetShardIterator', 'kinesis:ListShards'],
+          Resource: getAtt(stream[0] ?? ''),
+        },
+        { Effect: 'Allow', Action: ['kms:Decrypt'], Resource: getAtt(key[0] ?? '') },
+      ]);
+    });
+
+    it('gets the stream name, the allowed lateness and the maximum wait, the lateness the same as ingest’s', () => {
+      const custom = synthTemplate({ ...WITH_NOTIFIER, 'skein:allowedLatenessSeconds': 20 });
+      const variables = (prefix: string) =>
+        Object.values(
+          custom.findResources('AWS::Lambda::Function', {
+            Properties: { Description: Match.stringLikeRegexp(`^${prefix}`) },
+          }),
+        )[0]?.Properties.Environment.Variables as Record<string, unknown>;
+      const evaluateVars = variables('Skein evaluate');
+      const stream = Object.keys(custom.findResources('AWS::Kinesis::Stream'))[0] ?? '';
+
+      expect(evaluateVars).toMatchObject({
+        SKEIN_ALLOWED_LATENESS_SECONDS: '20',
+        SKEIN_EVALUATION_MAX_WAIT_SECONDS: '120',
+        SKEIN_STREAM_NAME: { Ref: stream },
+      });
+      expect(variables('Skein ingest').SKEIN_ALLOWED_LATENESS_SECONDS).toBe('20');
+      const config = loadEvaluateConfig({
+        SKEIN_BUCKET: 'skein-data-example',
+        SKEIN_ALLOWED_LATENESS_SECONDS: '20',
+        SKEIN_EVALUATION_MAX_WAIT_SECONDS: '120',
+        SKEIN_STREAM_NAME: 'skein',
+      });
+      expect(config).toMatchObject({ latenessMs: 20_000, maxWaitMs: 120_000, streamName: 'skein' });
     });
   });
 

@@ -124,6 +124,7 @@ describe('ingest stack', () => {
         SKEIN_LOG_LEVEL: 'info',
         SKEIN_FORMAT: 'auto',
         SKEIN_RULES_DIR: '/var/task/rules',
+        SKEIN_ALLOWED_LATENESS_SECONDS: '30',
         NODE_OPTIONS: '--enable-source-maps',
       });
       const literal = Object.entries(variables).map(([k, v]) => [k, typeof v === 'string' ? v : undefined]);
@@ -133,6 +134,7 @@ describe('ingest stack', () => {
         rowGroupRows: 10_000,
         logLevel: 'info',
         format: 'auto',
+        latenessMs: 30_000,
       });
     });
 

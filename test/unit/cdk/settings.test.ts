@@ -11,6 +11,8 @@ describe('stack settings', () => {
       streamRetentionDays: 7,
       batchSize: 1000,
       batchWindowSeconds: 5,
+      allowedLatenessSeconds: 30,
+      evaluationMaxWaitSeconds: 120,
       athenaScanLimitGiB: 10,
       quarantineExpiryDays: 30,
       rowGroupRows: 10_000,
