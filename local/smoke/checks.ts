@@ -325,13 +325,19 @@ function isHealth(value: unknown): value is IngestHealth {
 
 // --- notifications ---------------------------------------------------------------------------------------------
 
-/** The label set of the test alert: its name says what it is, and `skein_smoke` lets routes and receivers drop it. */
+/**
+ * The label set of the test alert: its name says what it is, and `skein_smoke` lets routes and receivers drop it.
+ * `service` is new on every run (`skein-smoke-<run>`), so with the usual `group_by: [alertname, service]` each run is
+ * a group of its own: a second run within `group_interval` of the first is not held back by it.
+ */
 export const SMOKE_ALERT_LABELS = {
   alertname: 'SkeinSmokeTest',
   severity: 'critical',
-  service: 'skein-smoke',
   skein_smoke: 'true',
 } as const;
+
+/** How long the resolve is waited for before it is reported as queued. */
+const RESOLVE_WAIT_MS = 20_000;
 
 interface DeliverySeen {
   readonly endpoint: string;
@@ -358,7 +364,7 @@ async function checkNotify(ctx: CheckContext): Promise<CheckResult[]> {
       status,
       group: 'skein-smoke',
       rule: SMOKE_ALERT_LABELS.alertname,
-      labels: { ...SMOKE_ALERT_LABELS },
+      labels: { ...SMOKE_ALERT_LABELS, service: `skein-smoke-${fingerprint.slice(0, 8)}` },
       annotations: {
         summary: 'Skein smoke test: please ignore',
         description: 'Sent by `skein smoke --notify` to check this receiver; it resolves right away.',
@@ -371,15 +377,19 @@ async function checkNotify(ctx: CheckContext): Promise<CheckResult[]> {
       expr: 'skein smoke --notify',
     });
   };
-  const keys: string[] = [];
-  const send = async (t: AlertTransition) => {
+  const finished: string[] = [];
+  let sent = 0;
+  const send = async (t: AlertTransition, waitMs: number) => {
     const key = outboxKey(t);
-    keys.push(key);
+    sent++;
     await target.store.put(key, new TextEncoder().encode(JSON.stringify(t)), 'application/json');
-    return waitForDeliveries(ctx, key);
+    const { seen, done } = await waitForDeliveries(ctx, key, waitMs);
+    // Entries the notifier finished are removed after; one still in flight is left for it to finish.
+    if (done) finished.push(key);
+    return seen;
   };
   try {
-    const firing = await send(transition(1, 'firing'));
+    const firing = await send(transition(1, 'firing'), ctx.waitMs);
     if (firing.length === 0)
       return [
         {
@@ -393,20 +403,27 @@ async function checkNotify(ctx: CheckContext): Promise<CheckResult[]> {
               : 'is the notifier deployed (a notifier configuration, skein:notifyConfig) and its S3 trigger on alerts/outbox/? See its log group',
         },
       ];
-    const allFired = firing.every((d) => d.status === 'delivered');
-    const resolved = allFired ? await send(transition(2, 'resolved')) : [];
+    // Resolved whenever a receiver has it firing, so no test alert stays open there. Grouped receivers (PagerDuty,
+    // Slack) get a resolve only after the route's group_interval (5 min by default): it is waited for a little, then
+    // left queued — the notifier delivers it — and only a resolve that failed counts against the receiver.
+    const anyFired = firing.some((d) => d.status === 'delivered');
+    const resolved = anyFired ? await send(transition(2, 'resolved'), Math.min(ctx.waitMs, RESOLVE_WAIT_MS)) : [];
     return firing.map((d) => {
       const r = resolved.find((x) => x.endpoint === d.endpoint);
-      const ok = d.status === 'delivered' && r?.status === 'delivered';
-      const what = (x: DeliverySeen | undefined, label: string) =>
-        x === undefined
-          ? `${label} not sent`
-          : `${label} ${x.status}${x.status === 'delivered' ? '' : ` after ${x.attempts} attempt${x.attempts === 1 ? '' : 's'}${x.lastError ? `: ${x.lastError}` : ''}`}`;
+      const resolveFailed = r !== undefined && isTerminal(r.status) && r.status !== 'delivered';
+      const ok = d.status === 'delivered' && !resolveFailed;
+      const what = (x: DeliverySeen, label: string) =>
+        `${label} ${x.status}${x.status === 'delivered' ? '' : ` after ${x.attempts} attempt${x.attempts === 1 ? '' : 's'}${x.lastError ? `: ${x.lastError}` : ''}`}`;
+      const resolveText = !anyFired
+        ? 'resolve not sent (no receiver had it firing)'
+        : r === undefined || !isTerminal(r.status)
+          ? 'resolve queued (the notifier sends it after the route’s group_interval)'
+          : what(r, 'resolve');
       return {
         name: `notify: ${d.endpoint}`,
         status: ok ? 'pass' : 'fail',
         ms: clock() - started,
-        detail: `${what(d, 'firing')}, ${allFired ? what(r, 'resolved') : 'resolve not sent (a firing one failed)'}`,
+        detail: `${what(d, 'firing')}, ${resolveText}`,
         ...(ok
           ? {}
           : {
@@ -415,14 +432,18 @@ async function checkNotify(ctx: CheckContext): Promise<CheckResult[]> {
       } satisfies CheckResult;
     });
   } finally {
-    await removeTestAlert(target, keys, fingerprint);
+    await removeTestAlert(target, finished, finished.length === sent ? fingerprint : undefined);
   }
 }
 
 /** Polls the delivery records of one outbox entry until every endpoint is terminal or the wait runs out. */
-async function waitForDeliveries(ctx: CheckContext, key: string): Promise<DeliverySeen[]> {
+async function waitForDeliveries(
+  ctx: CheckContext,
+  key: string,
+  waitMs: number,
+): Promise<{ seen: DeliverySeen[]; done: boolean }> {
   const stem = outboxStem(key);
-  const deadline = ctx.clock() + ctx.waitMs;
+  const deadline = ctx.clock() + waitMs;
   let seen: DeliverySeen[] = [];
   for (;;) {
     const keys = (await ctx.target.store.list(`${NOTIFY_PREFIX}${stem}/`)).filter(
@@ -435,8 +456,7 @@ async function waitForDeliveries(ctx: CheckContext, key: string): Promise<Delive
       seen.push(parseDelivery(k, body));
     }
     const done = await ctx.target.store.get(doneKey(stem));
-    if (seen.length > 0 && (done !== undefined || seen.every((d) => isTerminal(d.status)))) return seen;
-    if (ctx.clock() >= deadline) return seen;
+    if (done !== undefined || ctx.clock() >= deadline) return { seen, done: done !== undefined };
     await ctx.sleep(Math.min(ctx.target.pollEveryMs, Math.max(0, deadline - ctx.clock())));
   }
 }
@@ -460,14 +480,16 @@ function parseDelivery(key: string, body: Uint8Array): DeliverySeen {
 }
 
 /** Removes what the test alert left: outbox entries first (so the notifier stops looking), then its records. */
-async function removeTestAlert(target: SmokeTarget, outboxKeys: readonly string[], fingerprint: string) {
+async function removeTestAlert(target: SmokeTarget, outboxKeys: readonly string[], fingerprint: string | undefined) {
   for (const key of outboxKeys) await target.store.delete(key).catch(() => undefined);
   for (const key of outboxKeys) {
     const stem = outboxStem(key);
     const records = await target.store.list(`${NOTIFY_PREFIX}${stem}/`).catch(() => []);
     for (const record of records) await target.store.delete(record).catch(() => undefined);
   }
-  await target.store.delete(`${ALERT_STATE_PREFIX}${fingerprint}.json`).catch(() => undefined);
+  // The notifier's state of the alert goes only once every entry of it is finished.
+  if (fingerprint !== undefined)
+    await target.store.delete(`${ALERT_STATE_PREFIX}${fingerprint}.json`).catch(() => undefined);
 }
 
 // --- formatting --------------------------------------------------------------------------------------------------
