@@ -63,6 +63,11 @@ export async function awsSmokeTarget(options: AwsTargetOptions): Promise<SmokeTa
   const workgroup = need(STACK_OUTPUTS.workgroup);
   const database = need(STACK_OUTPUTS.database);
   const queueUrl = need(STACK_OUTPUTS.failedBatchQueue);
+  const logGroups: Partial<Record<'ingest' | 'compact' | 'evaluate' | 'notify', string>> = {};
+  for (const fn of ['ingest', 'compact', 'evaluate', 'notify'] as const) {
+    const name = outputs[`${fn[0]?.toUpperCase()}${fn.slice(1)}FunctionName`];
+    if (name !== undefined) logGroups[fn] = `/aws/lambda/${name}`;
+  }
   const kinesis = options.clients?.kinesis ?? kinesisClient({ region });
   const s3 = options.clients?.s3 ?? s3Client({ region });
   const athena = options.clients?.athena ?? new AthenaClient(region ? { region } : {});
@@ -137,6 +142,7 @@ export async function awsSmokeTarget(options: AwsTargetOptions): Promise<SmokeTa
         failedSource: 'messages in the failed-batch queue',
       };
     },
+    logGroups,
     markerMaxAgeMs: AWS_MARKER_MAX_AGE_MS,
     defaultWaitMs: 180_000,
     pollEveryMs: 10_000,

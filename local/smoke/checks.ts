@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { describeError } from '../../functions/core/errors.ts';
-import { type HeartbeatFunction, heartbeatKey, readHeartbeat } from '../../functions/core/heartbeat.ts';
+import { heartbeatKey, readHeartbeat } from '../../functions/core/heartbeat.ts';
 import {
   ALERT_STATE_PREFIX,
   DeliveryRecord,
@@ -169,7 +169,7 @@ async function sendProbes(ctx: CheckContext, probes: ProbeSet): Promise<Judged> 
     hint:
       target.kind === 'local'
         ? 'the poller or the ingest function is not running or failing: look at the local stack’s terminal and log; skein quarantine ls --local <dir> shows records ingest refused'
-        : 'look at the ingest function’s log group and Errors metric, the failed-batch queue and skein quarantine ls; then docs/runbook.md “skein smoke”',
+        : `look at the ingest function’s log group (${target.logGroups?.ingest ?? '/aws/lambda/<ingest function>'}) and Errors metric, the failed-batch queue and skein quarantine ls; then docs/runbook.md “skein smoke”`,
   };
 }
 
@@ -261,13 +261,13 @@ async function checkConditionalWrites(target: SmokeTarget): Promise<Judged> {
   };
 }
 
-async function checkMarker(ctx: CheckContext, fn: HeartbeatFunction): Promise<Judged> {
+async function checkMarker(ctx: CheckContext, fn: 'compact' | 'evaluate'): Promise<Judged> {
   const maxAge = fn === 'compact' ? ctx.target.markerMaxAgeMs.compact : ctx.target.markerMaxAgeMs.evaluate;
   const who = fn === 'compact' ? 'compactor' : 'evaluator';
   const where =
     ctx.target.kind === 'local'
       ? 'look at the local stack’s terminal (is alerting on?)'
-      : `look at the ${who}’s log group and its alarms, and that its EventBridge rule is enabled`;
+      : `look at the ${who}’s log group (${ctx.target.logGroups?.[fn] ?? `/aws/lambda/<${fn} function>`}) and its alarms, and that its EventBridge rule is enabled`;
   const read = await readHeartbeat(ctx.target.store, fn);
   if (!read.ok) return { status: 'fail', detail: read.reason, hint: where };
   if (read.value === undefined)

@@ -22,6 +22,8 @@ export interface SmokeTarget {
   ingestHealth(): Promise<IngestHealth>;
   /** How stale a last-run marker may be before the function counts as not running (its schedule, with slack). */
   readonly markerMaxAgeMs: { readonly compact: number; readonly evaluate: number };
+  /** Where to look when a function misbehaves: its log group on AWS (from the stack outputs), if known. */
+  readonly logGroups?: Readonly<Partial<Record<'ingest' | 'compact' | 'evaluate' | 'notify', string>>>;
   /** Default bounds of the polls (probes arriving, notifications answered). */
   readonly defaultWaitMs: number;
   readonly pollEveryMs: number;

@@ -370,12 +370,18 @@ describe('skein smoke --stack (AWS, SDK mocked at the client boundary)', () => {
     const world = fakeAws();
     markers(world, 20 * 60_000);
     world.objects.delete(heartbeatKey('evaluate'));
-    const ports = fakePorts({ iteratorAgeMs: async () => 900_000, queueDepth: async () => 3 });
+    const ports = fakePorts({
+      stackOutputs: async () => ({ ...OUTPUTS, CompactFunctionName: 'Skein-CompactFn-123' }),
+      iteratorAgeMs: async () => 900_000,
+      queueDepth: async () => 3,
+    });
 
     const { code, line } = await smoke(world, ports);
 
     expect(code).toBe(1);
-    expect(line('FAIL  compactor ran recently')).toContain('last finished 20 min ago (more than 15 min)');
+    expect(line('FAIL  compactor ran recently')).toContain(
+      'last finished 20 min ago (more than 15 min) — look at the compactor’s log group (/aws/lambda/Skein-CompactFn-123)',
+    );
     expect(line('FAIL  evaluator ran recently')).toContain(
       'no last-run marker (status/evaluate/last-run.json): the evaluator has not finished a run',
     );
