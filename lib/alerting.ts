@@ -13,6 +13,7 @@ import { Construct } from 'constructs';
 import { ConfigError } from '../functions/core/errors.ts';
 import { OUTBOX_PREFIX } from '../schemas/alerts.ts';
 import { type NotifyConfig, parseNotifyConfig } from '../schemas/notify-config.ts';
+import { grantHeartbeat } from './heartbeat-grant.ts';
 import {
   grantPrefixes,
   LAMBDA_TASK_ROOT,
@@ -135,6 +136,7 @@ export class Alerting extends Construct {
       (g) =>
         `Object actions under ${g.prefix} only: keys are per minute or per alert fingerprint, not known in advance.`,
     );
+    grantHeartbeat(this.evaluate.role, bucket, 'evaluate');
     this.evaluate.function.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(1) });
     this.evaluateSchedule = new Rule(this, 'EvaluateSchedule', {
       description: 'Skein: evaluate the alert rules',

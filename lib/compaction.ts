@@ -3,6 +3,7 @@ import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { grantHeartbeat } from './heartbeat-grant.ts';
 import { grantPrefixes, SkeinFunction } from './lambda-function.ts';
 import type { SkeinSettings } from './settings.ts';
 import { DATA_PREFIXES } from './storage.ts';
@@ -54,6 +55,7 @@ export class Compaction extends Construct {
       () =>
         'Object actions under tables/ only: the compactor reads the raw objects of any closed hour, writes compacted objects and manifests, and deletes superseded objects; their keys are not known in advance.',
     );
+    grantHeartbeat(this.fn.role, bucket, 'compact');
     // A failed run is not retried asynchronously: the next scheduled run picks the same hours up.
     this.fn.function.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(5) });
 

@@ -93,6 +93,18 @@ export class SkeinStack extends Stack {
       description: 'SQS queue of the Kinesis batches Lambda gave up on (shard and sequence range to replay)',
       value: this.ingest.failedBatches.queueUrl,
     });
+    // What `skein smoke` names in its hints (log groups are /aws/lambda/<name>).
+    const functions = {
+      IngestFunctionName: this.ingest.function,
+      CompactFunctionName: this.compaction.fn.function,
+      EvaluateFunctionName: this.alerting.evaluate.function,
+      ...(this.alerting.notify ? { NotifyFunctionName: this.alerting.notify.function } : {}),
+    };
+    for (const [id, fn] of Object.entries(functions))
+      new CfnOutput(this, id, {
+        description: `Lambda function (${id.replace('FunctionName', '').toLowerCase()})`,
+        value: fn.functionName,
+      });
     new CfnOutput(this, 'CloudWatchSubscriptionRoleArn', {
       description: 'Role for CloudWatch Logs subscription filters that deliver to the stream (--role-arn)',
       value: this.cloudWatchSubscription.role.roleArn,

@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Clock, systemClock } from '../functions/core/clock.ts';
 import { describeError } from '../functions/core/errors.ts';
+import { withHeartbeat } from '../functions/core/heartbeat.ts';
 import type { Logger } from '../functions/core/logger.ts';
 import type { ObjectStore } from '../functions/core/object-store.ts';
 import { type EvaluationSummary, evaluateOnce } from '../functions/evaluate/evaluate.ts';
@@ -192,15 +193,23 @@ export async function startLocalAlerting(options: LocalAlertingOptions): Promise
       everyMs: options.evaluateEveryMs,
       logger: evaluateLogger,
       clock,
+      // The same last-run marker as the Lambda handler writes (D20), so `skein smoke --local` sees the evaluator run.
       job: () =>
-        evaluateOnce({
+        withHeartbeat(
           store,
-          rules,
+          'evaluate',
           clock,
-          logger: evaluateLogger,
-          config: { latenessMs: options.latenessMs, maxWaitMs: options.maxWaitMs },
-          ...(options.progress !== undefined ? { progress: options.progress } : {}),
-        }),
+          () =>
+            evaluateOnce({
+              store,
+              rules,
+              clock,
+              logger: evaluateLogger,
+              config: { latenessMs: options.latenessMs, maxWaitMs: options.maxWaitMs },
+              ...(options.progress !== undefined ? { progress: options.progress } : {}),
+            }),
+          (error) => evaluateLogger.warn('last-run marker not written', { error: String(error) }),
+        ),
       onResult: (summary) => {
         lastEvaluation = summary;
       },

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { CompactionRunSummary } from '../functions/compact/run-compaction.ts';
 import { ConfigError, UsageError } from '../functions/core/errors.ts';
+import { withHeartbeat, writeHeartbeat } from '../functions/core/heartbeat.ts';
 import { createLogger, type Logger } from '../functions/core/logger.ts';
 import type { ObjectStore } from '../functions/core/object-store.ts';
 import { packageRoot } from '../functions/core/package-root.ts';
@@ -14,7 +15,7 @@ import type { RunningAlertmanager } from './alertmanager.ts';
 import { type CliIo, EXIT, parseCommandArgs, runGuarded, usageHint } from './cli/io.ts';
 import { type DemoWorkload, type DemoWorkloadOptions, startDemoWorkload } from './demo-workload.ts';
 import type { Endpoints } from './endpoints.ts';
-import type { KinesisBatchHandler } from './poller.ts';
+import type { KinesisBatchHandler, Poller } from './poller.ts';
 import { type ScheduledJob, scheduleJob } from './scheduler.ts';
 import { type LocalStack, startLocalStack } from './stack.ts';
 import { LOCK_FILE } from './state-lock.ts';
@@ -136,6 +137,8 @@ export interface LocalUpStarted {
   readonly sinks: LocalSinks | undefined;
   readonly alertmanager: RunningAlertmanager | undefined;
   readonly alerting: LocalAlerting | undefined;
+  /** The event-source poller (tests stop it to see `skein smoke` notice). */
+  readonly poller: Poller;
 }
 
 export interface LocalUpDeps {
@@ -166,6 +169,8 @@ const EVALUATE_EVERY_MS = 10_000;
 const ALLOWED_LATENESS_MS = 15_000;
 const NOTIFY_EVERY_MS = 2_000;
 const COMPACT_EVERY_MS = 60_000;
+/** How often the poller's iterator age and discarded records are written to `status/local-poller/` (D20). */
+const POLLER_STATUS_EVERY_MS = 2_000;
 
 /** `skein local up` with the real ingest function: see {@link LOCAL_UP_USAGE}. */
 export function localUpCommand(args: string[], io: CliIo): Promise<number> {
@@ -247,6 +252,7 @@ export function runLocalUp(args: string[], io: CliIo, deps: LocalUpDeps): Promis
     let alerting: LocalAlerting | undefined;
     let compactor: CompactorJob | undefined;
     let progress: ScheduledJob | undefined;
+    let pollerStatus: ScheduledJob | undefined;
     let kinesis: { destroy(): void } | undefined;
     let progressKinesis: { destroy(): void } | undefined;
     let s3: { destroy(): void } | undefined;
@@ -262,6 +268,7 @@ export function runLocalUp(args: string[], io: CliIo, deps: LocalUpDeps): Promis
     // Stops what runs on the stack before the stack: runs in flight finish writing while S3 is still there.
     const stopAll = async () => {
       await progress?.stop();
+      await pollerStatus?.stop();
       await workload?.stop();
       await alerting?.stop();
       await compactor?.stop();
@@ -310,6 +317,22 @@ export function runLocalUp(args: string[], io: CliIo, deps: LocalUpDeps): Promis
       const store = s3ObjectStore(client, endpoints.bucket);
 
       compactor = await startCompactor(store, endpoints.bucket, log, deps.compactEveryMs ?? COMPACT_EVERY_MS);
+      // What Lambda's IteratorAge metric and the failed-batch queue show on AWS, as a marker `skein smoke` reads.
+      const statusOf = stack.poller;
+      pollerStatus = scheduleJob({
+        name: 'poller-status',
+        everyMs: POLLER_STATUS_EVERY_MS,
+        logger: log,
+        job: () => {
+          const p = statusOf.stats();
+          return writeHeartbeat(store, 'local-poller', Date.now(), {
+            iteratorAgeMs: p.iteratorAgeMs,
+            discardedRecords: p.discardedRecords,
+            failures: p.failures,
+            records: p.records,
+          });
+        },
+      });
       if (alertingInput) {
         const { startLocalAlerting } = await import('./alerting.ts');
         const { kinesisShardProgress } = await import('../functions/evaluate/shard-progress.ts');
@@ -350,6 +373,7 @@ export function runLocalUp(args: string[], io: CliIo, deps: LocalUpDeps): Promis
         sinks: alerting?.sinks,
         alertmanager: alerting?.alertmanager,
         alerting,
+        poller: stack.poller,
       });
       log.info('local stack ready', {
         ...endpoints,
@@ -495,7 +519,15 @@ async function startCompactor(store: ObjectStore, bucket: string, log: Logger, e
     name: 'compactor',
     everyMs,
     logger,
-    job: () => runCompaction({ store, clock: Date.now, logger, config }),
+    // The same last-run marker as the Lambda handler writes (D20), so `skein smoke --local` sees the compactor run.
+    job: () =>
+      withHeartbeat(
+        store,
+        'compact',
+        Date.now,
+        () => runCompaction({ store, clock: Date.now, logger, config }),
+        (error) => logger.warn('last-run marker not written', { error: String(error) }),
+      ),
     onResult: (summary, at) => {
       last = { summary, at };
     },

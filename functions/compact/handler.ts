@@ -2,6 +2,7 @@ import type { Context } from 'aws-lambda';
 import { s3Client } from '../core/aws-clients.ts';
 import { systemClock } from '../core/clock.ts';
 import { SkeinError } from '../core/errors.ts';
+import { withHeartbeat } from '../core/heartbeat.ts';
 import { createLogger } from '../core/logger.ts';
 import { s3ObjectStore } from '../core/object-store.ts';
 import { loadCompactConfig } from './config.ts';
@@ -16,15 +17,23 @@ const logger = createLogger({ service: 'skein-compact', level: config.logLevel }
  * The scheduled compactor (EventBridge, every few minutes). A run that failed some hours still finishes the others,
  * then fails the invocation so the Lambda `Errors` metric shows it; the next scheduled run retries those hours.
  */
-export const handler = async (_event: unknown, context: Context): Promise<CompactionRunSummary> => {
-  const summary = await runCompaction({
+export const handler = (_event: unknown, context: Context): Promise<CompactionRunSummary> => {
+  const log = logger.child({ request_id: context.awsRequestId });
+  // A run that finished every hour leaves its last-run marker (D20); a failed one does not.
+  return withHeartbeat(
     store,
-    clock: systemClock,
-    logger: logger.child({ request_id: context.awsRequestId }),
-    config,
-  });
-  if (summary.failed > 0) {
-    throw new SkeinError('compaction_failed', `${summary.failed} of ${summary.hours.length} hours failed; see the log`);
-  }
-  return summary;
+    'compact',
+    systemClock,
+    async () => {
+      const summary = await runCompaction({ store, clock: systemClock, logger: log, config });
+      if (summary.failed > 0) {
+        throw new SkeinError(
+          'compaction_failed',
+          `${summary.failed} of ${summary.hours.length} hours failed; see the log`,
+        );
+      }
+      return summary;
+    },
+    (error) => log.warn('last-run marker not written', { error: String(error) }),
+  );
 };

@@ -1,6 +1,7 @@
 import type { Context, ScheduledEvent } from 'aws-lambda';
 import { kinesisClient, s3Client } from '../core/aws-clients.ts';
 import { systemClock } from '../core/clock.ts';
+import { withHeartbeat } from '../core/heartbeat.ts';
 import { createLogger } from '../core/logger.ts';
 import { s3ObjectStore } from '../core/object-store.ts';
 import { loadEvaluateConfig } from './config.ts';
@@ -21,14 +22,23 @@ const progress =
 // CloudWatch Logs extracts embedded-metric-format lines written to stdout into metrics (namespace Skein).
 const metrics = (line: string) => process.stdout.write(`${line}\n`);
 
-/** EventBridge schedule (every minute): one evaluator run. */
-export const handler = (_event: ScheduledEvent, context: Context): Promise<EvaluationSummary> =>
-  evaluateOnce({
+/** EventBridge schedule (every minute): one evaluator run, then its last-run marker (D20). */
+export const handler = (_event: ScheduledEvent, context: Context): Promise<EvaluationSummary> => {
+  const log = logger.child({ request_id: context.awsRequestId });
+  return withHeartbeat(
     store,
-    rules,
-    clock: systemClock,
-    logger: logger.child({ request_id: context.awsRequestId }),
-    config: { latenessMs: config.latenessMs, maxWaitMs: config.maxWaitMs },
-    metrics,
-    ...(progress !== undefined ? { progress } : {}),
-  });
+    'evaluate',
+    systemClock,
+    () =>
+      evaluateOnce({
+        store,
+        rules,
+        clock: systemClock,
+        logger: log,
+        config: { latenessMs: config.latenessMs, maxWaitMs: config.maxWaitMs },
+        metrics,
+        ...(progress !== undefined ? { progress } : {}),
+      }),
+    (error) => log.warn('last-run marker not written', { error: String(error) }),
+  );
+};

@@ -351,3 +351,21 @@ function fmt(n: number): string {
   if (n >= 1) return n.toFixed(1);
   return n.toPrecision(2);
 }
+
+/**
+ * Bytes Athena scans, at most, for one lookup of an id written in the last hour (what `skein smoke` looks up): the
+ * index step of {@link skeinLookupBytes}, and per table the whole hour not yet compacted (docs/cost.md, "Athena per
+ * lookup"). Each of the three queries counts at least the 10 MB Athena bills, as the model does. Batches per second
+ * as on an on-demand stream's shards.
+ */
+export function recentLookupBytes(input: CostInput): number {
+  const a = ASSUMPTIONS;
+  const batchesPerSecond = Math.max(
+    input.ratePerSecond / input.batchSize,
+    input.batchWindowSeconds > 0 ? Math.min(a.onDemandMinShards / input.batchWindowSeconds, input.ratePerSecond) : 0,
+  );
+  const index = input.retentionDays * a.compactedIndexBytesPerDay + 2 * 3600 * batchesPerSecond * a.rawIndexObjectBytes;
+  const hour = input.ratePerSecond * 3600 * input.recordBytes * a.parquetBytesPerInputByte;
+  const min = a.athenaMinBytesPerQuery;
+  return Math.max(min, index) + 2 * Math.max(min, hour);
+}

@@ -15,6 +15,7 @@ Commands:
   alerts                current alert states of the local stack (pending, firing)
   outbox ls | retry     alert notifications: pending, delivered, dead-lettered; re-drive dead letters
   cost                  monthly cost on AWS by part, against CloudWatch Logs + X-Ray and Firehose + Athena
+  smoke                 check a deployed stack (--stack) or the local stack (--local) end to end, one line per check
 
 Run 'skein <command> --help' for the options of a command.
 `;
@@ -65,6 +66,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   alerts: async (args, io) => (await import('./alerts-command.ts')).alertsCommand(args, io),
   outbox: async (args, io) => (await import('./outbox-command.ts')).outboxCommand(args, io),
   cost: async (args, io) => (await import('./cost-command.ts')).costCommand(args, io),
+  smoke: async (args, io) => (await import('./smoke-command.ts')).smokeCommand(args, io),
 };
 
 /**

@@ -186,19 +186,24 @@ export async function athenaLookupCommand(
   return 0;
 }
 
-interface StatementResult {
+export interface StatementResult {
   /** Rows by column name; SQL NULL as null. */
   readonly rows: Record<string, string | null>[];
   readonly bytesScanned: number;
   readonly engineMs: number;
 }
 
-async function runStatement(
+/**
+ * Runs one statement to completion (polling, throttling retried) and reads every result page. `parameters` are the
+ * `ExecutionParameters` of a statement with `?` placeholders (SQL literals, e.g. `'abc'`), as named queries take.
+ */
+export async function runStatement(
   client: AthenaClient,
   sql: string,
   request: Pick<AthenaLookupOptions, 'workgroup' | 'database'>,
   step: AthenaProgress['step'],
   deps: AthenaRunDeps,
+  parameters?: readonly string[],
 ): Promise<StatementResult> {
   const now = deps.now ?? Date.now;
   const sleep = deps.sleep ?? sleepFor;
@@ -210,6 +215,7 @@ async function runStatement(
           QueryString: sql,
           WorkGroup: request.workgroup,
           QueryExecutionContext: { Database: request.database, Catalog: CATALOG_NAME },
+          ...(parameters && parameters.length > 0 ? { ExecutionParameters: [...parameters] } : {}),
         }),
       ),
     sleep,

@@ -55,7 +55,7 @@ describe('alerting', () => {
       expect(config.rulesDir).toBe('/var/task/rules');
     });
 
-    it('may read, merge and delete rollups, and read and write alert state and the outbox, nothing else in S3', () => {
+    it('may read, merge and delete rollups, read and write alert state and the outbox, and write its last-run marker, nothing else in S3', () => {
       const s3 = evaluate.statements.filter((s) => s.Action.some((a) => a.startsWith('s3:')));
 
       expect(s3).toEqual([
@@ -80,10 +80,16 @@ describe('alerting', () => {
             objectsUnder(bucket, 'alerts/outbox/'),
           ]),
         },
+        {
+          Sid: 'WriteLastRunMarker',
+          Effect: 'Allow',
+          Action: ['s3:PutObject'],
+          Resource: { 'Fn::Join': ['', [getAtt(bucket), '/status/evaluate/last-run.json']] },
+        },
       ]);
       expect(s3[2]?.Resource).toHaveLength(2);
-      // Its log group, and the stream reads of the next test: nothing else.
-      expect(evaluate.statements).toHaveLength(6);
+      // Its log group, its last-run marker, and the stream reads of the next test: nothing else.
+      expect(evaluate.statements).toHaveLength(7);
     });
 
     it('may list the shards of the stream and read a few records after a shard’s last one, decrypting with its key only', () => {

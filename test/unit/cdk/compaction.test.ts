@@ -46,7 +46,7 @@ describe('compaction', () => {
     });
   });
 
-  it('may only list, read, write and delete under tables/ of the data bucket, and write its log group', () => {
+  it('may only list, read, write and delete under tables/ of the data bucket, write its last-run marker and its log group', () => {
     const s3 = compact.statements.filter((s) => s.Action.some((a) => a.startsWith('s3:')));
 
     expect(s3).toEqual([
@@ -62,10 +62,16 @@ describe('compaction', () => {
         Action: ['s3:DeleteObject', 's3:GetObject', 's3:PutObject'],
         Resource: objectsUnder(bucket, 'tables/'),
       },
+      {
+        Sid: 'WriteLastRunMarker',
+        Effect: 'Allow',
+        Action: ['s3:PutObject'],
+        Resource: { 'Fn::Join': ['', [getAtt(bucket), '/status/compact/last-run.json']] },
+      },
     ]);
     expect(compact.statements.map((s) => s.Action)).toEqual(
       expect.arrayContaining([['logs:CreateLogStream', 'logs:PutLogEvents']]),
     );
-    expect(compact.statements).toHaveLength(3);
+    expect(compact.statements).toHaveLength(4);
   });
 });
