@@ -121,7 +121,11 @@ describe('trace index', () => {
 
     // Assess
     const of = (id: string, table: string) => rows.find((r) => r.id === id && r.data_table === table);
-    expect(of(TRACE_A, 'spans')).toMatchObject({ services: 'orders,payments', error_services: 'payments', error_count: 1 });
+    expect(of(TRACE_A, 'spans')).toMatchObject({
+      services: 'orders,payments',
+      error_services: 'payments',
+      error_count: 1,
+    });
     expect(of(TRACE_A, 'logs')).toMatchObject({ error_services: 'orders', error_count: 1 });
     expect(of(TRACE_B, 'spans')).toMatchObject({ error: false, error_services: '', error_count: 0 });
   });
@@ -129,7 +133,12 @@ describe('trace index', () => {
   it("names the trace's root span on the spans row of the object that holds it, and nothing elsewhere", () => {
     // Prepare: trace A's root and child in this object; only a child of trace B (its root is in another batch).
     const spans = [
-      aSpanRecord({ trace_id: TRACE_A, name: 'child', span_id: 'a2a2a2a2a2a2a2a2', parent_span_id: 'a1a1a1a1a1a1a1a1' }),
+      aSpanRecord({
+        trace_id: TRACE_A,
+        name: 'child',
+        span_id: 'a2a2a2a2a2a2a2a2',
+        parent_span_id: 'a1a1a1a1a1a1a1a1',
+      }),
       aSpanRecord({ trace_id: TRACE_A, name: 'GET /orders/{id}', service_name: 'web', span_id: 'a1a1a1a1a1a1a1a1' }),
       aSpanRecord({ trace_id: TRACE_B, name: 'charge', parent_span_id: 'b1b1b1b1b1b1b1b1' }),
     ];

@@ -345,9 +345,11 @@ class SearchParser {
     if (op === undefined) {
       if (isOp(opToken, '+', '*', '/', '^') || (opToken.kind !== 'eof' && opToken.text.startsWith('-')))
         this.fail(opToken, 'arithmetic is not supported: compare a field with a literal value');
-      if (isOp(opToken, '=='))
-        this.fail(opToken, "TraceQL compares with '=', not '=='");
-      this.fail(opToken, `expected a comparison (${OPERATORS.join(' ')}) after ${describe(fieldToken)}, found ${describe(opToken)}`);
+      if (isOp(opToken, '==')) this.fail(opToken, "TraceQL compares with '=', not '=='");
+      this.fail(
+        opToken,
+        `expected a comparison (${OPERATORS.join(' ')}) after ${describe(fieldToken)}, found ${describe(opToken)}`,
+      );
     }
     this.next();
     const valueToken = this.peek();
@@ -369,13 +371,21 @@ class SearchParser {
   private field(t: Token): Field {
     if (t.kind !== 'ident') {
       if (isPunct(t, '{')) this.fail(t, "nested '{': spansets cannot be nested; group conditions with ( )");
-      if (isPunct(t, '}') || t.kind === 'eof') this.fail(t, `expected a condition after && or ||, found ${describe(t)}`);
-      return this.fail(t, `expected a field (name, status, duration, span.<key>, resource.<key>, …), found ${describe(t)}`);
+      if (isPunct(t, '}') || t.kind === 'eof')
+        this.fail(t, `expected a condition after && or ||, found ${describe(t)}`);
+      return this.fail(
+        t,
+        `expected a field (name, status, duration, span.<key>, resource.<key>, …), found ${describe(t)}`,
+      );
     }
     const word = t.text;
-    if (word === 'nil' || word === 'true' || word === 'false') this.fail(t, `expected a field before the comparison, found '${word}'`);
+    if (word === 'nil' || word === 'true' || word === 'false')
+      this.fail(t, `expected a field before the comparison, found '${word}'`);
     if (isPunct(this.peek(1), '('))
-      this.fail(t, `${AGGREGATES.includes(word) ? `aggregate ${word}()` : `function ${word}()`} is not supported in a spanset`);
+      this.fail(
+        t,
+        `${AGGREGATES.includes(word) ? `aggregate ${word}()` : `function ${word}()`} is not supported in a spanset`,
+      );
     if ((SPAN_INTRINSICS as readonly string[]).includes(word) || (TRACE_INTRINSICS as readonly string[]).includes(word))
       return { type: 'intrinsic', name: word as SpanIntrinsic | TraceIntrinsic };
     const scoped = SCOPED_INTRINSICS[word];
@@ -389,7 +399,8 @@ class SearchParser {
     ] as const) {
       if (!word.startsWith(prefix)) continue;
       const key = word.slice(prefix.length);
-      if (key === '' || !ATTRIBUTE_KEY.test(key)) this.fail(t, `invalid attribute '${word}': keys are [A-Za-z0-9_.:/-]+`);
+      if (key === '' || !ATTRIBUTE_KEY.test(key))
+        this.fail(t, `invalid attribute '${word}': keys are [A-Za-z0-9_.:/-]+`);
       if (key === 'service.name' && scope !== 'span') return { type: 'service' };
       return { type: 'attribute', scope, key };
     }
@@ -411,7 +422,7 @@ class SearchParser {
     const ordered = op === '>' || op === '>=' || op === '<' || op === '<=';
     const regex = op === '=~' || op === '!~';
     if (t.kind === 'ident' && t.text === 'nil')
-      this.fail(t, "nil is not supported: a condition on a missing attribute never matches (use != on a value)");
+      this.fail(t, 'nil is not supported: a condition on a missing attribute never matches (use != on a value)');
     if (name === 'status' || name === 'kind') {
       const allowed: readonly string[] = name === 'status' ? STATUSES : KINDS;
       if (ordered || regex) this.fail(t, `${name} takes = or != only`);
@@ -419,16 +430,17 @@ class SearchParser {
         this.fail(t, `${name} values are not quoted: ${name} ${op} ${t.value.toLowerCase()}`);
       if (t.kind !== 'ident' || !allowed.includes(t.text))
         this.fail(t, `expected a ${name} (${allowed.join(', ')}), found ${describe(t)}`);
-      return name === 'status'
-        ? { type: 'status', value: t.text as Status }
-        : { type: 'kind', value: t.text as Kind };
+      return name === 'status' ? { type: 'status', value: t.text as Status } : { type: 'kind', value: t.text as Kind };
     }
     if (name === 'duration' || name === 'traceDuration') {
       if (regex) this.fail(t, `${name} takes = != > >= < <=, not a regex`);
       if (t.kind === 'number' && t.value.replace(/^-/, '') === '0') return { type: 'duration', nanos: 0n };
       const nanos = t.kind === 'duration' ? parseSpanDuration(t.text) : undefined;
       if (nanos === undefined)
-        this.fail(t, `expected a duration like 500ms, 1.5s, 100us or 1m30s after '${fieldToken.text} ${op}', found ${describe(t)}`);
+        this.fail(
+          t,
+          `expected a duration like 500ms, 1.5s, 100us or 1m30s after '${fieldToken.text} ${op}', found ${describe(t)}`,
+        );
       return { type: 'duration', nanos };
     }
     if (t.kind === 'string') return { type: 'string', value: t.value };
@@ -436,8 +448,7 @@ class SearchParser {
     if (t.kind === 'number') {
       const n = Number(t.value);
       if (!Number.isFinite(n)) this.fail(t, `invalid number '${t.text}'`);
-      if (field.type !== 'attribute')
-        this.fail(t, `${describe(fieldToken)} is text: quote the value ("${t.text}")`);
+      if (field.type !== 'attribute') this.fail(t, `${describe(fieldToken)} is text: quote the value ("${t.text}")`);
       return { type: 'number', value: n };
     }
     if (t.kind === 'ident' && (t.text === 'true' || t.text === 'false')) {
@@ -449,7 +460,10 @@ class SearchParser {
       this.fail(t, `a duration compares with duration or traceDuration only, not ${describe(fieldToken)}`);
     }
     if (t.kind === 'ident')
-      this.fail(t, `expected a value after '${fieldToken.text} ${op}', found ${describe(t)}: quote strings ("${t.text}")`);
+      this.fail(
+        t,
+        `expected a value after '${fieldToken.text} ${op}', found ${describe(t)}: quote strings ("${t.text}")`,
+      );
     return this.fail(t, `expected a value after '${fieldToken.text} ${op}', found ${describe(t)}`);
   }
 
