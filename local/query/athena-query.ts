@@ -56,7 +56,7 @@ export interface AthenaLookupResult {
 
 /** One poll of a running statement. */
 export interface AthenaProgress {
-  readonly step: 'index' | DataTable;
+  readonly step: 'index' | DataTable | 'search';
   readonly state: string;
   readonly elapsedMs: number;
   readonly bytesScanned: number;
@@ -179,14 +179,15 @@ export async function athenaLookupCommand(
   return 0;
 }
 
-interface StatementResult {
+export interface StatementResult {
   /** Rows by column name; SQL NULL as null. */
   readonly rows: Record<string, string | null>[];
   readonly bytesScanned: number;
   readonly engineMs: number;
 }
 
-async function runStatement(
+/** Runs one statement to completion (polling, throttling retried, errors classified) and reads all its rows. */
+export async function runStatement(
   client: AthenaClient,
   sql: string,
   request: Pick<AthenaLookupOptions, 'workgroup' | 'database'>,
