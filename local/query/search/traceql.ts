@@ -83,6 +83,7 @@ const SEARCH_SYNTAX: LexSyntax = {
     '&<<',
     '&&',
     '||',
+    '==',
     '>>',
     '<<',
     '!=',
@@ -353,7 +354,7 @@ class SearchParser {
     }
     this.next();
     const valueToken = this.peek();
-    const value = this.value(field, fieldToken, op, valueToken);
+    const value = this.value(field, fieldToken, op, opToken, valueToken);
     this.next();
     let regex: RegExp | undefined;
     if (op === '=~' || op === '!~') regex = this.regex(valueToken, value);
@@ -417,7 +418,7 @@ class SearchParser {
     );
   }
 
-  private value(field: Field, fieldToken: Token, op: Operator, t: Token): Value {
+  private value(field: Field, fieldToken: Token, op: Operator, opToken: Token, t: Token): Value {
     const name = field.type === 'intrinsic' ? field.name : undefined;
     const ordered = op === '>' || op === '>=' || op === '<' || op === '<=';
     const regex = op === '=~' || op === '!~';
@@ -425,7 +426,7 @@ class SearchParser {
       this.fail(t, 'nil is not supported: a condition on a missing attribute never matches (use != on a value)');
     if (name === 'status' || name === 'kind') {
       const allowed: readonly string[] = name === 'status' ? STATUSES : KINDS;
-      if (ordered || regex) this.fail(t, `${name} takes = or != only`);
+      if (ordered || regex) this.fail(opToken, `${name} takes = or != only`);
       if (t.kind === 'string' && allowed.includes(t.value.toLowerCase()))
         this.fail(t, `${name} values are not quoted: ${name} ${op} ${t.value.toLowerCase()}`);
       if (t.kind !== 'ident' || !allowed.includes(t.text))
@@ -433,7 +434,7 @@ class SearchParser {
       return name === 'status' ? { type: 'status', value: t.text as Status } : { type: 'kind', value: t.text as Kind };
     }
     if (name === 'duration' || name === 'traceDuration') {
-      if (regex) this.fail(t, `${name} takes = != > >= < <=, not a regex`);
+      if (regex) this.fail(opToken, `${name} takes = != > >= < <=, not a regex`);
       if (t.kind === 'number' && t.value.replace(/^-/, '') === '0') return { type: 'duration', nanos: 0n };
       const nanos = t.kind === 'duration' ? parseSpanDuration(t.text) : undefined;
       if (nanos === undefined)
@@ -453,7 +454,7 @@ class SearchParser {
     }
     if (t.kind === 'ident' && (t.text === 'true' || t.text === 'false')) {
       if (field.type !== 'attribute') this.fail(t, `${describe(fieldToken)} is text, not a boolean`);
-      if (ordered) this.fail(t, 'booleans take = or != only');
+      if (ordered) this.fail(opToken, 'booleans take = or != only');
       return { type: 'bool', value: t.text === 'true' };
     }
     if (t.kind === 'duration') {
