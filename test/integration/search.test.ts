@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
@@ -14,7 +14,7 @@ import { type DemoRequest, generateRequest, seededRng } from '../../local/demo-w
 import { listTableFiles } from '../../local/query/local-query.ts';
 import { searchLocal } from '../../local/query/search/local-search.ts';
 import { parseSearch } from '../../local/query/search/traceql.ts';
-import { objectKeyOf } from '../../local/query/store-listing.ts';
+import { listPartitions, objectKeyOf, objectPath } from '../../local/query/store-listing.ts';
 import { type LocalStack, startLocalStack } from '../../local/stack.ts';
 import { captureIo } from '../builders/cli-io.ts';
 import { anOtlpTraceRequest, aSpanId, aTraceId } from '../builders/telemetry.ts';
@@ -246,6 +246,40 @@ describe('search on the local stack', () => {
     expect(traces.map((t) => t.traceId)).toContain(CONFUSABLE);
     expect(stats.objectsOpened).toBe(0);
   });
+
+  it('finds the same traces from index objects written before the D21 columns, by reading the spans', async () => {
+    // Prepare: the search with today's index, then every index object rewritten without the four D21 columns.
+    const filter = parsed('{ resource.service.name = "orders" && status = error }');
+    const current = await searchLocal({ ...stack.endpoints, query: filter, range: range(), limit: 1_000 });
+    const indexFiles = await listIndexFiles();
+    const originals = await Promise.all(indexFiles.map((f) => readFile(f)));
+    try {
+      for (const file of indexFiles) {
+        const copy = join(dir, 'old-index._S3rver_object'); // outside the bucket
+        await duckQuery(
+          `COPY (SELECT * EXCLUDE (error_count, error_services, root_service, root_name) FROM read_parquet('${file}')) TO '${copy}' (FORMAT parquet)`,
+        );
+        await rename(copy, file);
+      }
+
+      // Act
+      const old = await searchLocal({ ...stack.endpoints, query: filter, range: range(), limit: 1_000 });
+
+      // Assess: the same traces; the index could only narrow to traces with an orders span and an error.
+      expect(old.traces.map((t) => t.traceId).sort()).toEqual(current.traces.map((t) => t.traceId).sort());
+      expect(old.stats.objectsOpened).toBeGreaterThan(0);
+      expect(old.stats.readFromData).toBeGreaterThan(current.traces.length);
+      expect(current.stats.objectsOpened).toBe(0);
+    } finally {
+      await Promise.all(indexFiles.map((f, i) => writeFile(f, originals[i] ?? new Uint8Array())));
+    }
+  });
+
+  async function listIndexFiles(): Promise<string[]> {
+    const { dataDir, bucket } = stack.endpoints;
+    const partitions = await listPartitions({ dataDir, bucket }, 'trace_index');
+    return partitions.flatMap((p) => p.visible.map((k) => objectPath({ dataDir, bucket }, k)));
+  }
 
   it('prints the traces and what was read through skein query search, and points at what is outside the subset', async () => {
     // Act
