@@ -22,6 +22,7 @@ import {
   viewColumns,
   WORKGROUP_NAME,
 } from './queries.ts';
+import { namedSearchQueries } from './search-queries.ts';
 import { type AccessLogTarget, secureBucketProps } from './storage.ts';
 
 /** First day partition projection offers; queries before it find nothing. */
@@ -289,7 +290,7 @@ export class Query extends Construct {
       },
     });
 
-    this.namedQueries = namedLookupQueries(DATABASE_NAME).map(
+    this.namedQueries = [...namedLookupQueries(DATABASE_NAME), ...namedSearchQueries(DATABASE_NAME)].map(
       (query) =>
         new CfnNamedQuery(this, `Query-${query.name}`, {
           name: query.name,

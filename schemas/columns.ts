@@ -188,6 +188,34 @@ export const TRACE_INDEX_COLUMNS = [
     nullable: false,
     comment: 'a span with status ERROR or a log line with severity ERROR or worse',
   },
+  // The four columns below were added for search (D21); index objects written before them read as null.
+  {
+    name: 'error_count',
+    type: 'int32',
+    nullable: true,
+    comment: 'spans with status ERROR and log lines with severity ERROR or worse of the id in the object',
+  },
+  {
+    name: 'error_services',
+    type: 'string',
+    nullable: true,
+    dictionary: true,
+    comment: 'service names of those error rows, sorted, comma-separated (empty when none)',
+  },
+  {
+    name: 'root_service',
+    type: 'string',
+    nullable: true,
+    dictionary: true,
+    comment: "trace rows of spans: service of the trace's root span (no parent) when the object holds it, else null",
+  },
+  {
+    name: 'root_name',
+    type: 'string',
+    nullable: true,
+    dictionary: true,
+    comment: "trace rows of spans: name of the trace's root span when the object holds it, else null",
+  },
   {
     name: 'trace_ids',
     type: 'string',

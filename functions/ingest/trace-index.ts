@@ -14,6 +14,13 @@ export type TraceIndexRow = {
   readonly span_count: number;
   readonly log_count: number;
   readonly error: boolean;
+  /** Error rows (spans with status ERROR, logs with severity ≥ ERROR); null only in objects written before D21. */
+  readonly error_count: number | null;
+  /** Services of the error rows, sorted, comma-joined, '' when none; null only in objects written before D21. */
+  readonly error_services: string | null;
+  /** Trace rows of spans: the root span's (no parent) service and name when the object holds it, else null. */
+  readonly root_service: string | null;
+  readonly root_name: string | null;
   /** Request rows: the trace ids of the request's rows in the object, sorted, comma-joined; null for trace rows. */
   readonly trace_ids: string | null;
   readonly data_dt: string;
@@ -47,6 +54,10 @@ interface Entry {
   spans: number;
   logs: number;
   error: boolean;
+  errors: number;
+  errorServices: string[];
+  /** The first root span seen (no parent span id), trace entries of spans only. */
+  root: { service: string | null; name: string } | null;
   /** Request entries: the trace ids seen with the request (allocated on the first one); always null for traces. */
   traces: Set<string> | null;
 }
@@ -71,6 +82,8 @@ export function traceIndexObjectKey(batch: BatchId): string {
  * The index rows of one batch: one per (id, id kind, data table) over the batch's log and span rows — trace ids as
  * `'trace'`, request ids as `'request'` — with the time range, service names (sorted, unique, comma-joined), row
  * counts and error flag (a span with status ERROR or a log with severity number ≥ 17) of that id in that object;
+ * error rows are counted and their services listed (`error_count`, `error_services`: search answers "an error span
+ * of service X" from the index, D21); a trace row of spans names the trace's root span when the object holds it;
  * request rows also carry the trace ids of the request's rows in that object (`trace_ids`, sorted, comma-joined,
  * null when none), so a request lookup can go straight to the traces without scanning `request_id`.
  * Sorted by id, then id kind, then data table, so the index object's row groups hold narrow id ranges.
@@ -105,7 +118,10 @@ export function buildTraceIndex(
     if (span === undefined) continue;
     const error = span.status_code === 'ERROR';
     const end = Number(span.end_time_unix_nano / NANOS_PER_MS);
-    note(spanTraces, span.trace_id, span.start_time, end, span.service_name, true, error, null);
+    const entry = note(spanTraces, span.trace_id, span.start_time, end, span.service_name, true, error, null);
+    if (entry.root === null && (span.parent_span_id === null || span.parent_span_id === '')) {
+      entry.root = { service: span.service_name, name: span.name };
+    }
     if (span.request_id !== null) {
       note(spanRequests, span.request_id, span.start_time, end, span.service_name, true, error, span.trace_id);
     }
@@ -135,10 +151,22 @@ function note(
   isSpan: boolean,
   error: boolean,
   traceId: string | null,
-): void {
+): Entry {
   let entry = map.get(id);
   if (entry === undefined) {
-    entry = { id, first, last, services: [], spans: 0, logs: 0, error: false, traces: null };
+    entry = {
+      id,
+      first,
+      last,
+      services: [],
+      spans: 0,
+      logs: 0,
+      error: false,
+      errors: 0,
+      errorServices: [],
+      root: null,
+      traces: null,
+    };
     map.set(id, entry);
   } else {
     if (first < entry.first) entry.first = first;
@@ -147,11 +175,16 @@ function note(
   if (service !== null && !entry.services.includes(service)) entry.services.push(service);
   if (isSpan) entry.spans++;
   else entry.logs++;
-  if (error) entry.error = true;
+  if (error) {
+    entry.error = true;
+    entry.errors++;
+    if (service !== null && !entry.errorServices.includes(service)) entry.errorServices.push(service);
+  }
   if (traceId !== null) {
     if (entry.traces === null) entry.traces = new Set([traceId]);
     else entry.traces.add(traceId);
   }
+  return entry;
 }
 
 function emit(
@@ -169,16 +202,25 @@ function emit(
       data_table: table,
       first_time: e.first,
       last_time: e.last,
-      services: e.services.length > 1 ? e.services.sort().join(',') : (e.services[0] ?? ''),
+      services: joinNames(e.services),
       span_count: e.spans,
       log_count: e.logs,
       error: e.error,
+      error_count: e.errors,
+      error_services: joinNames(e.errorServices),
+      root_service: e.root?.service ?? null,
+      root_name: e.root?.name ?? null,
       trace_ids: e.traces === null ? null : joinSorted(e.traces),
       data_dt: partition.dt,
       data_hour: partition.hour,
       object_key: objectKey,
     });
   }
+}
+
+/** Service names sorted, comma-joined ('' when none). */
+function joinNames(names: string[]): string {
+  return names.length > 1 ? names.sort().join(',') : (names[0] ?? '');
 }
 
 /** The ids sorted (JS order = Parquet byte order for our ASCII ids), comma-joined. */

@@ -8,6 +8,7 @@ Commands:
   push <file…>          send files, or their lines, as records to the local stack or a Kinesis stream
   query trace <id>      every span and log line of a trace
   query request <id>    every row of a request, and of the traces it touched
+  query search '<filter>'  traces by what they did, in the TraceQL subset of Grafana Tempo
   quarantine ls         what ingest could not decode, with the reason, per entry and per reason
   replay                re-ingest quarantined entries that decode now, without duplicating any row
   rules validate <path…>  check alert rule files (syntax, expressions, templates), with line:col per problem

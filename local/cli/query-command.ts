@@ -12,6 +12,7 @@ import { type CliIo, EXIT, parseCommandArgs, runGuarded, usageHint } from './io.
 export const QUERY_USAGE = `Usage: skein query trace <id> (--dir <dir> | --athena --workgroup <wg>) [--since <time>] [--until <time>]
                          [--format timeline|ndjson|table | --json] [--stats]
        skein query request <id> (same options)
+       skein query search '<filter>' (see skein query search --help)
 
 Finds every span and log line of a trace, or of a request, and prints them as a timeline.
 
@@ -65,7 +66,11 @@ export interface QueryCommandDeps {
 }
 
 /** `skein query trace|request <id>`: see {@link QUERY_USAGE}. */
-export function queryCommand(args: string[], io: CliIo, deps: QueryCommandDeps = {}): Promise<number> {
+export async function queryCommand(args: string[], io: CliIo, deps: QueryCommandDeps = {}): Promise<number> {
+  if (args[0] === 'search') {
+    const { searchCommand } = await import('./search-command.ts');
+    return searchCommand(args.slice(1), io, deps);
+  }
   return runGuarded(io, usageHint(QUERY_USAGE, 'skein query'), async () => {
     const { values, positionals } = parseCommandArgs(args, {
       dir: { type: 'string' },
@@ -85,8 +90,10 @@ export function queryCommand(args: string[], io: CliIo, deps: QueryCommandDeps =
       return EXIT.ok;
     }
     const [by, raw, ...extra] = positionals;
-    if (by === undefined) throw new UsageError('say what to look up: query trace <id> or query request <id>');
-    if (by !== 'trace' && by !== 'request') throw new UsageError(`unknown query '${by}': use trace or request`);
+    if (by === undefined)
+      throw new UsageError("say what to look up: query trace <id>, query request <id> or query search '<filter>'");
+    if (by === 'search') throw new UsageError("put search first: skein query search '<filter>' [options]");
+    if (by !== 'trace' && by !== 'request') throw new UsageError(`unknown query '${by}': use trace, request or search`);
     if (raw === undefined) throw new UsageError(`missing the ${by} id: skein query ${by} <id>`);
     if (extra.length > 0) throw new UsageError(`unexpected argument '${extra[0]}' after the ${by} id`);
     const id = by === 'trace' ? normaliseTraceId(raw) : normaliseRequestId(raw);

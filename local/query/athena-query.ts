@@ -58,7 +58,7 @@ export interface AthenaLookupResult {
 
 /** One poll of a running statement. */
 export interface AthenaProgress {
-  readonly step: 'index' | DataTable;
+  readonly step: 'index' | DataTable | 'search';
   readonly state: string;
   readonly elapsedMs: number;
   readonly bytesScanned: number;

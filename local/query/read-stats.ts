@@ -103,6 +103,8 @@ export interface ReadShape {
   readonly columns?: readonly string[];
   /** Only row groups that may hold nulls in this column are read (an `IS NULL` filter, pruned by the null count). */
   readonly nullsIn?: string;
+  /** Every row group is read, whatever `values` (a search with no id to prune by). */
+  readonly everyGroup?: boolean;
 }
 
 /** One file's share of a read. */
@@ -163,7 +165,8 @@ export async function measureReads(
     const file = byFile.get(row.file_name);
     if (file === undefined) continue;
     file.rowGroups++;
-    if (row.all_null !== true && row.has_nulls !== false && admits(row.lo, row.hi, sorted)) {
+    const admitted = shape.everyGroup === true || (row.all_null !== true && admits(row.lo, row.hi, sorted));
+    if (admitted && row.has_nulls !== false) {
       file.rowGroupsAdmitted++;
       file.bytes += Number(row.bytes);
     }

@@ -90,6 +90,26 @@ export async function listIndexBucket(store: LocalStore, bucket: string): Promis
   return keys;
 }
 
+/**
+ * The compacted index objects of some days, over every bucket: `tables/trace_index/bucket=*\/dt=<day>/` for each day
+ * of `days` (YYYY-MM-DD). A search, which has no id to pick a bucket with, reads the whole compacted index of its
+ * days.
+ */
+export async function listIndexDays(store: LocalStore, days: readonly string[]): Promise<string[]> {
+  const wanted = new Set(days);
+  const indexDir = join(store.dataDir, store.bucket, 'tables', 'trace_index');
+  const keys: string[] = [];
+  for (const bucketDir of await subdirectories(indexDir)) {
+    if (!BUCKET_DIR.test(bucketDir)) continue;
+    for (const dtDir of await subdirectories(join(indexDir, bucketDir))) {
+      const dt = DT_DIR.exec(dtDir)?.[1];
+      if (dt === undefined || !wanted.has(dt)) continue;
+      keys.push(...(await completeObjects(store, `tables/trace_index/${bucketDir}/${dtDir}/`, '.parquet')));
+    }
+  }
+  return keys.sort();
+}
+
 /** Complete objects directly under `prefix` whose key ends with `extension`, sorted. */
 async function completeObjects(store: LocalStore, prefix: string, extension: string): Promise<string[]> {
   const dir = join(store.dataDir, store.bucket, prefix);

@@ -15,6 +15,8 @@ import { loadIngestConfig } from '../../functions/ingest/config.ts';
 import { seededRng } from '../../local/demo-workload.ts';
 import { type LocalQueryResult, queryLocal } from '../../local/query/local-query.ts';
 import { humanBytes } from '../../local/query/read-stats.ts';
+import { searchLocal } from '../../local/query/search/local-search.ts';
+import { parseSearch } from '../../local/query/search/traceql.ts';
 import { type LocalStore, listPartitions, objectPath } from '../../local/query/store-listing.ts';
 import type { TimeRange } from '../../local/query/time-range.ts';
 import { aKinesisEvent } from '../builders/kinesis.ts';
@@ -25,7 +27,11 @@ import { randomHex } from './workload.ts';
 
 const BUCKET = 'skein-bench';
 const HOUR = 3_600_000;
-const HOURS = 24;
+/**
+ * Hours of data (24, ~1.08 M rows, by default). `SKEIN_BENCH_LOOKUP_HOURS` lowers it on a shared machine; the
+ * lookups need hours 12 and 13, so fewer than 14 hours skip them and run the search lines only.
+ */
+const HOURS = benchHours(process.env.SKEIN_BENCH_LOOKUP_HOURS);
 const BATCHES_PER_HOUR = 4;
 const RECORDS_PER_BATCH = 5_000;
 /** Records per trace: one OTLP request of 4 spans, then 7 JSON-lines records of 2 lines each (18 rows a trace). */
@@ -39,6 +45,12 @@ const TARGET_REQUEST = '6f1c2e0a-9b7d-4c1e-8f3a-2d5b7e9c1a40';
 const TARGET_REQUEST_ID = TARGET_REQUEST.replaceAll('-', '');
 /** Position in its batch of the first record of the target trace (a multiple of RECORDS_PER_TRACE). */
 const TARGET_RECORD = 2_496;
+
+function benchHours(raw: string | undefined): number {
+  const n = raw === undefined ? 24 : Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 24) throw new Error('SKEIN_BENCH_LOOKUP_HOURS: a whole number from 1 to 24');
+  return n;
+}
 
 interface Dataset {
   readonly folder: LocalStore;
@@ -216,7 +228,7 @@ async function runCases(label: string, data: Dataset): Promise<string[]> {
   lines.push(
     `  ${label}: full scan of the 24 h window = ${fullWindow.objects} objects, ${humanBytes(fullWindow.bytes)}`,
   );
-  for (const c of lookupCases(data)) {
+  for (const c of HOURS >= 14 ? lookupCases(data) : []) {
     const window = c.range.since === undefined ? fullWindow : await windowBytes(data.folder, c.range);
     let result: LocalQueryResult | undefined;
     let best = Number.POSITIVE_INFINITY;
@@ -231,6 +243,36 @@ async function runCases(label: string, data: Dataset): Promise<string[]> {
     const pctWindow = ((100 * s.bytesRead) / window.bytes).toFixed(2);
     lines.push(
       `    ${c.name} ${String(result.rows.length).padStart(4)} rows  ${humanBytes(s.bytesRead).padStart(9)} read (${pctFull} % of 24 h, ${pctWindow} % of its ${humanBytes(window.bytes)} window)  ${String(s.objectsOpened).padStart(3)} objects  ${s.rowGroupsRead}/${s.rowGroupsTotal} row groups  ${String(s.indexObjectsRead).padStart(3)} index objects (${humanBytes(s.indexBytesRead)})  ${best.toFixed(0).padStart(5)} ms`,
+    );
+  }
+  lines.push(...(await searchCases(data, fullWindow.bytes)));
+  return lines;
+}
+
+/**
+ * Searches over the whole window, next to the full scan: one the index answers alone (no data object read), and
+ * attribute searches that read spans — narrowed by the index to the traces it cannot rule out, newest first until
+ * the limit is certain (20), or all of them (limit 10,000).
+ */
+async function searchCases(data: Dataset, fullBytes: number): Promise<string[]> {
+  const range = { since: BASE, until: BASE + HOURS * HOUR };
+  const cases = [
+    { name: 'search, index only   ', filter: '{ resource.service.name = "orders" && status = error }', limit: 20 },
+    { name: 'search, attr, 20     ', filter: '{ span.http.response.status_code >= 500 }', limit: 20 },
+    {
+      name: 'search, attr, all    ',
+      filter: '{ resource.service.name = "orders" && span.http.response.status_code >= 500 }',
+      limit: 10_000,
+    },
+  ];
+  const lines: string[] = [];
+  for (const c of cases) {
+    const parsed = parseSearch(c.filter);
+    if (!parsed.ok) throw new Error(`bench filter ${c.filter}: ${parsed.error.message}`);
+    const { traces, stats: s } = await searchLocal({ ...data.folder, query: parsed.query, range, limit: c.limit });
+    const pct = ((100 * s.bytesRead) / fullBytes).toFixed(2);
+    lines.push(
+      `    ${c.name} ${String(traces.length).padStart(4)} traces  ${humanBytes(s.bytesRead).padStart(9)} read (${pct} % of the full scan; data ${humanBytes(s.dataBytesRead)}, index ${humanBytes(s.indexBytesRead)})  ${String(s.objectsOpened).padStart(3)} objects  ${s.rowGroupsRead}/${s.rowGroupsTotal} row groups  ${String(s.indexObjectsRead).padStart(3)} index objects  ${s.candidates} candidates, ${s.readFromData} read  ${s.latencyMs.toFixed(0).padStart(5)} ms  ${c.filter}`,
     );
   }
   return lines;

@@ -8,6 +8,8 @@ import {
   VIEW_NAMES,
   viewSql,
 } from '../../lib/queries.ts';
+import { namedSearchQueries, searchSql } from '../../lib/search-queries.ts';
+import { parseSearch } from '../../local/query/search/traceql.ts';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const VERBATIM_REQUEST = "req-'42'"; // a quote in the id: the literal must stay one string
@@ -79,5 +81,48 @@ describe('generated SQL in the Trino dialect of Athena engine v3', () => {
 
     expect(sql).toContain(`"d"."request_id" = 'req-''42'''`);
     expect(errorsOf(sql)).toEqual([]);
+  });
+});
+
+describe('search SQL in the Trino dialect of Athena engine v3', () => {
+  const RANGE = { since: NOW - 3_600_000, until: NOW, limit: 20 };
+  const filters = [
+    '{ resource.service.name = "orders" && status = error }',
+    '{ resource.service.name =~ "or.*" && status = error } || { resource.service.name != "web" }',
+    '{ duration > 500ms }',
+    '{ name = "GET /orders/{id}" }',
+    '{ span.http.status_code >= 500 && .http.route = "/o\'rders" && resource.tier = true }',
+    '{ traceDuration > 1.5s && rootServiceName = "web" } && { kind = client } || { statusMessage !~ "time.*" }',
+    '{ }',
+  ];
+
+  it.each(filters)('parses the statement of %s', (filter) => {
+    // Prepare
+    const parsed = parseSearch(filter);
+    if (!parsed.ok) throw new Error(parsed.error.message);
+
+    // Act
+    const sql = searchSql(parsed.query, RANGE);
+
+    // Assess
+    expect(errorsOf(sql)).toEqual([]);
+  });
+
+  it('reads only the trace index for service and error conditions, and the spans view otherwise', () => {
+    const of = (filter: string) => {
+      const parsed = parseSearch(filter);
+      if (!parsed.ok) throw new Error(parsed.error.message);
+      return searchSql(parsed.query, RANGE);
+    };
+    expect(of('{ resource.service.name = "orders" && status = error }')).not.toContain('"skein"."spans"');
+    expect(of('{ resource.service.name = "orders" && status = error }')).toContain('"error_services"');
+    expect(of('{ duration > 500ms }')).toContain('"skein"."spans"');
+  });
+
+  it.each(namedSearchQueries().map((q) => [q.name, q] as const))('parses the named query %s', (_name, query) => {
+    expect(errorsOf(query.sql)).toEqual([]);
+    expect(query.sql.split('?').length - 1).toBe(query.parameters.length);
+    expect(query.parameters).toContain('service');
+    expect(query.sql).not.toContain('@@skein-parameter');
   });
 });

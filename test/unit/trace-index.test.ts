@@ -55,6 +55,10 @@ describe('trace index', () => {
       span_count: 0,
       log_count: 3,
       error: true,
+      error_count: 1,
+      error_services: 'orders',
+      root_service: null,
+      root_name: null,
       trace_ids: null,
       data_dt: '2026-11-25',
       data_hour: '21',
@@ -95,6 +99,59 @@ describe('trace index', () => {
       [REQUEST, 'request', 'logs', `${TRACE_B},${TRACE_A}`],
       [REQUEST, 'request', 'spans', TRACE_A],
     ]);
+  });
+
+  it('counts error rows per id and lists their services, so "an error span of orders" is answered by the index', () => {
+    // Prepare: trace A has an error span of payments and an ok span of orders; its logs an error line of orders.
+    const spans = [
+      aSpanRecord({ trace_id: TRACE_A, service_name: 'orders', span_id: 'a1a1a1a1a1a1a1a1' }),
+      aSpanRecord({
+        trace_id: TRACE_A,
+        service_name: 'payments',
+        status_code: 'ERROR',
+        span_id: 'a2a2a2a2a2a2a2a2',
+        parent_span_id: 'a1a1a1a1a1a1a1a1',
+      }),
+      aSpanRecord({ trace_id: TRACE_B, service_name: 'orders', status_code: 'OK' }),
+    ];
+    const logs = [aLogRecord({ trace_id: TRACE_A, service_name: 'orders', severity_number: 21 })];
+
+    // Act
+    const rows = buildTraceIndex(logs, spans, KEYS, PARTITION);
+
+    // Assess
+    const of = (id: string, table: string) => rows.find((r) => r.id === id && r.data_table === table);
+    expect(of(TRACE_A, 'spans')).toMatchObject({
+      services: 'orders,payments',
+      error_services: 'payments',
+      error_count: 1,
+    });
+    expect(of(TRACE_A, 'logs')).toMatchObject({ error_services: 'orders', error_count: 1 });
+    expect(of(TRACE_B, 'spans')).toMatchObject({ error: false, error_services: '', error_count: 0 });
+  });
+
+  it("names the trace's root span on the spans row of the object that holds it, and nothing elsewhere", () => {
+    // Prepare: trace A's root and child in this object; only a child of trace B (its root is in another batch).
+    const spans = [
+      aSpanRecord({
+        trace_id: TRACE_A,
+        name: 'child',
+        span_id: 'a2a2a2a2a2a2a2a2',
+        parent_span_id: 'a1a1a1a1a1a1a1a1',
+      }),
+      aSpanRecord({ trace_id: TRACE_A, name: 'GET /orders/{id}', service_name: 'web', span_id: 'a1a1a1a1a1a1a1a1' }),
+      aSpanRecord({ trace_id: TRACE_B, name: 'charge', parent_span_id: 'b1b1b1b1b1b1b1b1' }),
+    ];
+    const logs = [aLogRecord({ trace_id: TRACE_A })];
+
+    // Act
+    const rows = buildTraceIndex(logs, spans, KEYS, PARTITION);
+
+    // Assess
+    const of = (id: string, table: string) => rows.find((r) => r.id === id && r.data_table === table);
+    expect(of(TRACE_A, 'spans')).toMatchObject({ root_service: 'web', root_name: 'GET /orders/{id}' });
+    expect(of(TRACE_A, 'logs')).toMatchObject({ root_service: null, root_name: null });
+    expect(of(TRACE_B, 'spans')).toMatchObject({ root_service: null, root_name: null });
   });
 
   it('counts a severity below ERROR as no error', () => {

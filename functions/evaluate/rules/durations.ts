@@ -1,47 +1,95 @@
 /**
- * Durations as rule files write them (Prometheus style): one or more `<integer><unit>` parts with units in
- * decreasing order, each at most once: `30s`, `5m`, `1h30m`, `1d`, `250ms`; and `0`.
+ * Durations, in one grammar: one or more `<number><unit>` parts with units in decreasing order, each at most once,
+ * or `0`. Two dialects share it:
+ * - rule files (Prometheus style, {@link parseDuration}): integers only, units `w d h m s ms` — `30s`, `5m`, `1h30m`,
+ *   `1d`, `250ms`;
+ * - search filters (TraceQL, Go's `time.ParseDuration`, {@link parseSpanDuration}): decimal fractions allowed, units
+ *   `h m s ms us µs ns` — `1.5s`, `500ms`, `100us`, `1h30m`.
  */
 
-const UNIT_MS: Readonly<Record<string, number>> = {
-  w: 604_800_000,
-  d: 86_400_000,
-  h: 3_600_000,
-  m: 60_000,
-  s: 1_000,
-  ms: 1,
+const NANOS: Readonly<Record<string, bigint>> = {
+  w: 604_800_000_000_000n,
+  d: 86_400_000_000_000n,
+  h: 3_600_000_000_000n,
+  m: 60_000_000_000n,
+  s: 1_000_000_000n,
+  ms: 1_000_000n,
+  us: 1_000n,
+  µs: 1_000n,
+  ns: 1n,
 };
-const UNIT_ORDER: readonly string[] = ['w', 'd', 'h', 'm', 's', 'ms'];
-const PART = /(\d+)(ms|w|d|h|m|s)/y;
+/** Decreasing size; `us` and `µs` are the same unit. */
+const UNIT_ORDER: readonly string[] = ['w', 'd', 'h', 'm', 's', 'ms', 'us', 'µs', 'ns'];
+const PART = /(\d+(?:\.\d+)?)(ms|us|µs|ns|w|d|h|m|s)/y;
+const NANOS_PER_MS = 1_000_000n;
 
-/** Milliseconds of a duration like `1h30m`, or `undefined` when the text is not one. */
-export function parseDuration(text: string): number | undefined {
-  if (text === '0') return 0;
+interface DurationDialect {
+  readonly units: ReadonlySet<string>;
+  readonly fractions: boolean;
+}
+
+const RULE_DIALECT: DurationDialect = { units: new Set(['w', 'd', 'h', 'm', 's', 'ms']), fractions: false };
+const SEARCH_DIALECT: DurationDialect = {
+  units: new Set(['h', 'm', 's', 'ms', 'us', 'µs', 'ns']),
+  fractions: true,
+};
+
+/** Nanoseconds of a duration in `dialect`, or `undefined` when the text is not one. */
+function parseNanos(text: string, dialect: DurationDialect): bigint | undefined {
+  if (text === '0') return 0n;
   if (text.length === 0) return undefined;
   let at = 0;
   let lastUnit = -1;
-  let ms = 0;
+  let nanos = 0n;
   while (at < text.length) {
     PART.lastIndex = at;
     const m = PART.exec(text);
     if (m === null) return undefined;
+    const number = m[1] ?? '';
     const unit = m[2] ?? '';
-    const order = UNIT_ORDER.indexOf(unit);
+    if (!dialect.units.has(unit)) return undefined;
+    const dot = number.indexOf('.');
+    if (dot >= 0 && !dialect.fractions) return undefined;
+    // `us` and `µs` share a rank: one of them at most.
+    const order = UNIT_ORDER.indexOf(unit === 'µs' ? 'us' : unit);
     if (order <= lastUnit) return undefined;
     lastUnit = order;
-    ms += Number(m[1]) * (UNIT_MS[unit] ?? 0);
+    const size = NANOS[unit] ?? 0n;
+    if (dot < 0) nanos += BigInt(number) * size;
+    else {
+      const fraction = number.slice(dot + 1);
+      nanos += BigInt(number.slice(0, dot)) * size + (BigInt(fraction) * size) / 10n ** BigInt(fraction.length);
+    }
     at = PART.lastIndex;
   }
+  return nanos;
+}
+
+/** Milliseconds of a rule duration like `1h30m`, or `undefined` when the text is not one. */
+export function parseDuration(text: string): number | undefined {
+  const nanos = parseNanos(text, RULE_DIALECT);
+  if (nanos === undefined) return undefined;
+  const ms = Number(nanos / NANOS_PER_MS);
   return Number.isSafeInteger(ms) ? ms : undefined;
 }
+
+/**
+ * Nanoseconds of a search duration (TraceQL: `1.5s`, `500ms`, `100us`, `250ns`, `1h30m`), truncated to whole
+ * nanoseconds, or `undefined` when the text is not one.
+ */
+export function parseSpanDuration(text: string): bigint | undefined {
+  return parseNanos(text, SEARCH_DIALECT);
+}
+
+const MS_UNITS: readonly string[] = ['w', 'd', 'h', 'm', 's', 'ms'];
 
 /** The shortest text `parseDuration` reads back as `ms` (`90_000` → `1m30s`, `0` → `0s`). */
 export function formatDuration(ms: number): string {
   if (ms === 0) return '0s';
   let rest = Math.trunc(Math.abs(ms));
   let text = ms < 0 ? '-' : '';
-  for (const unit of UNIT_ORDER) {
-    const size = UNIT_MS[unit] ?? 1;
+  for (const unit of MS_UNITS) {
+    const size = Number((NANOS[unit] ?? NANOS_PER_MS) / NANOS_PER_MS);
     if (rest >= size) {
       text += `${Math.floor(rest / size)}${unit}`;
       rest %= size;

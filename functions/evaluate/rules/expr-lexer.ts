@@ -24,8 +24,20 @@ export interface ExprError {
 export type LexResult = { ok: true; tokens: Token[] } | { ok: false; error: ExprError };
 
 const PUNCT = '(){}[],';
-/** Longest first. */
-const OPS = ['==', '!=', '=~', '!~', '>=', '<=', '=', '>', '<'] as const;
+
+/** What a language lexes beyond the shared tokens (identifiers, numbers, durations, strings, brackets). */
+export interface LexSyntax {
+  /** Operators, longest first. */
+  readonly ops: readonly string[];
+  /** Whether `.key` (a dot, then an identifier) is one identifier, as TraceQL's unscoped attributes are. */
+  readonly leadingDot: boolean;
+}
+
+/** Rule expressions (docs/rules.md). */
+export const RULE_SYNTAX: LexSyntax = {
+  ops: ['==', '!=', '=~', '!~', '>=', '<=', '=', '>', '<'],
+  leadingDot: false,
+};
 
 function isIdentStart(c: string): boolean {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c === '_';
@@ -44,8 +56,11 @@ function isSpace(c: string): boolean {
   return c === ' ' || c === '\t' || c === '\n' || c === '\r';
 }
 
-/** Splits an expression into tokens; never throws. */
-export function lexExpr(text: string): LexResult {
+/**
+ * Splits an expression into tokens; never throws. Rule expressions by default; the search language (TraceQL subset,
+ * local/query/search) passes its own operators.
+ */
+export function lexExpr(text: string, syntax: LexSyntax = RULE_SYNTAX): LexResult {
   const tokens: Token[] = [];
   let i = 0;
   while (i < text.length) {
@@ -55,7 +70,8 @@ export function lexExpr(text: string): LexResult {
       continue;
     }
     const start = i;
-    if (isIdentStart(c)) {
+    if (isIdentStart(c) || (syntax.leadingDot && c === '.' && isIdentStart(text.charAt(i + 1)))) {
+      i++;
       while (i < text.length && isIdentPart(text.charAt(i))) i++;
       const word = text.slice(start, i);
       tokens.push({ kind: 'ident', text: word, value: word, offset: start });
@@ -93,7 +109,7 @@ export function lexExpr(text: string): LexResult {
       i++;
       continue;
     }
-    const op = OPS.find((o) => text.startsWith(o, i));
+    const op = syntax.ops.find((o) => text.startsWith(o, i));
     if (op !== undefined) {
       tokens.push({ kind: 'op', text: op, value: op, offset: start });
       i += op.length;

@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { namedLookupQueries, VIEW_NAMES, viewColumns, viewSql } from '../../../lib/queries.ts';
 import { INDEX_BUCKETS, MANIFEST_COLUMNS } from '../../../lib/query.ts';
+import { namedSearchQueries } from '../../../lib/search-queries.ts';
 import {
   glueType,
   INDEX_BUCKET_PARTITION_KEYS,
@@ -249,7 +250,7 @@ describe('query catalogue', () => {
     });
   });
 
-  it.each(namedLookupQueries().map((q) => [q.name, q] as const))(
+  it.each([...namedLookupQueries(), ...namedSearchQueries()].map((q) => [q.name, q] as const))(
     'ships the named query %s in the workgroup, text from lib/queries.ts',
     (_name, query) => {
       const workGroup = Object.keys(template.findResources('AWS::Athena::WorkGroup'))[0] ?? '';
@@ -265,12 +266,13 @@ describe('query catalogue', () => {
     },
   );
 
-  it('names the queries by id and by id in a date range, for traces and requests', () => {
+  it('names the queries by id and by id in a date range, for traces and requests, and the search of error traces', () => {
     const names = Object.values(template.findResources('AWS::Athena::NamedQuery')).map((q) => q.Properties.Name);
 
     expect(names.sort()).toEqual([
       'skein-request-by-id',
       'skein-request-by-id-in-range',
+      'skein-search-error-traces-of-service',
       'skein-trace-by-id',
       'skein-trace-by-id-in-range',
     ]);
