@@ -10,6 +10,7 @@ import {
 } from '@duckdb/node-api';
 import { z } from 'zod';
 import { SkeinError } from '../../../functions/core/errors.ts';
+import { dropRetriedCopies } from '../../../schemas/duplicates.ts';
 import { planTraceReads, type StoreSnapshot, unindexedObjects } from '../lookup-plan.ts';
 import { type LookupStats, ReadTracker } from '../read-stats.ts';
 import { type LocalStore, listIndexDays, listPartitions, objectKeyOf, objectPath } from '../store-listing.ts';
@@ -94,7 +95,8 @@ export const LOCAL_SEARCH_SQL = {
   /** The traces of some data objects (the unindexed ones). */
   tracesIn: () => `SELECT DISTINCT trace_id FROM ${READ_TABLE} WHERE trace_id IS NOT NULL`,
   /** The spans of some traces, with the columns the matcher reads. */
-  spansOf: () => `SELECT ${SEARCH_SPAN_COLUMNS.join(', ')} FROM ${READ_TABLE} WHERE list_contains($ids, trace_id)`,
+  spansOf: () =>
+    `SELECT ${[...SEARCH_SPAN_COLUMNS, ...STREAM_POSITION_COLUMNS].join(', ')} FROM ${READ_TABLE} WHERE list_contains($ids, trace_id)`,
 };
 
 const NO_D21_COLUMN = /column "?(error_count|error_services|root_service|root_name)"? not found/i;
@@ -117,7 +119,14 @@ const IndexRow = z.object({
   object_key: z.string(),
 });
 
+/** Where a span came from on the stream: what the retried-copies rule (D18) orders copies by. */
+const STREAM_POSITION_COLUMNS = ['shard_id', 'sequence_number', 'sub_sequence_number', 'record_ordinal'] as const;
+
 const SpanRow = z.object({
+  shard_id: z.string(),
+  sequence_number: z.string(),
+  sub_sequence_number: z.coerce.number(),
+  record_ordinal: z.coerce.number(),
   trace_id: z.string(),
   span_id: z.string().nullable(),
   parent_span_id: z.string().nullable(),
@@ -324,7 +333,11 @@ async function readSpans(
   ids: readonly string[],
 ): Promise<SearchSpan[]> {
   const raw = await run(connection, LOCAL_SEARCH_SQL.spansOf(), files, {}, ids);
-  return raw.map((value) => SpanRow.parse(value));
+  // A span a retrying producer sent twice is one span (D18): the copy first on the stream is kept, as lookups keep it.
+  return dropRetriedCopies(
+    'spans',
+    raw.map((value) => SpanRow.parse(value)),
+  ).rows;
 }
 
 /** A trace only unindexed data holds: its summary from its spans (log lines not counted: null). */
