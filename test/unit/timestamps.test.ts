@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { toUnixNanos } from '../../functions/ingest/timestamps.ts';
+import { toEventNanos, toUnixNanos } from '../../functions/ingest/timestamps.ts';
 
 const NS = 1_764_106_140_123_456_789n; // 2025-11-25T21:29:00.123456789Z
 
@@ -43,5 +43,32 @@ describe('toUnixNanos', () => {
     [1e300],
   ])('returns undefined for %j', (value) => {
     expect(toUnixNanos(value)).toBeUndefined();
+  });
+});
+
+describe('toEventNanos', () => {
+  it.each([
+    ["Go's zero time", '0001-01-01T00:00:00Z', -62_135_596_800_000_000_000n],
+    ['a year below 100 (not read as 19xx)', '0099-01-01T00:00:00Z', -59_042_995_200_000_000_000n],
+    ['the second before 1970', '1969-12-31T23:59:59Z', -1_000_000_000n],
+    ['a year past what INT64 nanoseconds hold', '2263-01-01T00:00:00Z', 9_246_182_400_000_000_000n],
+    ["Go's largest time", '9999-12-31T23:59:59Z', 253_402_300_799_000_000_000n],
+    ['a huge number', 1e20, 100_000_000_000_000_000_000n],
+  ])('returns %s as it is, for hygiene to clamp', (_name, value, expected) => {
+    expect(toUnixNanos(value)).toBeUndefined();
+    expect(toEventNanos(value)).toBe(expected);
+  });
+
+  it.each([['not a time'], [null], [-5], [Number.NaN], ['2025-02-30T00:00:00Z'], ['12ms']])(
+    'returns undefined for %j, which is no time at all',
+    (value) => {
+      expect(toEventNanos(value)).toBeUndefined();
+    },
+  );
+
+  it('agrees with toUnixNanos on every time a row can hold', () => {
+    for (const value of ['2025-11-25T21:29:00.123456789Z', 1_764_106_140_123, '1764106140123456789', 0]) {
+      expect(toEventNanos(value)).toBe(toUnixNanos(value));
+    }
   });
 });
