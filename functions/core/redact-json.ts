@@ -64,18 +64,16 @@ enum State {
 
 const LITERAL = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null/y;
 
-function redactNested(text: string, redactor: TextRedactor, depth: number): string {
+function redactNested(original: string, redactor: TextRedactor, depth: number): string {
+  // Values first, over the whole text: a PEM block spans lines, and a line-by-line pass would cut it apart.
+  const text = redactor.redactText(original);
   const replacements: Replacement[] = [];
   const stack: Frame[] = [];
   const n = text.length;
   let i = 0;
   let state = State.Value;
 
-  const isSecretName = (name: string): boolean => {
-    if (redactor.isSecretKey(name)) return true;
-    const probe = `${JSON.stringify(name)}:0`;
-    return redactor.redactText(probe) !== probe;
-  };
+  const isSecretName = (name: string): boolean => isSecretFieldName(name, redactor);
   /** Replaces `[start, end)`, dropping the replacements inside it (it covers them); the list stays sorted. */
   const replace = (start: number, end: number, with_: string): void => {
     let from = replacements.length;
@@ -266,7 +264,22 @@ function redactNested(text: string, redactor: TextRedactor, depth: number): stri
       }
     }
   }
-  return replacements.length === 0 ? text : applyReplacements(text, 0, n, replacements);
+  const redacted = replacements.length === 0 ? text : applyReplacements(text, 0, n, replacements);
+  return redacted === original ? original : redacted;
+}
+
+/**
+ * True when a field called `name` holds a secret by its name: the redactor's key list (`Authorization`, `api_key`,
+ * `SKEIN_REDACT_KEYS`…) or a name the text patterns read as one (`db_password`, `X-Auth-Token`). A "name" that is
+ * itself a secret value, or not a name at all (binary, very long), is not a secret name: its value is not redacted
+ * for it (the name itself is redacted as a value).
+ */
+export function isSecretFieldName(name: string, redactor: TextRedactor): boolean {
+  if (name.length === 0 || name.length > 128 || /[\u0000-\u001f"]/.test(name)) return false;
+  if (redactor.isSecretKey(name)) return true;
+  if (redactor.redactText(name) !== name) return false;
+  const probe = `"${name}":0`;
+  return redactor.redactText(probe) !== probe;
 }
 
 const OPEN_BRACE = 0x7b;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { constants, deflateSync, gunzipSync, gzipSync, inflateSync } from 'node:zlib';
 import type { TextRedactor } from '../core/redact.ts';
-import { redactJsonText } from '../core/redact-json.ts';
+import { isSecretFieldName, redactJsonText } from '../core/redact-json.ts';
 import { isKplAggregate } from './decode-kpl.ts';
 import { decodeUtf8 } from './hygiene.ts';
 
@@ -76,14 +76,29 @@ function drop(walk: Walk, note: string): Uint8Array {
 function redactUnit(bytes: Uint8Array, walk: Walk, depth: number, top: boolean): Uint8Array {
   if (bytes.length === 0) return bytes;
   if (depth > MAX_DEPTH) return drop(walk, `nested deeper than ${MAX_DEPTH} levels: withheld`);
+  // Text can start like a zlib header (`x ` is 78 20); a real deflate stream is never valid text.
   const compression = compressionOf(bytes);
-  if (compression !== undefined) return redactCompressed(bytes, compression, walk, depth, top);
+  if (compression !== undefined && !isTextLike(bytes)) return redactCompressed(bytes, compression, walk, depth, top);
   const opaque = opaqueFormatOf(bytes);
   if (opaque !== undefined) return drop(walk, `${bytes.length} bytes of ${opaque}: not inspectable, withheld`);
   if (isKplAggregate(bytes)) return redactKpl(bytes, walk, depth);
-  if (isTextLike(bytes)) return redactText(bytes, walk);
+  const text = isTextLike(bytes);
   const message = parseMessage(bytes, false);
-  if (message !== undefined && message.fields.length > 0) return rebuildMessage(bytes, message, walk, depth);
+  if (message !== undefined && message.fields.length > 0) {
+    // Printable bytes can be both: `AnyValue{string_value}` is `0a <length> <text>`, and a length of 32–126 is a
+    // printable character. Read as a message unless that leaves something secret-looking in the bytes (then it was
+    // text that parsed by chance, and its secret was cut across "fields").
+    const drops = walk.drops;
+    const notes = walk.notes.length;
+    const rebuilt = rebuildMessage(bytes, message, walk, depth);
+    if (!text || !holdsSecret(rebuilt, walk.redactor)) return rebuilt;
+    walk.drops = drops;
+    walk.notes.length = notes;
+  }
+  if (text) return redactText(bytes, walk);
+  // JSON with invalid UTF-8 in it: what ingest reads as text (the invalid bytes as U+FFFD). A protobuf message can
+  // start `0a 7b` too, but has control bytes (tags, lengths) where text has none.
+  if (top && startsLikeJson(bytes) && !hasControlBytes(bytes)) return redactText(bytes, walk);
   if (top) {
     const prefix = parseMessage(bytes, true);
     if (prefix !== undefined && prefix.fields.length > 0) {
@@ -106,6 +121,12 @@ function redactText(bytes: Uint8Array, walk: Walk): Uint8Array {
   const { text } = decodeUtf8(bytes);
   const redacted = redactJsonText(text, walk.redactor);
   return redacted === text ? bytes : Buffer.from(redacted, 'utf8');
+}
+
+/** True when the value patterns find something in `bytes` read as Latin-1 (one character a byte). */
+function holdsSecret(bytes: Uint8Array, redactor: TextRedactor): boolean {
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+  return redactor.redactText(text) !== text;
 }
 
 /** Short binary (an id inside a message): the value patterns over its bytes as Latin-1, one character a byte. */
@@ -148,18 +169,25 @@ function opaqueFormatOf(b: Uint8Array): string | undefined {
 }
 
 /**
- * Text: starts with `{` or `[` (what ingest reads as JSON), or is UTF-8 without control characters but tab, line
- * feed, carriage return and form feed.
+ * Text: valid UTF-8 without control characters but tab, line feed, carriage return and form feed. (A protobuf
+ * message starting `0a 7b` is not text although its first non-space byte is `{`.)
  */
 function isTextLike(b: Uint8Array): boolean {
+  return !hasControlBytes(b) && !decodeUtf8(b).invalid;
+}
+
+function hasControlBytes(b: Uint8Array): boolean {
+  for (const c of b) {
+    if ((c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d && c !== 0x0c) || c === 0x7f) return true;
+  }
+  return false;
+}
+
+/** First non-space byte `{` or `[`: what ingest's detector reads as JSON. */
+function startsLikeJson(b: Uint8Array): boolean {
   let i = 0;
   while (i < b.length && (b[i] === 0x20 || b[i] === 0x0a || b[i] === 0x0d || b[i] === 0x09)) i++;
-  if (b[i] === 0x7b || b[i] === 0x5b) return true;
-  for (const c of b) {
-    if (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d && c !== 0x0c) return false;
-    if (c === 0x7f) return false;
-  }
-  return !decodeUtf8(b).invalid;
+  return b[i] === 0x7b || b[i] === 0x5b;
 }
 
 function inflate(bytes: Uint8Array, compression: Compression, maxBytes: number, flush: number): Buffer {
@@ -244,7 +272,7 @@ function redactKpl(bytes: Uint8Array, walk: Walk, depth: number): Uint8Array {
   if (strict === undefined) {
     drop(walk, 'KPL AggregatedRecord cut short or damaged: kept its fields up to there');
   }
-  const newBody = rebuildMessage(body, message, walk, depth);
+  const newBody = rebuildMessage(body, message, walk, depth, 'aggregate');
   const whole = walk.drops === before;
   if (newBody === body && whole) return bytes;
   // A matching MD5 is recomputed, so the aggregate decodes as before; one that did not match stays wrong.
@@ -335,8 +363,14 @@ const REDACTED_ANY_VALUE = Buffer.concat([Buffer.from([0x0a, 10]), Buffer.from('
  * The message with each length-delimited field redacted (as text, a nested message, compressed bytes or short
  * opaque bytes), lengths re-encoded; the same bytes when nothing changed. Fields after `message.end` are not kept.
  */
-function rebuildMessage(b: Uint8Array, message: Message, walk: Walk, depth: number): Uint8Array {
-  const secretKeyValue = isSecretKeyValue(b, message, walk.redactor);
+function rebuildMessage(
+  b: Uint8Array,
+  message: Message,
+  walk: Walk,
+  depth: number,
+  kpl?: 'aggregate' | 'record',
+): Uint8Array {
+  const secretKeyValue = kpl === undefined && isSecretKeyValue(b, message, walk.redactor);
   const parts: Uint8Array[] = [];
   let changed = message.end !== b.length;
   let copiedTo = 0;
@@ -346,8 +380,10 @@ function rebuildMessage(b: Uint8Array, message: Message, walk: Walk, depth: numb
     const value = b.subarray(field.valueStart, field.valueEnd);
     // The field a message was cut in is read like a message cut short itself: its fields up to the cut.
     const cut = message.truncated && field === last;
-    const redacted =
-      secretKeyValue && field.number === 2 ? REDACTED_ANY_VALUE : redactUnit(value, walk, depth + 1, cut);
+    let redacted: Uint8Array;
+    if (secretKeyValue && field.number === 2) redacted = REDACTED_ANY_VALUE;
+    else if (kpl !== undefined && field.number === KPL_RECORDS_OR_DATA) redacted = redactKplPart(value, walk, depth, kpl);
+    else redacted = redactUnit(value, walk, depth + 1, cut);
     if (redacted === value && !isCut(b, field)) continue;
     changed = true;
     parts.push(b.subarray(copiedTo, field.start), encodeVarint(field.number * 8 + 2), encodeVarint(redacted.length));
@@ -357,6 +393,20 @@ function rebuildMessage(b: Uint8Array, message: Message, walk: Walk, depth: numb
   if (!changed) return b;
   parts.push(b.subarray(copiedTo, message.end));
   return Buffer.concat(parts);
+}
+
+/** `AggregatedRecord.records` (3) holds `Record`s; `Record.data` (3) holds a user record (aws-kinesis-agg kpl.json). */
+const KPL_RECORDS_OR_DATA = 3;
+
+/**
+ * A KPL `Record` (inside an aggregate) or its `data`: the data of a user record is a whole Kinesis record to ingest
+ * (detected again), so it is redacted as one: opaque bytes are withheld, a cut protobuf keeps its prefix.
+ */
+function redactKplPart(value: Uint8Array, walk: Walk, depth: number, kpl: 'aggregate' | 'record'): Uint8Array {
+  if (kpl === 'record') return redactUnit(value, walk, depth + 1, true);
+  const record = parseMessage(value, false);
+  if (record === undefined) return redactUnit(value, walk, depth + 1, false);
+  return rebuildMessage(value, record, walk, depth + 1, 'record');
 }
 
 /** A field whose declared length is longer than its value (the last field of a message cut short). */
@@ -374,10 +424,7 @@ function isSecretKeyValue(b: Uint8Array, message: Message, redactor: TextRedacto
       key = Buffer.from(b.buffer, b.byteOffset + field.valueStart, field.valueEnd - field.valueStart).toString('utf8');
     } else if (field.number === 2 && field.wire === 2) hasValue = true;
   }
-  if (key === undefined || !hasValue) return false;
-  if (redactor.isSecretKey(key)) return true;
-  const probe = `${JSON.stringify(key)}:0`;
-  return redactor.redactText(probe) !== probe;
+  return key !== undefined && hasValue && isSecretFieldName(key, redactor);
 }
 
 function encodeVarint(value: number): Uint8Array {
