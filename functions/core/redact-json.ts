@@ -183,6 +183,12 @@ function redactNested(original: string, redactor: TextRedactor, depth: number): 
         if (c === QUOTE) {
           const end = stringEnd(text, i);
           const value = end === -1 ? undefined : redactString(i, end);
+          if (end === -1 && text.indexOf('\n', i) === -1) {
+            // A string cut by the end of the text: its last word may be the first characters of a secret whose
+            // pattern needs more (a GitHub token of 30 characters): drop that word.
+            const kept = trimCutToken(text.slice(i));
+            if (kept.length < n - i) replace(i, n, kept);
+          }
           if (end === -1 || value === undefined) {
             recover(i);
             continue;
@@ -275,7 +281,11 @@ function redactNested(original: string, redactor: TextRedactor, depth: number): 
  * for it (the name itself is redacted as a value).
  */
 export function isSecretFieldName(name: string, redactor: TextRedactor): boolean {
-  if (name.length === 0 || name.length > 128 || /[\u0000-\u001f"]/.test(name)) return false;
+  if (name.length === 0 || name.length > 128) return false;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c < 0x20 || c === QUOTE) return false;
+  }
   if (redactor.isSecretKey(name)) return true;
   if (redactor.redactText(name) !== name) return false;
   const probe = `"${name}":0`;
@@ -290,6 +300,20 @@ const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const COLON = 0x3a;
 const COMMA = 0x2c;
+
+/** Characters of tokens, keys and encoded credentials: a word of these at a cut may be half a secret. */
+const CUT_TOKEN = /[A-Za-z0-9_\-+/=.~]+$/;
+export const CUT_MARK = '…';
+
+/**
+ * `text` without the word it ends in, when it ends in one (marked `…`): for text cut short (a truncated stream, a
+ * string cut by the end of a record), whose last word may be the first part of a secret — too short for its pattern
+ * to recognise, long enough to matter.
+ */
+export function trimCutToken(text: string): string {
+  const match = CUT_TOKEN.exec(text);
+  return match === null ? text : `${text.slice(0, match.index)}${CUT_MARK}`;
+}
 
 function looksLikeJson(s: string): boolean {
   const at = skipSpace(s, 0);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { constants, deflateSync, gunzipSync, gzipSync, inflateSync } from 'node:zlib';
 import type { TextRedactor } from '../core/redact.ts';
-import { isSecretFieldName, redactJsonText } from '../core/redact-json.ts';
+import { isSecretFieldName, redactJsonText, trimCutToken } from '../core/redact-json.ts';
 import { isKplAggregate } from './decode-kpl.ts';
 import { decodeUtf8 } from './hygiene.ts';
 
@@ -13,8 +13,10 @@ import { decodeUtf8 } from './hygiene.ts';
  * - **text** (JSON, JSON lines, JSON cut short, plain text): {@link redactJsonText} — by key where it parses, by value
  *   everywhere;
  * - **gzip / zlib**: inflated (up to the record size limit) and what it holds redacted; re-compressed the same way
- *   when the stream was whole, so the record decodes as before. A corrupt or truncated stream keeps what inflates
- *   (the prefix before the damage), redacted and uncompressed; the compressed bytes after it are dropped;
+ *   when the stream was whole, so the record decodes as before. A stream cut short keeps what it inflates to (and one
+ *   that inflates past the limit, its first `maxBytes`), redacted and uncompressed. A damaged stream (bad block,
+ *   checksum mismatch) is withheld: deflate notices damage late, and the garbled text before may hold secrets whose
+ *   field names were garbled away;
  * - **KPL aggregates**: the `AggregatedRecord` walked as protobuf (each user record's data redacted as bytes of its
  *   own, recursively), the MD5 trailer recomputed when it matched;
  * - **protobuf** (OTLP): rebuilt field by field, each length-delimited field redacted as text, as a nested message,
@@ -73,7 +75,7 @@ function drop(walk: Walk, note: string): Uint8Array {
  * `top`: the record itself (or what its compression holds), where a protobuf message cut short keeps its prefix and
  * opaque bytes are withheld whatever their size.
  */
-function redactUnit(bytes: Uint8Array, walk: Walk, depth: number, top: boolean): Uint8Array {
+function redactUnit(bytes: Uint8Array, walk: Walk, depth: number, top: boolean, cutAtEnd = false): Uint8Array {
   if (bytes.length === 0) return bytes;
   if (depth > MAX_DEPTH) return drop(walk, `nested deeper than ${MAX_DEPTH} levels: withheld`);
   // Text can start like a zlib header (`x ` is 78 20); a real deflate stream is never valid text.
@@ -95,10 +97,10 @@ function redactUnit(bytes: Uint8Array, walk: Walk, depth: number, top: boolean):
     walk.drops = drops;
     walk.notes.length = notes;
   }
-  if (text) return redactText(bytes, walk);
+  if (text) return redactText(bytes, walk, cutAtEnd);
   // JSON with invalid UTF-8 in it: what ingest reads as text (the invalid bytes as U+FFFD). A protobuf message can
   // start `0a 7b` too, but has control bytes (tags, lengths) where text has none.
-  if (top && startsLikeJson(bytes) && !hasControlBytes(bytes)) return redactText(bytes, walk);
+  if (top && startsLikeJson(bytes) && !hasControlBytes(bytes)) return redactText(bytes, walk, cutAtEnd);
   if (top) {
     const prefix = parseMessage(bytes, true);
     if (prefix !== undefined && prefix.fields.length > 0) {
@@ -117,9 +119,10 @@ function redactUnit(bytes: Uint8Array, walk: Walk, depth: number, top: boolean):
   return drop(walk, `an opaque field of ${bytes.length} bytes: withheld`);
 }
 
-function redactText(bytes: Uint8Array, walk: Walk): Uint8Array {
+/** Text through {@link redactJsonText}; text cut short loses the word it was cut in (half a secret, maybe). */
+function redactText(bytes: Uint8Array, walk: Walk, cutAtEnd: boolean): Uint8Array {
   const { text } = decodeUtf8(bytes);
-  const redacted = redactJsonText(text, walk.redactor);
+  const redacted = redactJsonText(cutAtEnd ? trimCutToken(text) : text, walk.redactor);
   return redacted === text ? bytes : Buffer.from(redacted, 'utf8');
 }
 
@@ -196,22 +199,32 @@ function inflate(bytes: Uint8Array, compression: Compression, maxBytes: number, 
 }
 
 /**
- * What a gzip/zlib stream inflates to: all of it, or, when it is corrupt, truncated or inflates past `maxBytes`,
- * the output of its longest prefix that inflates without error (found by bisection: a prefix that inflates cleanly
- * stays clean when shortened).
+ * What a gzip/zlib stream inflates to: all of it (`whole`); the prefix of a stream cut short (`truncated`: inflated
+ * with a sync flush, it ends where the bytes end); the first `maxBytes` of one that inflates to more (`too_large`,
+ * found by bisection: a prefix under the limit stays under it when shortened); or nothing when the stream is
+ * `damaged` (a bad block, or a checksum that does not match): deflate notices damage late, so what it inflated before
+ * may already be garbled text, with secrets whose names were garbled away.
  */
 function inflateAll(
   bytes: Uint8Array,
   compression: Compression,
   maxBytes: number,
-): { out: Uint8Array; whole: boolean; usedBytes: number } {
+): { out: Uint8Array; state: 'whole' | 'truncated' | 'too_large' | 'damaged'; usedBytes: number } {
   try {
-    return { out: inflate(bytes, compression, maxBytes, constants.Z_FINISH), whole: true, usedBytes: bytes.length };
+    return { out: inflate(bytes, compression, maxBytes, constants.Z_FINISH), state: 'whole', usedBytes: bytes.length };
   } catch {
-    // Damaged somewhere: find how far it inflates.
+    // Cut short, too large or damaged: see which.
   }
-  let good = 0;
+  try {
+    const out = inflate(bytes, compression, maxBytes, constants.Z_SYNC_FLUSH);
+    return { out, state: 'truncated', usedBytes: bytes.length };
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== 'ERR_BUFFER_TOO_LARGE') {
+      return { out: EMPTY, state: 'damaged', usedBytes: 0 };
+    }
+  }
   let out: Uint8Array = EMPTY;
+  let good = 0;
   let low = 1;
   let high = bytes.length;
   while (low <= high) {
@@ -224,7 +237,7 @@ function inflateAll(
       high = mid - 1;
     }
   }
-  return { out: good === 0 ? EMPTY : out, whole: false, usedBytes: good };
+  return { out: good === 0 ? EMPTY : out, state: 'too_large', usedBytes: good };
 }
 
 function redactCompressed(
@@ -234,18 +247,23 @@ function redactCompressed(
   depth: number,
   top: boolean,
 ): Uint8Array {
-  const { out, whole, usedBytes } = inflateAll(bytes, compression, walk.maxBytes);
+  const { out, state, usedBytes } = inflateAll(bytes, compression, walk.maxBytes);
+  if (state === 'damaged') {
+    return drop(walk, `${compression} stream damaged (what it inflates to is not what was sent): withheld`);
+  }
   const before = walk.drops;
-  const inner = redactUnit(out, walk, depth + 1, top);
-  if (whole && walk.drops === before) {
+  const inner = redactUnit(out, walk, depth + 1, top, state !== 'whole');
+  if (state === 'whole' && walk.drops === before) {
     if (inner === out) return bytes;
     return compression === 'gzip' ? gzipSync(inner) : deflateSync(inner);
   }
-  if (!whole) {
+  if (state === 'truncated') {
+    drop(walk, `${compression} stream cut short: kept what it inflates to (${out.length} bytes), uncompressed`);
+  } else if (state === 'too_large') {
     drop(
       walk,
-      `${compression} stream damaged, truncated or over ${walk.maxBytes} bytes inflated: kept what its first ` +
-        `${usedBytes} of ${bytes.length} bytes inflate to (${out.length} bytes), uncompressed`,
+      `${compression} stream inflates to more than ${walk.maxBytes} bytes: kept what its first ${usedBytes} bytes ` +
+        'inflate to, uncompressed',
     );
   }
   // Part of it is gone: keep what is left readable, uncompressed.
@@ -382,8 +400,9 @@ function rebuildMessage(
     const cut = message.truncated && field === last;
     let redacted: Uint8Array;
     if (secretKeyValue && field.number === 2) redacted = REDACTED_ANY_VALUE;
-    else if (kpl !== undefined && field.number === KPL_RECORDS_OR_DATA) redacted = redactKplPart(value, walk, depth, kpl);
-    else redacted = redactUnit(value, walk, depth + 1, cut);
+    else if (kpl !== undefined && field.number === KPL_RECORDS_OR_DATA)
+      redacted = redactKplPart(value, walk, depth, kpl);
+    else redacted = redactUnit(value, walk, depth + 1, cut, cut);
     if (redacted === value && !isCut(b, field)) continue;
     changed = true;
     parts.push(b.subarray(copiedTo, field.start), encodeVarint(field.number * 8 + 2), encodeVarint(redacted.length));

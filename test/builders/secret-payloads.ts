@@ -107,8 +107,9 @@ export function aSecretfulBatch(o: SecretfulBatchOptions): SecretfulBatch {
   const badLines = [
     cut(Buffer.from(JSON.stringify({ msg: `cut ${v(0)}`, [n(0).key]: n(0).text, user: v(1) })), 0.75, 0.95),
     JSON.stringify([v(2), { [n(1).key]: n(1).text }]),
-    `{"msg": "unquoted", "${n(2).key}": ${n(2).text}, "b": "${v(3)}"}`,
-    `level=info msg="plain text" ${n(0).key}=${n(0).text} auth="${v(4)}"`,
+    `{"msg": "unquoted", "${n(2).key}": ${n(2).text}, "b": ${JSON.stringify(v(3))}}`,
+    // logfmt: a multi-line value is written escaped (a raw line break would start another record's line).
+    `level=info msg="plain text" ${n(0).key}=${n(0).text} auth=${JSON.stringify(v(4))}`,
   ].map((line) => (typeof line === 'string' ? line : Buffer.from(line).toString('utf8')));
 
   const attribute = (key: string, value: string) => ({ key, value: { stringValue: value } });
@@ -127,7 +128,9 @@ export function aSecretfulBatch(o: SecretfulBatchOptions): SecretfulBatch {
       attribute('db.statement', `select * from keys where id = '${v(4)}'`),
     ],
     status: { code: 2, message: `denied: ${v(5)}` },
-    events: [{ name: 'exception', timeUnixNano: String(start + 1_000n), attributes: [attribute('exception.message', v(0))] }],
+    events: [
+      { name: 'exception', timeUnixNano: String(start + 1_000n), attributes: [attribute('exception.message', v(0))] },
+    ],
     links: [{ traceId: aTraceId(18), spanId: aSpanId(99), attributes: [attribute('ref', v(1))] }],
   });
   const resource = {
@@ -160,7 +163,12 @@ export function aSecretfulBatch(o: SecretfulBatchOptions): SecretfulBatch {
   const badTracesProto = otlpJsonToProto(traces(false));
   const lambdaLines = [
     `${iso}\t8f5c2b1e-4b0a-4c6e-9b7e-2f1d3c4b5a69\tINFO\tconnecting with ${v(4)}`,
-    JSON.stringify({ level: 'info', msg: `json in cloudwatch ${v(5)}`, [n(1).key]: n(1).text, auth: { password: n(2).text } }),
+    JSON.stringify({
+      level: 'info',
+      msg: `json in cloudwatch ${v(5)}`,
+      [n(1).key]: n(1).text,
+      auth: { password: n(2).text },
+    }),
     `${n(0).key}=${n(0).text} while calling ${v(0)}`,
   ];
   const jsonLinesGz = compress(Buffer.from([plain, pino, logback].join('\n')), 'gzip');
@@ -194,9 +202,15 @@ export function aSecretfulBatch(o: SecretfulBatchOptions): SecretfulBatch {
     cut(compress(otlpJsonToProto(logs), 'gzip')),
     cut(jsonLinesGz),
     zlibDamaged,
-    aKplAggregate([{ partitionKey: 'a', data: logback }, { partitionKey: 'b', data: compress(tracesProto, 'zlib') }], {
-      badMd5: true,
-    }),
+    aKplAggregate(
+      [
+        { partitionKey: 'a', data: logback },
+        { partitionKey: 'b', data: compress(tracesProto, 'zlib') },
+      ],
+      {
+        badMd5: true,
+      },
+    ),
     aCloudWatchEnvelope(lambdaLines, o.timeMs, { logGroup: 42 }),
     cut(aCloudWatchEnvelope(lambdaLines, o.timeMs)),
     binary,
