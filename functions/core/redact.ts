@@ -34,17 +34,28 @@ export function isSecretKey(key: string): boolean {
   return SECRET_KEYS.has(normaliseKey(key));
 }
 
-/** A shallow copy of `fields` with secret-named values replaced (nested plain objects too). */
+/**
+ * A shallow copy of `fields` with secret-named values replaced (nested plain objects too) and secret-looking string
+ * values redacted (an error message quoting a token): what the logger writes.
+ */
 export function redactFields(fields: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(fields)) {
     const value = fields[key];
     if (isSecretKey(key)) out[key] = REDACTED;
+    else if (typeof value === 'string') out[key] = builtIn().redactText(value);
     else if (value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Error))
       out[key] = redactFields(value as Record<string, unknown>);
     else out[key] = value;
   }
   return out;
+}
+
+let builtInRedactor: TextRedactor | undefined;
+/** The redactor over the built-in lists, made on first use (it compiles the pattern). */
+function builtIn(): TextRedactor {
+  builtInRedactor ??= createRedactor();
+  return builtInRedactor;
 }
 
 /** The redaction every Skein component applies: secret-named keys (memoised) and secret-looking values. */
