@@ -301,8 +301,7 @@ const BACKSLASH = 0x5c;
 const COLON = 0x3a;
 const COMMA = 0x2c;
 
-/** Characters of tokens, keys and encoded credentials: a word of these at a cut may be half a secret. */
-const CUT_TOKEN = /[A-Za-z0-9_\-+/=.~]+$/;
+/** Marks where a word cut short was dropped. Tokens, keys and encoded credentials are letters, digits and `_-+/=.~`. */
 export const CUT_MARK = '…';
 
 /**
@@ -311,8 +310,25 @@ export const CUT_MARK = '…';
  * to recognise, long enough to matter.
  */
 export function trimCutToken(text: string): string {
-  const match = CUT_TOKEN.exec(text);
-  return match === null ? text : `${text.slice(0, match.index)}${CUT_MARK}`;
+  // Backwards from the end: an anchored regex would be tried from every position of a long text.
+  let start = text.length;
+  while (start > 0 && isTokenChar(text.charCodeAt(start - 1))) start--;
+  return start === text.length ? text : `${text.slice(0, start)}${CUT_MARK}`;
+}
+
+function isTokenChar(c: number): boolean {
+  return (
+    (c >= 0x30 && c <= 0x39) ||
+    (c >= 0x41 && c <= 0x5a) ||
+    (c >= 0x61 && c <= 0x7a) ||
+    c === 0x5f || // _
+    c === 0x2d || // -
+    c === 0x2b || // +
+    c === 0x2f || // /
+    c === 0x3d || // =
+    c === 0x2e || // .
+    c === 0x7e // ~
+  );
 }
 
 function looksLikeJson(s: string): boolean {
