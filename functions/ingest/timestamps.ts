@@ -33,17 +33,18 @@ export function toUnixNanos(value: unknown): bigint | undefined {
 }
 
 /**
- * The time a producer wrote, in nanoseconds since the epoch, whether or not a row can hold it: like
- * {@link toUnixNanos}, but a well-formed ISO 8601 time before 1970 or after 2262 (Go's zero time
- * `0001-01-01T00:00:00Z`, `9999-12-31T23:59:59Z`) and a number of nanoseconds past 2262 are returned as they are
- * (negative, or above the INT64 range), so that ingest's hygiene clamps them to the arrival time and flags the row
- * `time_clamped`, as it does for a numeric time of 0, instead of taking the arrival time silently. Only for a row's
- * event time, which `finishRows` (hygiene.ts) always brings back into range before anything is written.
+ * The time a producer wrote, for a row's event time: like {@link toUnixNanos}, but a well-formed time a row cannot
+ * hold — an ISO 8601 time before 1970 or after 2262 (Go's zero time `0001-01-01T00:00:00Z`, `9999-12-31T23:59:59Z`),
+ * a number past 2262 — is saturated to the INT64 range (0 or 2^63 − 1 ns) instead of being refused. Ingest's hygiene
+ * then clamps it to the arrival time and flags the row `time_clamped`, as it does for a numeric time of 0, instead of
+ * the decoder taking the arrival time silently; `skein.original_time_unix_nano` keeps the saturated value.
  *
- * @example toEventNanos('0001-01-01T00:00:00Z') // -62135596800000000000n: a time, clamped later
+ * @example toEventNanos('0001-01-01T00:00:00Z') // 0n: a time, clamped by hygiene
  */
 export function toEventNanos(value: unknown): bigint | undefined {
-  return anyToNanos(value, true);
+  const ns = anyToNanos(value, true);
+  if (ns === undefined) return undefined;
+  return ns < 0n ? 0n : ns > MAX_NANOS ? MAX_NANOS : ns;
 }
 
 function anyToNanos(value: unknown, anyYear: boolean): bigint | undefined {
