@@ -1,4 +1,4 @@
-import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Aws, Duration, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Stream, StreamEncryption, StreamMode } from 'aws-cdk-lib/aws-kinesis';
 import { Key } from 'aws-cdk-lib/aws-kms';
@@ -43,6 +43,18 @@ export const INGEST_EVENT_SOURCE = {
   parallelizationFactor: 1,
 } as const;
 
+/**
+ * The stream's physical name: `<skein:streamName>-<8 hex digits of the stack's id>`, e.g. `skein-51af3dc0`. The
+ * stream is retained when the stack is deleted, so a fixed name would make the next deploy of a stack of the same
+ * name fail (the name is taken). The stack id is new for every created stack and fixed for its lifetime, so updates
+ * keep the name and a redeploy after a delete creates a new stream beside the retained one. Producers take the name
+ * from the `StreamName` output.
+ */
+export function streamPhysicalName(prefix: string): string {
+  const stackUuid = Fn.select(2, Fn.split('/', Aws.STACK_ID));
+  return Fn.join('-', [prefix, Fn.select(0, Fn.split('-', stackUuid))]);
+}
+
 export interface IngestProps {
   readonly bucket: Bucket;
   readonly settings: SkeinSettings;
@@ -71,7 +83,9 @@ export class Ingest extends Construct {
       enableKeyRotation: true,
     });
     this.stream = new Stream(this, 'Stream', {
-      streamName: settings.streamName,
+      streamName: streamPhysicalName(settings.streamName),
+      // Kept when the stack is deleted: records not ingested yet stay readable until the retention period ends.
+      removalPolicy: RemovalPolicy.RETAIN,
       streamMode: StreamMode.ON_DEMAND,
       encryption: StreamEncryption.KMS,
       encryptionKey: this.streamKey,

@@ -15,10 +15,13 @@ const ATHENA_MIN_CUTOFF_BYTES = 10_000_000;
  * given on the command line arrive as strings, hence the coercion.
  */
 export const SkeinSettings = z.object({
-  /** Physical name of the Kinesis stream producers write to. */
+  /**
+   * Prefix of the Kinesis stream's physical name: the stack appends `-<8 hex digits of its stack id>` (lib/ingest.ts
+   * `streamPhysicalName`), so Kinesis' 128-character limit leaves 119 for the prefix.
+   */
   streamName: z
     .string()
-    .regex(/^[a-zA-Z0-9_.-]{1,128}$/, 'must be 1–128 characters of a-z, A-Z, 0-9, "_", "." or "-"')
+    .regex(/^[a-zA-Z0-9_.-]{1,119}$/, 'must be 1–119 characters of a-z, A-Z, 0-9, "_", "." or "-"')
     .default('skein'),
   /** How long records stay on the stream: the replay window after an outage or a bad deploy. */
   streamRetentionDays: z.coerce.number().int().min(1).max(365).default(7),

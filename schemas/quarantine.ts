@@ -4,7 +4,8 @@ import { z } from 'zod';
  * One line of a quarantine object (`quarantine/dt=…/hour=…/<shard>-<firstSeq>.ndjson`) as ingest writes it
  * (functions/ingest/quarantine.ts). Read back by `skein quarantine ls` and `skein replay`.
  *
- * `sub_sequence_number` and `aggregated` are optional so that objects written before they existed still parse.
+ * `sub_sequence_number`, `aggregated`, `data_form`, `data_note` and `original_size` are optional so that objects
+ * written before they existed still parse.
  */
 export const QuarantineEntryJson = z.object({
   shard_id: z.string().min(1),
@@ -19,8 +20,17 @@ export const QuarantineEntryJson = z.object({
   decoder: z.string(),
   reason: z.string(),
   message: z.string(),
-  /** The bytes that failed, base64. */
+  /** The bytes that failed, redacted as `data_form` says (decision D17), base64. */
   data: z.base64(),
+  /**
+   * `original` (no secret found), `redacted` (secrets replaced; decodes as the original did), `prefix` (only part
+   * kept) or `withheld` (nothing kept). Absent in entries written before D17: the bytes as they arrived.
+   */
+  data_form: z.enum(['original', 'redacted', 'prefix', 'withheld']).optional(),
+  /** What was not kept and why (`prefix`, `withheld`). */
+  data_note: z.string().optional(),
+  /** Size in bytes of what failed, as it arrived. */
+  original_size: z.number().int().nonnegative().optional(),
 });
 export type QuarantineEntryJson = z.infer<typeof QuarantineEntryJson>;
 

@@ -34,12 +34,16 @@ export function isSecretKey(key: string): boolean {
   return SECRET_KEYS.has(normaliseKey(key));
 }
 
-/** A shallow copy of `fields` with secret-named values replaced (nested plain objects too). */
+/**
+ * A shallow copy of `fields` with secret-named values replaced (nested plain objects too) and secret-looking string
+ * values redacted (an error message quoting a token): what the logger writes.
+ */
 export function redactFields(fields: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(fields)) {
     const value = fields[key];
     if (isSecretKey(key)) out[key] = REDACTED;
+    else if (typeof value === 'string') out[key] = builtIn().redactText(value);
     else if (value !== null && typeof value === 'object' && !Array.isArray(value) && !(value instanceof Error))
       out[key] = redactFields(value as Record<string, unknown>);
     else out[key] = value;
@@ -47,10 +51,19 @@ export function redactFields(fields: Record<string, unknown>): Record<string, un
   return out;
 }
 
+let builtInRedactor: TextRedactor | undefined;
+/** The redactor over the built-in lists, made on first use (it compiles the pattern). */
+function builtIn(): TextRedactor {
+  builtInRedactor ??= createRedactor();
+  return builtInRedactor;
+}
+
 /** The redaction every Skein component applies: secret-named keys (memoised) and secret-looking values. */
 export interface TextRedactor {
   isSecretKey(key: string): boolean;
   redactText(text: string): string;
+  /** A cheap over-approximation: true for every text `redactText` could change or that names a secret field. */
+  mayHoldSecret?(text: string): boolean;
 }
 
 const KEY_CACHE_LIMIT = 10_000;
@@ -100,18 +113,20 @@ function secretPattern(extraKeys: readonly string[]): RegExp {
     .sort((a, b) => b.length - a.length)
     .join('|');
   const patterns = [
-    // `key=value`, `key: value`, `"key": "value"`, `\"key\":\"value\"` (JSON inside a JSON string); an
-    // authorization scheme before the value is kept (`Authorization: Bearer [REDACTED]`).
+    // `key=value`, `key: value`, `"key": "value"`, `\"key\":\"value\"` (JSON inside a JSON string), a quoted value
+    // cut short by the end of the text too; an authorization scheme before the value is kept
+    // (`Authorization: Bearer [REDACTED]`).
     String.raw`(?<kv>${start}(?:${keys})(?<kq>\\?["'])?[ \t]*[=:][ \t]*(?:(?:bearer|basic|token|digest)[ \t]+)?)` +
-      String.raw`(?:\\"(?<ev>(?:[^"\\]|\\[^"]){0,${MAX_QUOTED}})\\"|"(?<dv>(?:[^"\\]|\\.){0,${MAX_QUOTED}})"|'(?<sv>[^'\\]{0,${MAX_QUOTED}})'|(?<uv>[^\s"'\\,;&{}[\]<>]+))`,
+      String.raw`(?:\\"(?<ev>(?:[^"\\]|\\[^"]){0,${MAX_QUOTED}})(?:\\"|$)|"(?<dv>(?:[^"\\]|\\.){0,${MAX_QUOTED}})(?:"|$)|'(?<sv>[^'\\]{0,${MAX_QUOTED}})(?:'|$)|(?<uv>[^\s"'\\,;&{}[\]<>]+))`,
     // AWS access key ids (AKIA long-term, ASIA temporary).
     `(?<aws>${start}A[KS]IA[A-Z0-9]{16})(?![A-Za-z0-9])`,
     // Authorization values without their header name.
     String.raw`(?<auth>${start}(?:bearer|basic)[ \t]+)(?<cred>[A-Za-z0-9\-._~+/]{8,${MAX_QUOTED}}=*)`,
     // JWTs: base64url JSON header and payload, both starting `{"`.
     String.raw`(?<jwt>eyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*)`,
-    // PEM private keys, up to their END line (or as far as the text goes when it was cut).
-    String.raw`(?<pem>-----BEGIN[A-Z ]{0,30} PRIVATE KEY-----(?:[A-Za-z0-9+/=\s:,.]|-(?!----)|\\[nrt]){0,${MAX_PEM}}(?:-----END[A-Z ]{0,30} PRIVATE KEY-----)?)`,
+    // PEM private keys, up to their END line (or as far as the text goes when it was cut); line breaks may be
+    // escaped, once or more (a PEM in JSON inside a JSON string).
+    String.raw`(?<pem>-----BEGIN[A-Z ]{0,30} PRIVATE KEY-----(?:[A-Za-z0-9+/=\s:,.]|-(?!----)|\\+[nrt]){0,${MAX_PEM}}(?:-----END[A-Z ]{0,30} PRIVATE KEY-----)?)`,
     // Slack incoming webhooks and workflow triggers: the path is the credential.
     String.raw`(?<slack>hooks\.slack\.com\\?/(?:services|workflows|triggers)\\?/)(?<slackpath>(?:[A-Za-z0-9_-]|\\?/)+)`,
     // Slack tokens.
@@ -182,6 +197,9 @@ export function createRedactor(extraKeys: readonly string[] = []): TextRedactor 
      * secret name ending one string literal just before another one starts); callers that need a guarantee parse
      * the result.
      */
+    mayHoldSecret(text) {
+      return mayHoldSecret(text, keyNames);
+    },
     redactText(text) {
       // The full pattern costs ~50 ns a character in V8; the gate ~1, and it lets through every text the pattern
       // could change.

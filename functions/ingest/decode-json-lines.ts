@@ -10,7 +10,7 @@ import { REDACTED } from '../core/redact.ts';
 import { DD_SPAN_ID_KEYS, DD_TRACE_ID_KEYS, REQUEST_ID_KEYS, SPAN_ID_KEYS, TRACE_ID_KEYS } from './correlation.ts';
 import type { DecodeFailure, DecodeOptions, DecodeSink, RecordContext, Redactor } from './decoded.ts';
 import { severityNumber, severityText } from './severity.ts';
-import { nanosToMillis, toUnixNanos } from './timestamps.ts';
+import { nanosToMillis, toEventNanos } from './timestamps.ts';
 
 export const JSON_LINES = 'json-lines';
 
@@ -262,7 +262,7 @@ class LineState {
     const slot = field.slot;
     switch (field.kind) {
       case Kind.Time: {
-        const ns = toUnixNanos(value);
+        const ns = toEventNanos(value);
         if (ns !== undefined && this.take(slot, rank, name, value)) this.timeNs = ns;
         else this.attribute(name, value);
         return;

@@ -52,6 +52,8 @@ export interface Redactor {
   isSecretKey(key: string): boolean;
   /** `text` with secret-looking values (`AKIA…` keys, bearer tokens, …) replaced; the same string when none. */
   redactText(text: string): string;
+  /** A cheap test that is true for every text `redactText` could change, or that names a secret field. */
+  mayHoldSecret?(text: string): boolean;
 }
 
 /** What every decoder is given besides the record. */

@@ -4,6 +4,7 @@
  * allocating, when nothing needs changing — the common case on the ingest hot path.
  */
 import type { LogRecord, SpanRecord } from '../../schemas/records.ts';
+import { redactJsonText } from '../core/redact-json.ts';
 import type { DecodeSink, RecordContext, Redactor } from './decoded.ts';
 
 /** Limits a row must respect (functions/ingest/config.ts reads them from the environment). */
@@ -111,7 +112,7 @@ export function decodeUtf8(bytes: Uint8Array): { text: string; invalid: boolean 
 }
 
 /**
- * A log row made fit to write: secret values in `body` and `attributes` redacted (`redacted`); a time before
+ * A log row made fit to write: secret values in `body`, `attributes` and `resource_attributes` redacted (`redacted`); a time before
  * 2000-01-01 or beyond the allowed clock skew around the record's arrival replaced by the arrival time, the original
  * kept in the `skein.original_time_unix_nano` attribute (`time_clamped`); `body` and `attributes` over their limits
  * cut at a UTF-8 boundary with a visible marker, attributes still a JSON object (`truncated`). Flags are merged
@@ -131,20 +132,25 @@ export function finishLogRow(row: LogRecord, ctx: RecordContext, limits: Hygiene
     limits,
     redactor,
   );
-  if (flags === 0) return row;
+  const resource = redactResource(row.resource_attributes, redactor);
+  if (flags === 0) {
+    if (resource === row.resource_attributes) return row;
+    return { ...row, resource_attributes: resource, ingest_flags: withFlag(row.ingest_flags, 'redacted') };
+  }
   return {
     ...row,
     time: finished.timeMs,
     time_unix_nano: finished.timeNs,
     body: finished.text,
     attributes: finished.attributes,
-    ingest_flags: mergeFlags(row.ingest_flags, flags),
+    resource_attributes: resource,
+    ingest_flags: mergeFlags(row.ingest_flags, resource === row.resource_attributes ? flags : flags | REDACTED_FLAG),
   };
 }
 
 /**
- * A span row made fit to write, as {@link finishLogRow} does for logs: `status_message`, `attributes` and `events`
- * redacted; an absurd start time moved to the arrival time with the duration kept (the original start in
+ * A span row made fit to write, as {@link finishLogRow} does for logs: `status_message`, `attributes`, `events`,
+ * `name`, `links` and `resource_attributes` redacted; an absurd start time moved to the arrival time with the duration kept (the original start in
  * `skein.original_time_unix_nano`); `attributes` and `events` over the limit replaced by markers (`events` stays a
  * JSON array: one `skein.truncated` event). Returns `row` itself when nothing changed.
  */
@@ -165,18 +171,55 @@ export function finishSpanRow(
     limits,
     redactor,
   );
-  if (flags === 0) return row;
+  // The name, links and resource attributes of a span are not cut, only redacted (a URL with a token in the name).
+  const name = redactor.redactText(row.name);
+  const links = row.links.length > 2 ? redactJson(row.links, redactor) : row.links;
+  const resource = redactResource(row.resource_attributes, redactor);
+  const others = name === row.name && links === row.links && resource === row.resource_attributes ? 0 : REDACTED_FLAG;
+  if ((flags | others) === 0) return row;
+  if (flags === 0) {
+    return {
+      ...row,
+      name,
+      links,
+      resource_attributes: resource,
+      ingest_flags: withFlag(row.ingest_flags, 'redacted'),
+    };
+  }
   return {
     ...row,
+    name,
+    links,
+    resource_attributes: resource,
     start_time: finished.timeMs,
     start_time_unix_nano: finished.timeNs,
     end_time_unix_nano: (flags & TIME_CLAMPED) === 0 ? row.end_time_unix_nano : finished.timeNs + row.duration_nano,
     status_message: finished.text,
     attributes: finished.attributes,
     events: finished.events ?? row.events,
-    ingest_flags: mergeFlags(row.ingest_flags, flags),
+    ingest_flags: mergeFlags(row.ingest_flags, flags | others),
   };
 }
+
+/**
+ * The resource attributes of a row, redacted. Every row of a record (often of a batch) shares one resource text, so
+ * the last one seen is remembered: one scan per distinct resource, not per row.
+ */
+function redactResource(resource: string, redactor: Redactor): string {
+  if (resource.length <= 2) return resource;
+  if (resource === lastResource.text && redactor === lastResource.redactor) return lastResource.redacted;
+  const redacted = redactJson(resource, redactor);
+  lastResource.text = resource;
+  lastResource.redactor = redactor;
+  lastResource.redacted = redacted;
+  return redacted;
+}
+
+const lastResource: { text: string; redactor: Redactor | undefined; redacted: string } = {
+  text: '',
+  redactor: undefined,
+  redacted: '',
+};
 
 /**
  * The fields {@link finishFields} changed, for the caller to copy into its new row before the next call. One object
@@ -288,7 +331,10 @@ function isAbsurdTime(timeMs: number, arrivalMs: number, limits: HygieneLimits):
  * contrived cases; when its result does not parse, the values are redacted one by one instead.
  */
 function redactJson(json: string, redactor: Redactor): string {
-  const redacted = redactor.redactText(json);
+  // The cheap gate first (most rows hold nothing secret-looking); then by key and value, so a secret-named field
+  // whose value is an array or an object is redacted whole (`{"password":["…"]}`).
+  if (redactor.mayHoldSecret !== undefined && !redactor.mayHoldSecret(json)) return json;
+  const redacted = redactJsonText(json, redactor);
   if (redacted === json) return json;
   try {
     JSON.parse(redacted);

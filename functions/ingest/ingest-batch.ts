@@ -120,6 +120,7 @@ export async function ingest(
     format: deps.config.format,
   };
   const outcomes = { withRows: 0, quarantined: 0, dropped: 0 };
+  const { redactor, maxRecordBytes } = deps.config;
   for (const record of records) {
     const ctx: RecordContext = {
       shardId: batch.shardId,
@@ -150,7 +151,7 @@ export async function ingest(
     }
     finishRows(sink, logsBefore, spansBefore, ctx, deps.config.hygiene, deps.config.redactor);
     const rows = sink.logs.length - logsBefore + sink.spans.length - spansBefore;
-    for (const failure of failures) quarantine.push(quarantineEntry(failure, ctx));
+    for (const failure of failures) quarantine.push(quarantineEntry(failure, ctx, redactor, maxRecordBytes));
     if (rows > 0) outcomes.withRows++;
     else if (failures.length > 0) outcomes.quarantined++;
     else if (sink.controlMessages > controlBefore) outcomes.dropped++;
@@ -162,6 +163,8 @@ export async function ingest(
         quarantineEntry(
           { reason: 'decoder_error', message: 'no rows and no failure', raw: data, decoder: 'detect' },
           ctx,
+          redactor,
+          maxRecordBytes,
         ),
       );
       outcomes.quarantined++;

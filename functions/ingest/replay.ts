@@ -72,7 +72,7 @@ export interface QuarantinedEntry {
   readonly entry: QuarantineEntryJson;
   readonly subSequenceNumber: number;
   readonly arrivalMs: number;
-  /** Bytes of the failed record or line. */
+  /** Bytes of the failed record or line, as they arrived (what is kept may be less: `entry.data_form`). */
   readonly size: number;
   readonly status: EntryStatus;
   /** When it was replayed (epoch ms), for `replayed` entries. */
@@ -166,7 +166,7 @@ export async function scanQuarantine(store: ObjectStore, options: ScanOptions = 
         entry,
         subSequenceNumber: entry.sub_sequence_number ?? 0,
         arrivalMs: Date.parse(entry.arrival_time),
-        size: base64Size(entry.data),
+        size: entry.original_size ?? base64Size(entry.data),
         status: replayedAtMs === undefined ? 'quarantined' : 'replayed',
         ...(replayedAtMs === undefined ? {} : { replayedAtMs }),
       });
@@ -290,6 +290,11 @@ export async function replayQuarantine(store: ObjectStore, options: ReplayOption
     const newLogs = sink.logs.length;
     const newSpans = sink.spans.length;
     for (const e of candidates) {
+      const notKept = notReplayable(e.entry);
+      if (notKept !== undefined) {
+        stillFailing.push({ objectKey: object.ref.key, entry: e.entry, reason: 'not_kept', message: notKept });
+        continue;
+      }
       const logsBefore = sink.logs.length;
       const spansBefore = sink.spans.length;
       const failures = decodeEntry(e, millisToNanos(nowMs), sink, decodeOptions, config);
@@ -354,6 +359,22 @@ export async function replayQuarantine(store: ObjectStore, options: ReplayOption
     duplicates: scan.duplicates,
     keys,
   };
+}
+
+/**
+ * Why an entry cannot be replayed, or `undefined` when it can: only the part of its bytes that could be inspected
+ * for secrets was kept (`prefix`), or none (`withheld`) — decision D17. What is left is not the record that arrived,
+ * and rows from it would be rows the producer never sent (the prefix of a corrupt gzip stream, say). Entries whose
+ * secrets were replaced (`redacted`) decode as the original did and are replayed, with the secrets still replaced.
+ */
+function notReplayable(entry: QuarantineEntryJson): string | undefined {
+  if (entry.data_form === 'prefix') {
+    return `only part of the record was kept (${entry.data_note ?? 'the rest could not be inspected for secrets'}): re-send it from the producer`;
+  }
+  if (entry.data_form === 'withheld') {
+    return `its bytes were not kept (${entry.data_note ?? 'they could not be inspected for secrets'}): re-send it from the producer`;
+  }
+  return undefined;
 }
 
 /**

@@ -28,11 +28,26 @@ const MAX_NANOS = 0x7fff_ffff_ffff_ffffn;
  * or after what an INT64 of nanoseconds holds).
  */
 export function toUnixNanos(value: unknown): bigint | undefined {
-  const ns = anyToNanos(value);
-  return ns === undefined || ns > MAX_NANOS ? undefined : ns;
+  const ns = anyToNanos(value, false);
+  return ns === undefined || ns < 0n || ns > MAX_NANOS ? undefined : ns;
 }
 
-function anyToNanos(value: unknown): bigint | undefined {
+/**
+ * The time a producer wrote, for a row's event time: like {@link toUnixNanos}, but a well-formed time a row cannot
+ * hold — an ISO 8601 time before 1970 or after 2262 (Go's zero time `0001-01-01T00:00:00Z`, `9999-12-31T23:59:59Z`),
+ * a number past 2262 — is saturated to the INT64 range (0 or 2^63 − 1 ns) instead of being refused. Ingest's hygiene
+ * then clamps it to the arrival time and flags the row `time_clamped`, as it does for a numeric time of 0, instead of
+ * the decoder taking the arrival time silently; `skein.original_time_unix_nano` keeps the saturated value.
+ *
+ * @example toEventNanos('0001-01-01T00:00:00Z') // 0n: a time, clamped by hygiene
+ */
+export function toEventNanos(value: unknown): bigint | undefined {
+  const ns = anyToNanos(value, true);
+  if (ns === undefined) return undefined;
+  return ns < 0n ? 0n : ns > MAX_NANOS ? MAX_NANOS : ns;
+}
+
+function anyToNanos(value: unknown, anyYear: boolean): bigint | undefined {
   if (typeof value === 'number') return numberToNanos(value);
   if (typeof value === 'string') {
     if (DECIMAL.test(value)) {
@@ -40,7 +55,7 @@ function anyToNanos(value: unknown): bigint | undefined {
       if (value.length >= 16 && !value.includes('.')) return integerStringToNanos(value);
       return numberToNanos(Number(value));
     }
-    return isoToNanos(value);
+    return isoToNanos(value, anyYear);
   }
   if (typeof value === 'bigint') return value < 0n ? undefined : integerStringToNanos(value.toString());
   return undefined;
@@ -64,7 +79,7 @@ function integerStringToNanos(s: string): bigint {
   return n * 1_000_000_000n;
 }
 
-function isoToNanos(s: string): bigint | undefined {
+function isoToNanos(s: string, anyYear: boolean): bigint | undefined {
   const m = ISO.exec(s);
   if (m === null) {
     if (!LOOSE_DATE.test(s)) return undefined;
@@ -77,7 +92,9 @@ function isoToNanos(s: string): bigint | undefined {
   const hour = Number(m[4]);
   const minute = Number(m[5]);
   const second = m[6] === undefined ? 0 : Number(m[6]);
-  if (year < 1970 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
+  if ((year < 1970 && !anyYear) || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) {
+    return undefined;
+  }
   if (hour > 23 || minute > 59 || second > 60) return undefined; // 60: a leap second, read as the next second
   let offsetMinutes = 0;
   if (m[9] !== undefined) {
@@ -86,8 +103,15 @@ function isoToNanos(s: string): bigint | undefined {
     if (offsetHours > 23 || offsetMins > 59) return undefined;
     offsetMinutes = (offsetHours * 60 + offsetMins) * (m[9] === '-' ? -1 : 1);
   }
-  const ms = Date.UTC(year, month - 1, day, hour, minute, second) - offsetMinutes * 60_000;
-  if (ms < 0) return undefined;
+  let utc = Date.UTC(year, month - 1, day, hour, minute, second);
+  if (year < 100) {
+    // Date.UTC reads years 0–99 as 1900–1999.
+    const date = new Date(utc);
+    date.setUTCFullYear(date.getUTCFullYear() - 1900);
+    utc = date.getTime();
+  }
+  const ms = utc - offsetMinutes * 60_000;
+  if (ms < 0 && !anyYear) return undefined;
   const fraction = m[7];
   const nanosInSecond = fraction === undefined ? 0n : BigInt(fraction.padEnd(9, '0'));
   return BigInt(ms) * NS_PER_MS + nanosInSecond;

@@ -198,7 +198,11 @@ describe('pipeline on the local stack', () => {
     expect([...unique.values()].map((e) => e.reason).sort()).toEqual([...bad, ...bad].map((b) => b.reason).sort());
     for (const entry of unique.values()) {
       const original = bad.find((b) => b.reason === entry.reason);
-      expect(Buffer.from(entry.data, 'base64').toString('latin1')).toBe(original?.data);
+      // Binary in no format Skein reads cannot be inspected for secrets: only its size is kept (D17).
+      const withheld = entry.reason === 'unknown_format';
+      expect(entry.data_form).toBe(withheld ? 'withheld' : 'original');
+      expect(entry.original_size).toBe(Buffer.from(original?.data ?? '', 'latin1').length);
+      expect(Buffer.from(entry.data, 'base64').toString('latin1')).toBe(withheld ? '' : original?.data);
       expect(entry.message).toBeTruthy();
       expect(entry.sequence_number).toMatch(/^\d+$/);
     }

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createRedactor, REDACTED } from '../../functions/core/redact.ts';
+import { decodeRecord } from '../../functions/ingest/decode-record.ts';
+import { newSink } from '../../functions/ingest/decoded.ts';
 import {
   DEFAULT_HYGIENE_LIMITS,
   decodeUtf8,
@@ -83,6 +85,35 @@ describe('finishLogRow', () => {
       http_status: 200,
       'skein.original_time_unix_nano': String(row.time_unix_nano),
     });
+    expect(LogRecord.safeParse(out).success).toBe(true);
+  });
+
+  it.each([
+    ['a numeric time of 0', '0', '0'],
+    // Times a row cannot hold are saturated to the INT64 range by the decoder (toEventNanos), then clamped.
+    ['numeric milliseconds in the year 3000', '32503680000000', '9223372036854775807'],
+    ['numeric milliseconds in the year 2100', '4102444800000', '4102444800000000000'],
+    ['an ISO time in 1990', '"1990-01-01T00:00:00Z"', '631152000000000000'],
+    ["an ISO time at Go's zero time", '"0001-01-01T00:00:00Z"', '0'],
+    ['an ISO time in the year 2100', '"2100-01-01T00:00:00Z"', '4102444800000000000'],
+    ["an ISO time at Go's largest time", '"9999-12-31T23:59:59.5Z"', '9223372036854775807'],
+  ])('clamps %s written in a JSON line to the arrival time and flags it time_clamped', (_name, time, original) => {
+    // Prepare
+    const sink = newSink();
+    const line = Buffer.from(`{"time":${time},"level":"info","msg":"started"}`);
+
+    // Act
+    expect(decodeRecord(line, ctx, sink, { maxRecordBytes: 1024, redactor })).toEqual([]);
+    const out = finishLogRow(sink.logs[0] ?? aLogRow(), ctx, limits, redactor);
+
+    // Assess
+    expect(out).toMatchObject({
+      time: ctx.arrivalMs,
+      time_unix_nano: BigInt(ctx.arrivalMs) * NS,
+      ingest_flags: 'time_clamped',
+      body: 'started',
+    });
+    expect(JSON.parse(out.attributes)).toEqual({ 'skein.original_time_unix_nano': original });
     expect(LogRecord.safeParse(out).success).toBe(true);
   });
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createRedactor, isSecretKey, REDACTED } from '../../functions/core/redact.ts';
+import { createRedactor, isSecretKey, REDACTED, redactFields } from '../../functions/core/redact.ts';
 
 const redactor = createRedactor();
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -138,5 +138,23 @@ describe('isSecretKey', () => {
 
   it.each(['trace_id', 'request_id', 'tokens', 'author', 'key'])('does not treat %s as secret', (key) => {
     expect(redactor.isSecretKey(key)).toBe(false);
+  });
+});
+
+describe('redactFields (what the logger writes)', () => {
+  it('redacts secret-named fields, nested ones too, and secret-looking values in strings', () => {
+    const fields = {
+      authorization: 'Bearer abcdefghijklmnop',
+      error: 'SyntaxError: token AKIAZN9E9C2E15Z37825 is not valid',
+      nested: { password: 'hunter2hunter2', note: 'call with ghp_aaaaBBBBccccDDDDeeeeFFFFgggg0000hhhh1111' },
+      count: 3,
+    };
+
+    expect(redactFields(fields)).toEqual({
+      authorization: REDACTED,
+      error: `SyntaxError: token ${REDACTED} is not valid`,
+      nested: { password: REDACTED, note: `call with ${REDACTED}` },
+      count: 3,
+    });
   });
 });

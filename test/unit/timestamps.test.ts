@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { toUnixNanos } from '../../functions/ingest/timestamps.ts';
+import { toEventNanos, toUnixNanos } from '../../functions/ingest/timestamps.ts';
 
 const NS = 1_764_106_140_123_456_789n; // 2025-11-25T21:29:00.123456789Z
 
@@ -43,5 +43,33 @@ describe('toUnixNanos', () => {
     [1e300],
   ])('returns undefined for %j', (value) => {
     expect(toUnixNanos(value)).toBeUndefined();
+  });
+});
+
+describe('toEventNanos', () => {
+  const MAX = 0x7fff_ffff_ffff_ffffn;
+  it.each([
+    ["Go's zero time", '0001-01-01T00:00:00Z', 0n],
+    ['a year below 100', '0099-01-01T00:00:00Z', 0n],
+    ['the second before 1970', '1969-12-31T23:59:59Z', 0n],
+    ['a year past what INT64 nanoseconds hold', '2263-01-01T00:00:00Z', MAX],
+    ["Go's largest time", '9999-12-31T23:59:59Z', MAX],
+    ['a huge number', 1e20, MAX],
+  ])('saturates %s to the INT64 range, for hygiene to clamp', (_name, value, expected) => {
+    expect(toUnixNanos(value)).toBeUndefined();
+    expect(toEventNanos(value)).toBe(expected);
+  });
+
+  it.each([['not a time'], [null], [-5], [Number.NaN], ['2025-02-30T00:00:00Z'], ['12ms']])(
+    'returns undefined for %j, which is no time at all',
+    (value) => {
+      expect(toEventNanos(value)).toBeUndefined();
+    },
+  );
+
+  it('agrees with toUnixNanos on every time a row can hold', () => {
+    for (const value of ['2025-11-25T21:29:00.123456789Z', 1_764_106_140_123, '1764106140123456789', 0]) {
+      expect(toEventNanos(value)).toBe(toUnixNanos(value));
+    }
   });
 });

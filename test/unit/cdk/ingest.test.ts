@@ -150,7 +150,7 @@ describe('ingest stack', () => {
   describe('stream', () => {
     it('is on-demand, encrypted with a rotating customer-managed key, and keeps records 7 days', () => {
       template.hasResourceProperties('AWS::Kinesis::Stream', {
-        Name: 'skein',
+        Name: nameWithStackSuffix('skein'),
         StreamModeDetails: { StreamMode: 'ON_DEMAND' },
         StreamEncryption: { EncryptionType: 'KMS', KeyId: getAtt(ids.key) },
         RetentionPeriodHours: 168,
@@ -162,7 +162,18 @@ describe('ingest stack', () => {
     it('takes its name and retention from the context', () => {
       const custom = synthTemplate({ 'skein:streamName': 'telemetry-prod', 'skein:streamRetentionDays': 3 });
 
-      custom.hasResourceProperties('AWS::Kinesis::Stream', { Name: 'telemetry-prod', RetentionPeriodHours: 72 });
+      custom.hasResourceProperties('AWS::Kinesis::Stream', {
+        Name: nameWithStackSuffix('telemetry-prod'),
+        RetentionPeriodHours: 72,
+      });
+    });
+
+    it('is kept when the stack is deleted, under a name a redeploy of the stack does not collide with', () => {
+      // Retained: records not ingested yet outlive a stack deletion. Its name ends in 8 hex digits of the stack id,
+      // which CloudFormation makes new for every created stack: a redeploy after a delete creates a new stream
+      // beside the retained one instead of failing on a taken name; an update keeps the name.
+      template.hasResource('AWS::Kinesis::Stream', { DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+      template.hasOutput('StreamName', { Value: { Ref: ids.stream } });
     });
   });
 
@@ -304,3 +315,9 @@ describe('ingest stack', () => {
     template.hasOutput('DatabaseName', {});
   });
 });
+
+/** The physical name lib/ingest.ts gives the stream: `<prefix>-<first 8 hex digits of the stack id's UUID>`. */
+function nameWithStackSuffix(prefix: string) {
+  const stackUuid = { 'Fn::Select': [2, { 'Fn::Split': ['/', { Ref: 'AWS::StackId' }] }] };
+  return { 'Fn::Join': ['-', [prefix, { 'Fn::Select': [0, { 'Fn::Split': ['-', stackUuid] }] }]] };
+}

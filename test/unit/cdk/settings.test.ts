@@ -37,6 +37,7 @@ describe('stack settings', () => {
     ['skein:batchWindowSeconds', { batchWindowSeconds: 301 }],
     ['skein:streamRetentionDays', { streamRetentionDays: 0 }],
     ['skein:streamName', { streamName: 'has space' }],
+    ['skein:streamName', { streamName: 'x'.repeat(120) }], // + '-<8 hex>' would pass Kinesis' 128 characters
     ['skein:athenaScanLimitGiB', { athenaScanLimitGiB: 0.001 }],
     ['skein:logLevel', { logLevel: 'verbose' }],
     ['skein:format', { format: 'xml' }],
