@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SourceRange } from './compaction.ts';
 
 /**
  * Measures: what ingest aggregates per minute so the evaluator never rescans raw data. Rules compile to measures
@@ -75,5 +76,9 @@ export const RollupObject = z.object({
   sources: z.array(z.string()).optional(),
   /** For compacted objects: when it was written (epoch ms); what it covers is deleted a grace period later. */
   writtenAtMs: z.number().optional(),
+  /** For per-batch objects: the stream records the batch held (its own key, shard, first..last sequence; D19). */
+  batch_range: SourceRange.optional(),
+  /** For compacted objects: the `batch_range` of every per-batch object merged into it. */
+  source_ranges: z.array(SourceRange).optional(),
 });
 export type RollupObject = z.infer<typeof RollupObject>;

@@ -217,8 +217,12 @@ export async function ingest(
     { key: traceIndexObjectKey(batch), body: encodeTraceIndex(index), type: PARQUET },
   ];
   if (deps.measures) {
+    const key = rollupObjectKey(batch);
     const rollup = computeRollup(logs, spans, deps.measures, batch.firstArrivalMs);
-    writes.push({ key: rollupObjectKey(batch), body: encodeRollup(rollup), type: ROLLUP_CONTENT_TYPE });
+    // The records this batch held: a compacted minute that merged them lets readers skip a late bisected retry (D19).
+    const last = records[records.length - 1]?.kinesis.sequenceNumber ?? batch.firstSequenceNumber;
+    rollup.batch_range = { key, shard_id: batch.shardId, first: batch.firstSequenceNumber, last };
+    writes.push({ key, body: encodeRollup(rollup), type: ROLLUP_CONTENT_TYPE });
   }
   if (quarantine.length > 0) {
     writes.push({ key: quarantineObjectKey(batch), body: encodeQuarantine(quarantine), type: NDJSON });

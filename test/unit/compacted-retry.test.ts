@@ -8,10 +8,12 @@ import { runCompaction } from '../../functions/compact/run-compaction.ts';
 import { visibleHourObjects } from '../../functions/compact/visible.ts';
 import { memoryLogger } from '../../functions/core/logger.ts';
 import { memoryObjectStore, type ObjectStore } from '../../functions/core/object-store.ts';
+import { compactRollupMinute, readRollupWindow } from '../../functions/evaluate/rollup-reader.ts';
 import { loadIngestConfig } from '../../functions/ingest/config.ts';
 import { COVERED_LOOKBACK_MS, hoursToCheck, isCovered } from '../../functions/ingest/covered-records.ts';
 import { ingest } from '../../functions/ingest/ingest-batch.ts';
 import { LOG_COLUMNS } from '../../schemas/columns.ts';
+import type { MeasureSpec } from '../../schemas/measures.ts';
 import { aKinesisEvent } from '../builders/kinesis.ts';
 import { aLogLine, aTraceId } from '../builders/telemetry.ts';
 
@@ -129,6 +131,42 @@ describe('a retry arriving after its hour was compacted', () => {
     // Assess
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: String(FIRST_SEQ) }]);
     expect(store.objects.size).toBe(0);
+  });
+});
+
+describe('a retry arriving after its rollup minute was compacted', () => {
+  const measure: MeasureSpec = {
+    id: '00000000000000aa',
+    selector: { table: 'logs', matchers: [] },
+    by: [],
+    kind: 'count',
+  };
+  const arrivalMinute = Math.floor(ARRIVAL / 60_000);
+
+  async function counted(store: ObjectStore): Promise<number> {
+    const window = await readRollupWindow(store, { fromMinute: arrivalMinute - 5, toMinute: arrivalMinute + 1 });
+    return window.aggregate(measure.id, arrivalMinute - 5, arrivalMinute + 1).get('[]')?.n ?? 0;
+  }
+
+  it('counts every row once when the bisected second half arrives after the minute was compacted', async () => {
+    // Prepare: the whole batch counted, its minute compacted (hour 21 itself still open).
+    const store = memoryObjectStore();
+    const batch = aKinesisEvent(twentyLines(), { arrivalMs: ARRIVAL, firstSeq: FIRST_SEQ });
+    const withRules = (now: number) => ({ ...ingestDeps(store, now), measures: [measure] });
+    await ingest(batch.Records, withRules(ARRIVAL + 5000));
+    await compactRollupMinute(store, arrivalMinute, () => ARRIVAL + 120_000, { graceMs: 0 });
+    expect(await counted(store)).toBe(20);
+
+    // Act: both halves of the bisected retry, three minutes later.
+    await ingest(slice(batch, 0, 10).Records, withRules(ARRIVAL + 180_000));
+    await ingest(slice(batch, 10).Records, withRules(ARRIVAL + 181_000));
+
+    // Assess: the reader skips the second half; the compactor covers it without counting it again.
+    expect(await counted(store)).toBe(20);
+    await compactRollupMinute(store, arrivalMinute, () => ARRIVAL + 240_000, { graceMs: 0 });
+    await compactRollupMinute(store, arrivalMinute, () => ARRIVAL + 241_000, { graceMs: 0 });
+    expect(await counted(store)).toBe(20);
+    expect([...store.objects.keys()].filter((k) => k.startsWith('rollups/'))).toHaveLength(1);
   });
 });
 
