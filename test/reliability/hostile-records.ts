@@ -12,7 +12,7 @@ import { aLogLine, anOtlpTraceRequest, aSpanId, aTraceId } from '../builders/tel
 /** What must become of one generated record. */
 export type Expectation =
   /** Rows: one log row whose `body` is `good <id>`, or one span row whose span id is `spanId`. */
-  | { readonly kind: 'log'; readonly id: string; readonly body: string }
+  | { readonly kind: 'log'; readonly id: string; readonly body: string; readonly flag?: string }
   | { readonly kind: 'span'; readonly id: string; readonly spanId: string; readonly traceId: string }
   /** Quarantined whole with this reason. */
   | { readonly kind: 'quarantine'; readonly id: string; readonly reason: string };
@@ -32,7 +32,7 @@ export const HOSTILE_KINDS = {
   'garbage-zlib': 'corrupt_compression',
   'deep-nesting': 'too_deep',
   'deep-nesting-otlp': 'too_deep',
-  'invalid-utf8': 'invalid_utf8',
+  'invalid-utf8': 'row',
   'bad-kpl-checksum': 'invalid_kpl',
   'truncated-kpl': 'invalid_kpl',
   'mistyped-otlp': 'invalid_otlp',
@@ -46,9 +46,19 @@ export const HOSTILE_KINDS = {
   'far-future-iso': 'row',
   'ancient-number': 'row',
   'invalid-iso': 'row',
+  'skewed-future-number': 'row',
+  'skewed-past-iso': 'row',
   'wrong-length-log-ids': 'row',
 } as const;
 export type HostileKind = keyof typeof HOSTILE_KINDS;
+
+/** The `ingest_flags` entry a hostile record that becomes a row must carry. */
+export const HOSTILE_FLAGS: Partial<Record<HostileKind, string>> = {
+  'invalid-utf8': 'invalid_utf8',
+  'huge-attributes': 'truncated',
+  'skewed-future-number': 'time_clamped',
+  'skewed-past-iso': 'time_clamped',
+};
 
 const KPL_BAD_MD5 = readFileSync(new URL('../fixtures/kpl/bad-md5.bin', import.meta.url));
 const KPL_GOOD = readFileSync(new URL('../fixtures/kpl/json-lines.bin', import.meta.url));
@@ -111,7 +121,7 @@ export function hostileRecord(kind: HostileKind, id: string, nowMs: number): Buf
     case 'invalid-json':
       return Buffer.from(`{"msg":"hostile ${id}", "level": INFO}`);
     case 'huge-attributes':
-      return Buffer.from(line({ blob: 'x'.repeat(200_000), tags: Array.from({ length: 2_000 }, (_, i) => `t${i}`) }));
+      return Buffer.from(line({ blob: 'x'.repeat(70_000), tags: Array.from({ length: 500 }, (_, i) => `t${i}`) }));
     case 'proto-keys':
       return Buffer.from(
         `{"msg":"hostile ${id}","level":"INFO","__proto__":{"polluted":"yes"},"constructor":{"prototype":{"polluted":"yes"}}}`,
@@ -130,6 +140,12 @@ export function hostileRecord(kind: HostileKind, id: string, nowMs: number): Buf
       return Buffer.from(JSON.stringify({ msg: `hostile ${id}`, level: 'INFO', ts: -1e15 }));
     case 'invalid-iso':
       return Buffer.from(JSON.stringify({ msg: `hostile ${id}`, level: 'INFO', timestamp: '2026-13-45T99:99:99Z' }));
+    case 'skewed-future-number':
+      return Buffer.from(
+        JSON.stringify({ msg: `hostile ${id}`, level: 'INFO', timestamp: nowMs + 10 * 365 * 86_400_000 }),
+      );
+    case 'skewed-past-iso':
+      return Buffer.from(JSON.stringify({ msg: `hostile ${id}`, level: 'INFO', timestamp: '1990-01-01T00:00:00Z' }));
     case 'wrong-length-log-ids':
       return Buffer.from(
         JSON.stringify({ msg: `hostile ${id}`, level: 'INFO', trace_id: 'abc', span_id: '0123456789abcdef01' }),
@@ -145,6 +161,11 @@ export interface MixOptions {
   readonly nowMs: number;
   /** Ids are `<prefix>-<n>`, unique across runs that use different prefixes. */
   readonly prefix: string;
+}
+
+function flagOf(kind: HostileKind): { flag?: string } {
+  const flag = HOSTILE_FLAGS[kind];
+  return flag === undefined ? {} : { flag };
 }
 
 /** `good` good records and `hostile` hostile ones (kinds round-robin), shuffled by the seed. */
@@ -182,7 +203,10 @@ export function mixedRecords(options: MixOptions): GeneratedRecord[] {
       data: hostileRecord(kind, id, options.nowMs),
       partitionKey: id,
       label: `hostile ${kind} ${id}`,
-      expect: reason === 'row' ? { kind: 'log', id, body: `hostile ${id}` } : { kind: 'quarantine', id, reason },
+      expect:
+        reason === 'row'
+          ? { kind: 'log', id, body: `hostile ${id}`, ...flagOf(kind) }
+          : { kind: 'quarantine', id, reason },
     });
   }
   for (let i = out.length - 1; i > 0; i--) {
