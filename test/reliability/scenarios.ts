@@ -193,6 +193,10 @@ export interface DeliveryTally {
   /** `(transition, endpoint)` pairs with no terminal record, or an unreadable one. */
   readonly unaccounted: readonly string[];
   readonly passes: number;
+  /** `endpoint status` → count. */
+  readonly byEndpoint: Readonly<Record<string, number>>;
+  /** Distinct errors of failed passes (an S3 fault failing a whole pass). */
+  readonly passErrors: readonly string[];
 }
 
 /**
@@ -211,12 +215,14 @@ export async function notifyUntilSettled(
 ): Promise<DeliveryTally> {
   let passes = 0;
   let summary: NotifySummary | undefined;
+  const passErrors = new Set<string>();
   for (; passes < maxPasses; passes++) {
     try {
       summary = await notifyOnce(deps, passes === 0 ? { keys: outboxKeys } : {});
       if (summary.pending === 0 && passes > 0) break;
-    } catch {
+    } catch (error) {
       // An S3 fault failed the whole pass (as it fails the Lambda invocation): the next scheduled pass retries.
+      passErrors.add(error instanceof Error ? error.message.slice(0, 200) : String(error));
     }
     advance(5_000);
   }
@@ -224,16 +230,27 @@ export async function notifyUntilSettled(
   let dead = 0;
   let disabled = 0;
   const unaccounted: string[] = [];
+  const byEndpoint: Record<string, number> = {};
   for (const key of outboxKeys) {
     for (const endpoint of endpoints) {
       const body = await countFrom.get(deliveryKey(outboxStem(key), endpoint));
       const parsed = body ? DeliveryRecord.safeParse(JSON.parse(Buffer.from(body).toString('utf8'))) : undefined;
       const status = parsed?.success ? parsed.data.status : undefined;
+      byEndpoint[`${endpoint} ${status ?? 'none'}`] = (byEndpoint[`${endpoint} ${status ?? 'none'}`] ?? 0) + 1;
       if (status === 'delivered') delivered++;
       else if (status === 'dead') dead++;
       else if (status === 'disabled') disabled++;
       else unaccounted.push(`${outboxStem(key)} → ${endpoint}: ${status ?? 'no record'}`);
     }
   }
-  return { expected: outboxKeys.length * endpoints.length, delivered, dead, disabled, unaccounted, passes };
+  return {
+    expected: outboxKeys.length * endpoints.length,
+    delivered,
+    dead,
+    disabled,
+    unaccounted,
+    passes,
+    byEndpoint,
+    passErrors: [...passErrors],
+  };
 }
