@@ -10,7 +10,7 @@ import { staticSecretProvider } from '../../functions/notify/secrets.ts';
 import { type Sink, startSink } from '../../local/sinks.ts';
 import { parseNotifyConfig } from '../../schemas/notify-config.ts';
 import { aTransition, NOTIFY_T0, putOutbox } from '../builders/notify.ts';
-import { aLogLine } from '../builders/telemetry.ts';
+import { aLogLine, anOtlpTraceRequest } from '../builders/telemetry.ts';
 import { type GeneratedRecord, mixedRecords } from '../reliability/hostile-records.ts';
 import { reconcile, reconciliationFailures } from '../reliability/reconcile.ts';
 import {
@@ -134,6 +134,51 @@ describe('reliability on the local stack', () => {
     expect(compactionInjected).toBeGreaterThan(0);
     const result = await reconcile(chaos.stack.endpoints, records, { idPrefix: 'late-' });
     expect(reconciliationFailures(result)).toEqual([]);
+  });
+
+  it('keeps no secret in the quarantine and shows a re-sent span once (issue 11 items 3 and 4: other branches)', async () => {
+    // Prepare: invalid lines carrying an AWS key, a password and a Slack webhook; one span sent twice by its producer.
+    const chaos = await chaosStack();
+    const secrets = ['AKIAIOSFODNN7EXAMPLE', 'hunter2-very-secret', 'T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX'];
+    const bad: GeneratedRecord[] = Array.from({ length: 20 }, (_, i) => ({
+      data: Buffer.from(
+        `{"msg":"secret ${i}","aws_key":"${secrets[0]}","password":"${secrets[1]}","hook":"https://hooks.slack.com/services/${secrets[2]}", broken`,
+      ),
+      partitionKey: `sec-${i}`,
+      label: `secret-bearing invalid line ${i}`,
+      expect: { kind: 'quarantine', id: `sec-${i}`, reason: 'invalid_json' },
+    }));
+    const traceId = 'abcdef0123456789abcdef0123456789';
+    const span = Buffer.from(anOtlpTraceRequest('resent', [{ traceId, spanId: '0123456789abcdef', name: 'resent' }]));
+    const resent: GeneratedRecord = {
+      data: span,
+      partitionKey: 'resent',
+      label: 'a span re-sent by its producer',
+      expect: { kind: 'span', id: 'resent', spanId: '0123456789abcdef', traceId },
+    };
+    const before = chaos.stack.poller.stats().records;
+
+    // Act: push, then compact the hour as the scheduled compactor will.
+    await pushGenerated(chaos.stack, [...bad, resent, { ...resent, partitionKey: 'resent-again' }]);
+    await waitForProcessed(chaos.stack, before, bad.length + 2, 60_000);
+    await compactUntilDone(chaos.direct, Date.now() + 2 * 3_600_000);
+
+    // Assess
+    const kept: string[] = [];
+    for (const key of await chaos.direct.list('quarantine/')) {
+      const text = Buffer.from((await chaos.direct.get(key)) ?? []).toString('utf8');
+      for (const line of text.split('\n').filter(Boolean)) {
+        const entry = JSON.parse(line) as { data?: string; message?: string; partition_key?: string };
+        const raw = `${Buffer.from(entry.data ?? '', 'base64').toString('utf8')} ${entry.message ?? ''}`;
+        for (const secret of secrets)
+          if (raw.includes(secret)) kept.push(`${entry.partition_key}: ${secret.slice(0, 6)}…`);
+      }
+    }
+    expect(kept).toEqual([]);
+    expect(reconciliationFailures(await reconcile(chaos.stack.endpoints, bad, { idPrefix: 'sec-' }))).toEqual([]);
+    expect(reconciliationFailures(await reconcile(chaos.stack.endpoints, [resent], { idPrefix: 'resent' }))).toEqual(
+      [],
+    );
   });
 
   describe('notifications under receiver and S3 faults', () => {
