@@ -68,6 +68,10 @@ export const MANIFEST_COLUMNS: Readonly<Record<ManifestColumn, { readonly type: 
   outputs: { type: 'array<string>', comment: 'compacted object keys of this generation' },
   rows: { type: 'bigint', comment: 'rows in the outputs' },
   created_at: { type: 'string', comment: 'ISO time the manifest was written' },
+  source_ranges: {
+    type: 'array<struct<key:string,shard_id:string,first:string,last:string>>',
+    comment: 'stream records (shard, first..last sequence) each covered source holds; ingest drops re-deliveries',
+  },
 };
 
 /** Glue columns of a table, in the order of the column list (the Parquet writer uses the same list). */

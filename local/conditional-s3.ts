@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Agent, createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream/promises';
+import { setTimeout as delay } from 'node:timers/promises';
 
 /** Where the proxy forwards to, and where it listens. */
 export interface ConditionalS3ProxyOptions {
@@ -14,8 +15,53 @@ export interface ConditionalS3ProxyOptions {
 export interface ConditionalS3Proxy {
   /** The endpoint clients use instead of the upstream's, e.g. `http://127.0.0.1:53123`. */
   readonly endpoint: string;
+  /** The fault schedule (empty unless a test adds rules): what S3 does to us on a bad day. */
+  readonly faults: S3Faults;
   /** Stops listening, closes every open connection (both sides) and waits until the server is closed. */
   stop(): Promise<void>;
+}
+
+/**
+ * What an injected fault does to one request, as S3 (or the network to it) does on a bad day:
+ * - `internal-error`: 500 InternalError; `slow-down`: 503 SlowDown (S3's throttling answer; the SDK retries both);
+ * - `latency`: the request is served normally after `latencyMs`;
+ * - `hang`: the request is read and never answered (until the client gives up or the proxy stops);
+ * - `reset`: the connection is destroyed without an answer (the client sees ECONNRESET / socket hang up).
+ */
+export type S3FaultKind = 'internal-error' | 'slow-down' | 'latency' | 'hang' | 'reset';
+export const S3_FAULT_KINDS: readonly S3FaultKind[] = ['internal-error', 'slow-down', 'latency', 'hang', 'reset'];
+
+/** The S3 operations a rule can select: object reads, HEADs, writes (PUT/POST), deletes, and bucket listings. */
+export type S3Operation = 'get' | 'head' | 'put' | 'delete' | 'list';
+
+/** One entry of the fault schedule. A request meets the first rule that selects it and still has hits left. */
+export interface S3FaultRule {
+  readonly kind: S3FaultKind;
+  /** Operations it applies to (all when absent). */
+  readonly operations?: readonly S3Operation[];
+  /** Object keys (or, for a listing, the listed prefix) it applies to: those starting with this (all when absent). */
+  readonly keyPrefix?: string;
+  /** Of the requests it selects, only every `every`-th is hit (default 1: each). */
+  readonly every?: number;
+  /** Hits before the rule is spent (default: unlimited). */
+  readonly times?: number;
+  /** For `latency`: the added delay (default 200 ms). */
+  readonly latencyMs?: number;
+  /**
+   * For `internal-error` and `reset` of a write: the write reaches s3rver first and only the answer is lost — the
+   * ambiguous failure where the client cannot tell whether its write happened.
+   */
+  readonly afterWrite?: boolean;
+}
+
+/** The test-controlled fault schedule of one proxy. */
+export interface S3Faults {
+  /** Adds a rule; returns a function that removes it. */
+  add(rule: S3FaultRule): () => void;
+  /** Removes every rule (hangs in progress are not released: their clients time out or the proxy stops). */
+  clear(): void;
+  /** Faults injected so far, per kind. */
+  injected(): Readonly<Record<S3FaultKind, number>>;
 }
 
 const HOST = '127.0.0.1';
@@ -46,8 +92,9 @@ export async function startConditionalS3Proxy(options: ConditionalS3ProxyOptions
     agent: new Agent({ keepAlive: true }),
   };
   const acquire = keyedLock();
+  const faults = faultSchedule();
   const server = createServer((req, res) => {
-    handle(req, res, target, acquire).catch((error: unknown) => {
+    handle(req, res, target, acquire, faults).catch((error: unknown) => {
       // handle() answers every failure itself; this is the last resort for a bug, never a hung client.
       if (!res.headersSent) sendError(res, 500, 'InternalError', `proxy: ${errorMessage(error)}`);
       else res.destroy();
@@ -64,6 +111,7 @@ export async function startConditionalS3Proxy(options: ConditionalS3ProxyOptions
   let stopping: Promise<void> | undefined;
   return {
     endpoint: `http://${HOST}:${port}`,
+    faults,
     stop() {
       stopping ??= new Promise<void>((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));
@@ -96,10 +144,18 @@ async function handle(
   res: ServerResponse,
   upstream: Upstream,
   acquire: (key: string) => Promise<() => void>,
+  faults: FaultSchedule,
 ): Promise<void> {
+  const fault = faults.match(req);
+  let lose: LostAnswer | undefined;
+  if (fault) {
+    if (fault.afterWrite && (fault.kind === 'internal-error' || fault.kind === 'reset') && objectWrite(req)) {
+      lose = fault.kind; // served below as usual (lock, preconditions, write); only the answer is replaced
+    } else if (await injectFault(fault, req, res)) return;
+  }
   const write = objectWrite(req);
   if (!write) {
-    await forward(req, res, upstream);
+    await forward(req, res, upstream, lose);
     return;
   }
   const release = await acquire(write.lockKey);
@@ -108,14 +164,115 @@ async function handle(
       const failure = await checkPreconditions(req, write.path, upstream);
       if (failure) {
         req.resume(); // discard the body we will not store; keeps the connection usable
-        sendError(res, failure.status, failure.code, failure.message, failure.extra);
+        if (lose) answerLost(res, lose);
+        else sendError(res, failure.status, failure.code, failure.message, failure.extra);
         return;
       }
     }
-    await forward(req, res, upstream);
+    await forward(req, res, upstream, lose);
   } finally {
     release();
   }
+}
+
+interface FaultSchedule extends S3Faults {
+  /** The rule this request meets (its hit counted), if any. */
+  match(req: IncomingMessage): S3FaultRule | undefined;
+}
+
+interface ScheduledRule {
+  readonly rule: S3FaultRule;
+  seen: number;
+  hits: number;
+}
+
+function faultSchedule(): FaultSchedule {
+  const rules: ScheduledRule[] = [];
+  const counts: Record<S3FaultKind, number> = { 'internal-error': 0, 'slow-down': 0, latency: 0, hang: 0, reset: 0 };
+  return {
+    add(rule) {
+      const entry: ScheduledRule = { rule, seen: 0, hits: 0 };
+      rules.push(entry);
+      return () => {
+        const at = rules.indexOf(entry);
+        if (at !== -1) rules.splice(at, 1);
+      };
+    },
+    clear() {
+      rules.length = 0;
+    },
+    injected() {
+      return { ...counts };
+    },
+    match(req) {
+      if (rules.length === 0) return undefined;
+      const target = requestTarget(req);
+      if (target === undefined) return undefined;
+      for (const entry of rules) {
+        const { rule } = entry;
+        if (rule.operations && !rule.operations.includes(target.operation)) continue;
+        if (rule.keyPrefix !== undefined && !target.key.startsWith(rule.keyPrefix)) continue;
+        if (rule.times !== undefined && entry.hits >= rule.times) continue;
+        entry.seen++;
+        if (entry.seen % Math.max(1, rule.every ?? 1) !== 0) continue;
+        entry.hits++;
+        counts[rule.kind]++;
+        return rule;
+      }
+      return undefined;
+    },
+  };
+}
+
+/** The operation and object key (or listed prefix) of a path-style request; undefined for anything else. */
+function requestTarget(req: IncomingMessage): { operation: S3Operation; key: string } | undefined {
+  const url = req.url ?? '/';
+  const queryAt = url.indexOf('?');
+  const path = queryAt === -1 ? url : url.slice(0, queryAt);
+  const slash = path.indexOf('/', 1);
+  const key = slash === -1 ? '' : decodePath(path.slice(slash + 1));
+  switch (req.method) {
+    case 'GET':
+      if (key !== '') return { operation: 'get', key };
+      return {
+        operation: 'list',
+        key: new URLSearchParams(queryAt === -1 ? '' : url.slice(queryAt + 1)).get('prefix') ?? '',
+      };
+    case 'HEAD':
+      return { operation: 'head', key };
+    case 'PUT':
+    case 'POST':
+      return key === '' ? undefined : { operation: 'put', key };
+    case 'DELETE':
+      return key === '' ? undefined : { operation: 'delete', key };
+    default:
+      return undefined;
+  }
+}
+
+/** A fault that lets a write happen and then loses its answer. */
+type LostAnswer = 'internal-error' | 'reset';
+
+/**
+ * Applies `fault` to a request before it reaches the upstream. Resolves true when the request was answered (or
+ * dropped) here, false when it must still be served normally (after added latency).
+ */
+async function injectFault(fault: S3FaultRule, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+  if (fault.kind === 'latency') {
+    await delay(fault.latencyMs ?? 200);
+    return false;
+  }
+  req.resume(); // read the body we will not store
+  if (fault.kind === 'hang') return true; // answer nothing: the client's timeout (or the proxy's stop) ends it
+  if (fault.kind === 'slow-down') sendError(res, 503, 'SlowDown', 'Please reduce your request rate.');
+  else answerLost(res, fault.kind);
+  return true;
+}
+
+/** The answer the client gets instead of the real one: a 500, or a connection closed without an answer. */
+function answerLost(res: ServerResponse, kind: LostAnswer): void {
+  if (kind === 'reset') res.socket?.destroy();
+  else sendError(res, 500, 'InternalError', 'We encountered an internal error. Please try again.');
 }
 
 /**
@@ -252,10 +409,10 @@ function headEtag(path: string, upstream: Upstream): Promise<{ exists: boolean; 
 }
 
 /**
- * Streams `req` to the upstream and its answer back. Resolves once the answer has been passed on completely or the
+ * Streams `req` to the upstream and its answer back (or, with `lose`, replaces that answer by the fault). Resolves once the answer has been passed on completely or the
  * exchange failed (then the client gets a 502 or, when the answer had begun, a closed connection); never rejects.
  */
-function forward(req: IncomingMessage, res: ServerResponse, upstream: Upstream): Promise<void> {
+function forward(req: IncomingMessage, res: ServerResponse, upstream: Upstream, lose?: LostAnswer): Promise<void> {
   return new Promise<void>((resolve) => {
     let settled = false;
     const settle = () => {
@@ -273,6 +430,19 @@ function forward(req: IncomingMessage, res: ServerResponse, upstream: Upstream):
       agent: upstream.agent,
     });
     out.on('response', (answer) => {
+      if (lose) {
+        // The upstream applied the request; its answer is read and replaced by the fault.
+        answer.resume();
+        answer.on('end', () => {
+          answerLost(res, lose);
+          settle();
+        });
+        answer.on('error', () => {
+          answerLost(res, lose);
+          settle();
+        });
+        return;
+      }
       res.writeHead(answer.statusCode ?? 502, answer.statusMessage, endToEnd(answer.rawHeaders, RESPONSE_HOP_HEADERS));
       pipeline(answer, res).then(settle, () => {
         res.destroy();

@@ -20,6 +20,20 @@ import { z } from 'zod';
  * only M's outputs and the raw objects M does not cover. Superseded objects are deleted only after a grace period
  * (longer than any query) so a query that listed them can still read them.
  */
+/**
+ * The stream records one raw source object holds: every record of `shard_id` from `first` to `last` (sequence numbers,
+ * inclusive) was in the batch that wrote it. Ingest drops a re-delivered record a covered source already holds, so a
+ * Lambda retry that arrives after its hour was compacted (bisected to a new first record, or re-keyed) cannot add a
+ * second copy of its rows (decision D19).
+ */
+export const SourceRange = z.object({
+  key: z.string(),
+  shard_id: z.string(),
+  first: z.string().regex(/^\d+$/),
+  last: z.string().regex(/^\d+$/),
+});
+export type SourceRange = z.infer<typeof SourceRange>;
+
 export const CompactionManifest = z.object({
   version: z.literal(1),
   table: z.enum(['logs', 'spans', 'trace_index']),
@@ -34,6 +48,11 @@ export const CompactionManifest = z.object({
   rows: z.number().int().nonnegative(),
   /** ISO time the manifest was written. */
   created_at: z.string(),
+  /**
+   * The stream records each covered source holds (cumulative like `sources`; absent in manifests written before D19,
+   * and for sources whose records cannot be told, such as replay objects or objects without rows).
+   */
+  source_ranges: z.array(SourceRange).optional(),
 });
 export type CompactionManifest = z.infer<typeof CompactionManifest>;
 

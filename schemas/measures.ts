@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SourceRange } from './compaction.ts';
 
 /**
  * Measures: what ingest aggregates per minute so the evaluator never rescans raw data. Rules compile to measures
@@ -93,5 +94,9 @@ export const RollupObject = z.object({
   shards: z.record(z.string(), ShardMark).optional(),
   /** The allowed lateness (ms) its rows were assigned to minutes with; absent: the old 5-minute clamp (D15). */
   lateness_ms: z.number().int().nonnegative().optional(),
+  /** For per-batch objects: the stream records the batch held (its own key, shard, first..last sequence; D19). */
+  batch_range: SourceRange.optional(),
+  /** For compacted objects: the `batch_range` of every per-batch object merged into it. */
+  source_ranges: z.array(SourceRange).optional(),
 });
 export type RollupObject = z.infer<typeof RollupObject>;

@@ -1,4 +1,10 @@
-import { type CompactionManifest, isCompactedKey, isRewrittenInPlace, manifestKey } from '../../schemas/compaction.ts';
+import {
+  type CompactionManifest,
+  isCompactedKey,
+  isRewrittenInPlace,
+  manifestKey,
+  type SourceRange,
+} from '../../schemas/compaction.ts';
 import { StoreError } from '../core/errors.ts';
 import { mapLimit } from '../core/map-limit.ts';
 import { writeParquet } from '../ingest/parquet/parquet-writer.ts';
@@ -62,9 +68,18 @@ export async function compactHour(deps: CompactDeps, target: HourTable): Promise
 interface Input {
   readonly key: string;
   readonly bytes: number;
+  /** The stream records a raw source holds (undefined for compacted inputs and keys that name no batch). */
+  readonly range: SourceRange | undefined;
 }
 
-async function compactWith<R extends { readonly trace_id: string | null }>(
+/** What the compactor reads of a row besides its table's own columns. */
+type StreamRow = {
+  readonly trace_id: string | null;
+  readonly shard_id: string;
+  readonly sequence_number: string;
+};
+
+async function compactWith<R extends StreamRow>(
   rowsOf: TableRows<R>,
   deps: CompactDeps,
   target: HourTable,
@@ -94,6 +109,7 @@ async function compactWith<R extends { readonly trace_id: string | null }>(
     }
   }
   const newSources = inputs.map((i) => i.key);
+  const newRanges = inputs.flatMap((i) => (i.range === undefined ? [] : [i.range]));
 
   // G's outputs are merged in when everything fits one run; otherwise they are carried over as they are.
   const previousOutputs = current?.outputs ?? [];
@@ -136,6 +152,7 @@ async function compactWith<R extends { readonly trace_id: string | null }>(
     hour: target.hour,
     generation: next,
     sources: [...new Set([...(current?.sources ?? []), ...newSources])].sort(),
+    source_ranges: mergeRanges(current?.source_ranges ?? [], newRanges),
     outputs: [...carried, ...outputs],
     rows: rows.length + (merge ? 0 : (current?.rows ?? 0)),
     created_at: new Date(deps.clock()).toISOString(),
@@ -174,7 +191,7 @@ async function compactWith<R extends { readonly trace_id: string | null }>(
   };
 }
 
-async function readInput<R>(
+async function readInput<R extends StreamRow>(
   rowsOf: TableRows<R>,
   deps: CompactDeps,
   key: string,
@@ -183,7 +200,44 @@ async function readInput<R>(
   // A listed object that is gone was deleted by a cleanup of a newer generation: this run's view is stale.
   if (body === undefined)
     throw new StoreError(`${key} was listed but is gone; the next run starts from a fresh listing`);
-  return { input: { key, bytes: body.length }, rows: rowsOf.read(body, key) };
+  const rows = rowsOf.read(body, key);
+  return { input: { key, bytes: body.length, range: sourceRange(key, rows) }, rows };
+}
+
+const BATCH_STEM = /\/([^/]+)-(\d+)\.parquet$/;
+
+/**
+ * The stream records a raw batch object holds: its key names the shard and the batch's first sequence number
+ * (`<shard>-<firstSeq>.parquet`, D1), and every record from there to its highest row's sequence number was in the
+ * batch (a batch is a contiguous run of one shard). An object without rows still covers its first record. Keys that
+ * name no batch have no range.
+ */
+export function sourceRange(
+  key: string,
+  rows: readonly { readonly shard_id: string; readonly sequence_number: string }[],
+): SourceRange | undefined {
+  if (isCompactedKey(key) || isRewrittenInPlace(key)) return undefined;
+  const m = BATCH_STEM.exec(key);
+  if (m?.[1] === undefined || m[2] === undefined) return undefined;
+  const shard = m[1];
+  const first = BigInt(m[2]);
+  let last = first;
+  for (const row of rows) {
+    // Not one batch of one shard starting at the key's record (a hand-made object): claim nothing.
+    if (row.shard_id !== shard) return undefined;
+    const seq = BigInt(row.sequence_number);
+    if (seq < first) return undefined;
+    if (seq > last) last = seq;
+  }
+  return { key, shard_id: shard, first: m[2], last: last.toString() };
+}
+
+/** The ranges of the previous generation plus the new ones, one per source key, in key order. */
+function mergeRanges(previous: readonly SourceRange[], added: readonly SourceRange[]): SourceRange[] {
+  const byKey = new Map<string, SourceRange>();
+  for (const r of previous) byKey.set(r.key, r);
+  for (const r of added) byKey.set(r.key, r);
+  return [...byKey.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
 /**

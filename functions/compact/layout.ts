@@ -1,7 +1,14 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { COMPACTED_PREFIX, CompactionManifest, MANIFEST_PREFIX, manifestKey } from '../../schemas/compaction.ts';
-import { describeIssue, SkeinError } from '../core/errors.ts';
+import { COMPACTED_PREFIX, CompactionManifest } from '../../schemas/compaction.ts';
+import {
+  type HourPartition,
+  loadManifestState,
+  ManifestError,
+  type ManifestState,
+  manifestGeneration,
+  manifestPrefix as manifestPrefixOf,
+} from '../core/manifests.ts';
 import type { ObjectStore } from '../core/object-store.ts';
 
 /** The tables whose hours are compacted into `compacted-…` objects (the index is re-partitioned by bucket instead). */
@@ -9,11 +16,8 @@ export type DataTable = 'logs' | 'spans';
 export const DATA_TABLES: readonly DataTable[] = ['logs', 'spans'];
 export type ManifestTable = DataTable | 'trace_index';
 
-/** One hour partition of one table. */
-export interface HourPartition {
-  readonly dt: string;
-  readonly hour: string;
-}
+export type { HourPartition, ManifestState };
+export { ManifestError, manifestGeneration };
 
 /**
  * The manifest of a `trace_index` hour: the contract's fields plus the data generations the compacted index rows were
@@ -25,14 +29,6 @@ export const IndexManifest = CompactionManifest.extend({
 });
 export type IndexManifest = z.infer<typeof IndexManifest>;
 
-/** A manifest object holds something other than a manifest: someone wrote it by hand, or a bug did. */
-export class ManifestError extends SkeinError {
-  constructor(message: string) {
-    super('manifest_invalid', message);
-  }
-}
-
-const GENERATION_OF_MANIFEST = /\/gen-(\d+)\.json$/;
 const GENERATION_OF_COMPACTED = /\/compacted-g(\d+)-[0-9a-f]+-\d+\.parquet$/;
 const HOUR_OF_KEY = /\/dt=(\d{4}-\d{2}-\d{2})\/hour=(\d{2})\//;
 const HOUR_MS = 3_600_000;
@@ -44,13 +40,7 @@ export function partitionPrefix(table: ManifestTable, p: HourPartition): string 
 
 /** `tables/_manifests/<t>/dt=D/hour=H/`: the manifests of one hour partition. */
 export function manifestPrefix(table: ManifestTable, p: HourPartition): string {
-  return `${MANIFEST_PREFIX}${table}/dt=${p.dt}/hour=${p.hour}/`;
-}
-
-/** The generation a manifest key names (`…/gen-000007.json` → 7), or `undefined` for any other key. */
-export function manifestGeneration(key: string): number | undefined {
-  const m = GENERATION_OF_MANIFEST.exec(key);
-  return m?.[1] === undefined ? undefined : Number(m[1]);
+  return manifestPrefixOf(table, p);
 }
 
 /** The generation a compacted object key names (`…/compacted-g3-…-0000.parquet` → 3), or `undefined`. */
@@ -93,12 +83,6 @@ export function indexBucketObjectKey(bucket: string, dt: string): string {
   return `tables/trace_index/bucket=${bucket}/dt=${dt}/index.parquet`;
 }
 
-/** The manifests of one hour partition: every manifest key, and the parsed manifest of the highest generation. */
-export interface ManifestState<M extends CompactionManifest = CompactionManifest> {
-  readonly keys: readonly string[];
-  readonly current: M | undefined;
-}
-
 /**
  * Lists an hour's manifests and reads the one of the highest generation (the only one readers use).
  *
@@ -117,43 +101,13 @@ export async function loadIndexManifests(store: ObjectStore, p: HourPartition): 
   return loadWith(store, 'trace_index', p, IndexManifest);
 }
 
-async function loadWith<M extends CompactionManifest>(
+function loadWith<M extends CompactionManifest>(
   store: ObjectStore,
   table: ManifestTable,
   p: HourPartition,
   schema: z.ZodType<M>,
 ): Promise<ManifestState<M>> {
-  const keys = (await store.list(manifestPrefix(table, p))).filter((k) => manifestGeneration(k) !== undefined);
-  let top: string | undefined;
-  let topGeneration = 0;
-  for (const key of keys) {
-    const generation = manifestGeneration(key) ?? 0;
-    if (generation > topGeneration) {
-      top = key;
-      topGeneration = generation;
-    }
-  }
-  if (top === undefined) return { keys, current: undefined };
-  const body = await store.get(top);
-  if (body === undefined) throw new ManifestError(`manifest ${top} was listed but is gone; run the compactor again`);
-  let json: unknown;
-  try {
-    json = JSON.parse(Buffer.from(body).toString('utf8'));
-  } catch {
-    throw new ManifestError(`manifest ${top} is not JSON`);
-  }
-  const parsed = schema.safeParse(json);
-  if (!parsed.success) throw new ManifestError(`manifest ${top} is invalid: ${describeIssue(parsed.error)}`);
-  const m = parsed.data;
-  if (
-    m.table !== table ||
-    m.dt !== p.dt ||
-    m.hour !== p.hour ||
-    manifestKey(table, p.dt, p.hour, m.generation) !== top
-  ) {
-    throw new ManifestError(`manifest ${top} describes ${m.table} ${m.dt} ${m.hour} generation ${m.generation}`);
-  }
-  return { keys, current: m };
+  return loadManifestState(store, table, p, schema);
 }
 
 /** A manifest as the bytes written to the store (stable key order, one line). */

@@ -6,6 +6,11 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 export interface ClientTarget {
   readonly endpoint?: string | undefined;
   readonly region?: string | undefined;
+  /**
+   * Local endpoints only: give up on a request unanswered this long (the SDK then retries it). On AWS the Lambda
+   * timeout bounds a hung call; locally nothing does unless this is set.
+   */
+  readonly requestTimeoutMs?: number | undefined;
 }
 
 const LOCAL_REGION = 'us-east-1';
@@ -37,6 +42,11 @@ export function s3Client(target: ClientTarget = {}): S3Client {
     forcePathStyle: true,
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
-    requestHandler: new NodeHttpHandler(),
+    requestHandler: new NodeHttpHandler(
+      // Without throwOnRequestTimeout, @smithy/node-http-handler 4 only logs a warning when the time is up.
+      target.requestTimeoutMs !== undefined
+        ? { requestTimeout: target.requestTimeoutMs, throwOnRequestTimeout: true }
+        : {},
+    ),
   });
 }

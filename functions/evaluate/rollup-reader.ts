@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { SourceRange } from '../../schemas/compaction.ts';
 import { type Aggregate, RollupObject, type ShardMark } from '../../schemas/measures.ts';
 import type { Clock } from '../core/clock.ts';
 import { describeError, describeIssue, SkeinError, StoreError } from '../core/errors.ts';
@@ -247,9 +248,10 @@ export async function readRollupWindow(store: ObjectStore, query: RollupWindowQu
   /** measure id → objects read that were computed without it. */
   const missing = new Map<string, number>();
   const objects: RollupObject[] = [];
+  const alreadyMerged = coveredRanges(read.flatMap(({ compacted }) => compacted?.source_ranges ?? []));
   for (const { compacted, perBatch } of read) {
     if (compacted) objects.push(compacted);
-    for (const { rollup } of perBatch) objects.push(rollup);
+    for (const { rollup } of perBatch) if (!isWithin(rollup.batch_range, alreadyMerged)) objects.push(rollup);
   }
   const marks = new Map<string, ShardMark>();
   let latenessMs: number | undefined;
@@ -372,17 +374,22 @@ export async function compactRollupMinute(
     }
     const fetched = await fetchAll(store, fresh);
     const sources = latest ? [...latest.sources] : [];
+    const ranges = latest?.source_ranges ? [...latest.source_ranges] : [];
+    const alreadyMerged = coveredRanges(ranges);
     for (const { key, bytes } of fetched) {
       // Vanished since the listing: only a compaction that covered it deletes one, so the next call sees that.
       if (bytes === undefined) {
         return lostRace(minute, latestNumber);
       }
       const rollup = decodeRollup(bytes, key);
+      sources.push(key);
+      // A late retry of records a merged batch already counted (D19): covered, so deleted later, but not added again.
+      if (isWithin(rollup.batch_range, alreadyMerged)) continue;
+      if (rollup.batch_range) ranges.push(rollup.batch_range);
       mergeInto(merged, rollup, everything);
       keepMeta(rollup);
       const has = new Set(rollup.measures);
       measures = measures ? new Set([...measures].filter((id) => has.has(id))) : has;
-      sources.push(key);
     }
     const compacted: CompactedRollup = {
       version: 1,
@@ -392,6 +399,7 @@ export async function compactRollupMinute(
       writtenAtMs: clock(),
       ...(marks.size > 0 ? { shards: marksRecord(marks) } : {}),
       ...(latenessMs !== undefined ? { lateness_ms: latenessMs } : {}),
+      source_ranges: ranges.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)),
     };
     const key = `${prefix}compacted-g${next}.json`;
     const etag = await store.putIf(key, Buffer.from(JSON.stringify(compacted), 'utf8'), ROLLUP_CONTENT_TYPE, {
@@ -427,6 +435,33 @@ export async function compactRollupMinute(
     deleted: deleted.count,
     settled: deleted.remaining === 0,
   };
+}
+
+/** Per shard, the sequence ranges of per-batch objects merged into compacted generations. */
+type MergedRanges = ReadonlyMap<string, readonly { readonly first: bigint; readonly last: bigint }[]>;
+
+function coveredRanges(ranges: readonly SourceRange[]): MergedRanges {
+  const byShard = new Map<string, { first: bigint; last: bigint }[]>();
+  for (const r of ranges) {
+    const list = byShard.get(r.shard_id) ?? [];
+    list.push({ first: BigInt(r.first), last: BigInt(r.last) });
+    byShard.set(r.shard_id, list);
+  }
+  return byShard;
+}
+
+/**
+ * True when every record of a per-batch object was already counted by a batch merged into a compacted generation:
+ * a Lambda retry (bisected, or re-delivered) that arrived after its minute was compacted, under a key of its own. An
+ * object only partly inside (a re-delivery reaching past the merged batch) still counts: aggregates cannot be split
+ * (docs/reliability.md).
+ */
+function isWithin(range: SourceRange | undefined, merged: MergedRanges): boolean {
+  if (range === undefined) return false;
+  const first = BigInt(range.first);
+  const last = BigInt(range.last);
+  for (const r of merged.get(range.shard_id) ?? []) if (first >= r.first && last <= r.last) return true;
+  return false;
 }
 
 /** The result of a compaction that found another compactor ahead of it: nothing written or deleted here. */

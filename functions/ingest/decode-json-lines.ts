@@ -9,6 +9,7 @@ import {
 import { REDACTED } from '../core/redact.ts';
 import { DD_SPAN_ID_KEYS, DD_TRACE_ID_KEYS, REQUEST_ID_KEYS, SPAN_ID_KEYS, TRACE_ID_KEYS } from './correlation.ts';
 import type { DecodeFailure, DecodeOptions, DecodeSink, RecordContext, Redactor } from './decoded.ts';
+import { isStackOverflow, tooDeepMessage } from './nesting.ts';
 import { severityNumber, severityText } from './severity.ts';
 import { nanosToMillis, toEventNanos } from './timestamps.ts';
 
@@ -145,12 +146,19 @@ function decodeLine(
   if (!isPlainObject(parsed)) {
     return lineFailure('not_a_json_object', `line ${lineIndex + 1}: expected a JSON object`, line, lineIndex);
   }
-  sink.logs.push(toLogRow(parsed, lineIndex, ctx, redactor));
+  let row: LogRecord;
+  try {
+    row = toLogRow(parsed, lineIndex, ctx, redactor);
+  } catch (error) {
+    if (!isStackOverflow(error)) throw error;
+    return lineFailure('too_deep', `line ${lineIndex + 1}: ${tooDeepMessage('the line', line)}`, line, lineIndex);
+  }
+  sink.logs.push(row);
   return undefined;
 }
 
 function lineFailure(
-  reason: 'invalid_json' | 'not_a_json_object',
+  reason: 'invalid_json' | 'not_a_json_object' | 'too_deep',
   message: string,
   line: string,
   lineIndex: number,

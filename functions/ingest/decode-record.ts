@@ -6,6 +6,7 @@ import { decodeOtlpLogsJson, decodeOtlpTraces } from './decode-otlp-json.ts';
 import { decodeOtlpProto, looksLikeOtlpProto } from './decode-otlp-proto.ts';
 import type { DecodeFailure, DecodeOptions, DecodeSink, QuarantineReason, RecordContext } from './decoded.ts';
 import { decodeUtf8, flagRows } from './hygiene.ts';
+import { isStackOverflow, tooDeepMessage } from './nesting.ts';
 
 const DETECT = 'detect';
 const OPEN_BRACE = 0x7b;
@@ -57,7 +58,7 @@ export function decodeRecord(
   const textual = byte === OPEN_BRACE || byte === OPEN_BRACKET;
   const format = options.format ?? 'auto';
   if (format === 'otlp-proto' || (format === 'auto' && !textual && looksLikeOtlpProto(payload))) {
-    return decodeOtlpProto(payload, data, ctx, sink, options);
+    return withinStack(data, undefined, sink, () => decodeOtlpProto(payload, data, ctx, sink, options));
   }
   if (!textual) {
     return [fail('unknown_format', `starts with bytes ${hexPrefix(payload, first)}: no known format`, data)];
@@ -65,7 +66,7 @@ export function decodeRecord(
   const { text, invalid } = decodeUtf8(payload);
   const logsBefore = sink.logs.length;
   const spansBefore = sink.spans.length;
-  const failures = decodeText(data, text, first, ctx, sink, options);
+  const failures = withinStack(data, text, sink, () => decodeText(data, text, first, ctx, sink, options));
   if (invalid) {
     flagRows(sink.logs, logsBefore, 'invalid_utf8');
     flagRows(sink.spans, spansBefore, 'invalid_utf8');
@@ -99,6 +100,28 @@ function decodeText(
     }
   }
   return decodeJsonLines(data, text, ctx, sink, options);
+}
+
+/**
+ * Runs a decoder; when the record is nested deeper than the stack allows, drops the rows it appended and quarantines
+ * the record as `too_deep` (JSON lines catch it per line first, so this is the whole-record formats' case).
+ */
+function withinStack(
+  data: Uint8Array,
+  text: string | undefined,
+  sink: DecodeSink,
+  decode: () => DecodeFailure[],
+): DecodeFailure[] {
+  const logsBefore = sink.logs.length;
+  const spansBefore = sink.spans.length;
+  try {
+    return decode();
+  } catch (error) {
+    if (!isStackOverflow(error)) throw error;
+    sink.logs.length = logsBefore;
+    sink.spans.length = spansBefore;
+    return [fail('too_deep', tooDeepMessage('the record', text), data)];
+  }
 }
 
 function parseWhole(text: string): unknown {

@@ -29,6 +29,7 @@ export const QUARANTINE_REASONS = {
   unsupported_format: 'the format is recognised but not decoded yet',
   corrupt_compression: 'the gzip/zlib stream is corrupt or truncated',
   record_too_large: 'the record is larger than the configured maximum',
+  too_deep: 'the JSON (or protobuf) is nested deeper than the decoders follow (e.g. a 10,000-deep array)',
   decoder_error: 'the decoder failed unexpectedly (a bug: report it with the quarantined bytes)',
 } as const;
 export type QuarantineReason = keyof typeof QUARANTINE_REASONS;

@@ -9,6 +9,7 @@ import type { Logger } from '../core/logger.ts';
 import { emitIngestMetrics, type MetricWriter } from '../core/metrics.ts';
 import type { ObjectStore } from '../core/object-store.ts';
 import type { IngestConfig } from './config.ts';
+import { coveredRanges, uncoveredRecords } from './covered-records.ts';
 import { decodeRecord } from './decode-record.ts';
 import { type DecodeFailure, type DecodeOptions, newSink, type RecordContext } from './decoded.ts';
 import { finishRows } from './hygiene.ts';
@@ -93,17 +94,48 @@ export async function ingestBatch(event: KinesisStreamEvent, deps: IngestDeps): 
   });
 }
 
-/** The domain work of `ingestBatch`, returning its summary too (for tests and the benchmark). */
+/**
+ * The domain work of `ingestBatch`, returning its summary too (for tests and the benchmark).
+ *
+ * A batch whose hour may already be compacted (a Lambda retry or re-delivery arriving late) first drops the records a
+ * compacted source already holds (D19): the rows of a bisected half or a re-keyed retry would otherwise be written
+ * under a new key, visible next to the compacted copy. The batch's keys then derive from its first record left.
+ */
 export async function ingest(
-  records: readonly KinesisStreamRecord[],
+  delivered: readonly KinesisStreamRecord[],
   deps: IngestDeps,
 ): Promise<{ response: KinesisStreamBatchResponse; summary: BatchSummary }> {
   const started = deps.clock();
-  const first = records[0];
-  if (!first) {
-    const summary = emptySummary();
-    return { response: { batchItemFailures: [] }, summary };
+  const deliveredFirst = delivered[0];
+  if (!deliveredFirst) return { response: { batchItemFailures: [] }, summary: emptySummary() };
+  let records: readonly KinesisStreamRecord[] = delivered;
+  try {
+    const covered = await coveredRanges(deps.store, shardIdOf(deliveredFirst), delivered, started);
+    if (covered.ranges.length > 0) {
+      records = uncoveredRecords(delivered, covered.ranges);
+      if (records.length < delivered.length) {
+        deps.logger.info('records already in a compacted hour dropped', {
+          shard_id: shardIdOf(deliveredFirst),
+          first_sequence_number: deliveredFirst.kinesis.sequenceNumber,
+          dropped: delivered.length - records.length,
+          kept: records.length,
+        });
+      }
+    }
+  } catch (error) {
+    // Without the manifests we cannot tell what is already compacted: retry rather than risk duplicates.
+    deps.logger.error('reading the compaction manifests failed; Lambda will retry the batch', {
+      shard_id: shardIdOf(deliveredFirst),
+      first_sequence_number: deliveredFirst.kinesis.sequenceNumber,
+      error: describeError(error),
+    });
+    return {
+      response: { batchItemFailures: [{ itemIdentifier: deliveredFirst.kinesis.sequenceNumber }] },
+      summary: emptySummary(),
+    };
   }
+  const first = records[0];
+  if (!first) return { response: { batchItemFailures: [] }, summary: emptySummary() };
   const batch: BatchId = {
     shardId: shardIdOf(first),
     firstSequenceNumber: first.kinesis.sequenceNumber,
@@ -192,11 +224,19 @@ export async function ingest(
     let newest = batch.firstArrivalMs;
     for (const r of records) newest = Math.max(newest, arrivalMsOf(r));
     const last = records[records.length - 1] ?? first;
+    const key = rollupObjectKey(batch);
     const rollup = computeRollup(logs, spans, deps.measures, batch.firstArrivalMs, {
       latenessMs: deps.config.latenessMs,
       shard: { shardId: batch.shardId, mark: { arrival_ms: newest, sequence_number: last.kinesis.sequenceNumber } },
     });
-    writes.push({ key: rollupObjectKey(batch), body: encodeRollup(rollup), type: ROLLUP_CONTENT_TYPE });
+    // The records this batch held: a compacted minute that merged them lets readers skip a late bisected retry (D19).
+    rollup.batch_range = {
+      key,
+      shard_id: batch.shardId,
+      first: batch.firstSequenceNumber,
+      last: last.kinesis.sequenceNumber,
+    };
+    writes.push({ key, body: encodeRollup(rollup), type: ROLLUP_CONTENT_TYPE });
   }
   if (quarantine.length > 0) {
     writes.push({ key: quarantineObjectKey(batch), body: encodeQuarantine(quarantine), type: NDJSON });
