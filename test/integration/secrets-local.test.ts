@@ -1,6 +1,6 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { type KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
@@ -44,11 +44,18 @@ const RULES = `groups:
 `;
 
 /** Every file under `dir`, recursively, with its path. */
+/**
+ * The stream's own storage, as Kinesis keeps a producer's records (encrypted at rest, for the retention): what the
+ * producer sent, byte for byte, before Skein reads it — so not something Skein writes, and the one place not scanned.
+ */
+const STREAM_STORAGE = 'kinesis';
+
 async function filesUnder(dir: string): Promise<{ path: string; body: Buffer }[]> {
   const out: { path: string; body: Buffer }[] = [];
   for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
     if (!entry.isFile()) continue;
     const path = join(entry.parentPath, entry.name);
+    if (path.startsWith(join(dir, STREAM_STORAGE) + sep)) continue;
     out.push({ path, body: await readFile(path) });
   }
   return out;
