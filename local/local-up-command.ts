@@ -13,6 +13,7 @@ import { parseDuration } from '../schemas/notify-config.ts';
 import type { AlertingStatus, LocalAlerting, LocalSinks } from './alerting.ts';
 import type { RunningAlertmanager } from './alertmanager.ts';
 import { type CliIo, EXIT, parseCommandArgs, runGuarded, usageHint } from './cli/io.ts';
+import { DEFAULT_LOCAL_DIR, LOCAL_DIR_OPTIONS, localDir } from './cli/local-dir.ts';
 import { type DemoWorkload, type DemoWorkloadOptions, startDemoWorkload } from './demo-workload.ts';
 import type { Endpoints } from './endpoints.ts';
 import type { KinesisBatchHandler, Poller } from './poller.ts';
@@ -20,6 +21,7 @@ import { type ScheduledJob, scheduleJob } from './scheduler.ts';
 import { type LocalStack, startLocalStack } from './stack.ts';
 import { LOCK_FILE } from './state-lock.ts';
 import { describeExpired, describePending } from './stream-backlog.ts';
+import { LOG_FILE, localLogWriter, Terminal } from './terminal.ts';
 
 const REPO_ROOT = packageRoot(import.meta.url);
 /** The demo's alert rules and the local notifier configuration, found from the repository whatever the cwd. */
@@ -52,7 +54,7 @@ redacted, in <dir>/sinks/*.ndjson. The demo has an incident every 10 min (the fi
 60 % of requests fail, so the demo rules fire and resolve.
 
 Options:
-  --dir <dir>                   state folder (default .skein)
+  --dir <dir>                   state folder (default .skein); --local <dir> is the same
   --shards <n>                  shards of a new stream, 1-50 (default 2); an existing one keeps its own
   --no-demo                     do not run the demo workload (for tests and your own producers)
   --rules <path>                alert rule file or folder (default rules/demo); ingest rolls up what they need
@@ -163,6 +165,7 @@ export interface LocalUpDeps {
 
 const MAX_SHARDS = 50;
 const PROGRESS_INTERVAL_MS = 10_000;
+const TTY_PROGRESS_EVERY_MS = 2_000;
 const EVALUATE_EVERY_MS = 10_000;
 /** The local poller invokes within about a second (batching window 1 s), so 20 s is plenty; AWS uses 60 s. */
 /** Allowed lateness of the local stack: its poller delivers within ~1 s, so 15 s is ample (30 s on AWS). */
@@ -213,7 +216,7 @@ export const ingestHandler: HandlerFactory = async (endpoints, logger, tally, op
 export function runLocalUp(args: string[], io: CliIo, deps: LocalUpDeps): Promise<number> {
   return runGuarded(io, usageHint(LOCAL_UP_USAGE, 'skein local up'), async () => {
     const { values, positionals } = parseCommandArgs(args, {
-      dir: { type: 'string' },
+      ...LOCAL_DIR_OPTIONS,
       shards: { type: 'string' },
       'no-demo': { type: 'boolean' },
       rules: { type: 'string' },
@@ -227,7 +230,7 @@ export function runLocalUp(args: string[], io: CliIo, deps: LocalUpDeps): Promis
       return EXIT.ok;
     }
     if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
-    const dir = values.dir ?? '.skein';
+    const dir = localDir(values) ?? DEFAULT_LOCAL_DIR;
     if (dir.trim() === '') throw new UsageError('--dir needs a folder');
     const shards = parseShards(values.shards);
     const demo = !values['no-demo'];
@@ -244,7 +247,11 @@ export function runLocalUp(args: string[], io: CliIo, deps: LocalUpDeps): Promis
       ? await loadAlertingInput(values.rules ?? DEFAULT_RULES, values['notify-config'] ?? DEFAULT_NOTIFY_CONFIG)
       : undefined;
 
-    const log = createLogger({ service: 'skein-local', write: (line) => io.stderr.write(`${line}\n`) });
+    const interval = deps.progressIntervalMs ?? PROGRESS_INTERVAL_MS;
+    // People read the terminal (short lines, one progress line); the JSON logs go to a file in the state folder.
+    const terminal = new Terminal(io.stdout, io.stderr, interval);
+    const logFile = localLogWriter(dir, terminal);
+    const log = createLogger({ service: 'skein-local', write: logFile.write });
     const signals = deps.signal ? undefined : processSignals();
     const stopSignal = deps.signal ?? (signals as ProcessSignals).signal;
     let stack: LocalStack | undefined;
@@ -304,8 +311,8 @@ export function runLocalUp(args: string[], io: CliIo, deps: LocalUpDeps): Promis
       if (caughtUpPending > 0)
         stack.caughtUp.then(
           () =>
-            io.stdout.write(
-              `Caught up: the ${describeCount(caughtUpPending)} left in the stream by the last run are ingested\n`,
+            terminal.line(
+              `Caught up: the ${describeCount(caughtUpPending)} left in the stream by the last run are ingested`,
             ),
           () => undefined,
         );
@@ -382,7 +389,6 @@ export function runLocalUp(args: string[], io: CliIo, deps: LocalUpDeps): Promis
         alerting: alertingOn,
         alertmanager: alerting?.alertmanager?.url ?? null,
       });
-      const interval = deps.progressIntervalMs ?? PROGRESS_INTERVAL_MS;
       io.stdout.write(
         readyText({
           dir,
@@ -404,17 +410,18 @@ export function runLocalUp(args: string[], io: CliIo, deps: LocalUpDeps): Promis
       const runningAlerting = alerting;
       progress = scheduleJob({
         name: 'progress',
-        everyMs: interval,
+        // A terminal's line is redrawn every 2 s; a pipe gets a plain line every `interval` (Terminal throttles it).
+        everyMs: Math.min(interval, TTY_PROGRESS_EVERY_MS),
         runAtStart: false,
         logger: log,
         job: async () => {
           const p = running.poller.stats();
           const d = workload?.stats();
           const status = runningAlerting ? await runningAlerting.status().catch(() => undefined) : undefined;
-          io.stdout.write(
-            `[${formatUptime(Date.now() - started)}] ${d ? `pushed ${d.records} records (${d.requests} requests), ` : ''}` +
-              `ingested ${p.records} records in ${p.batches} batches, ${p.retries} retries, ${p.discardedRecords} records failed, iterator age ${p.iteratorAgeMs} ms; ${tally.describe()}\n` +
-              `    ${runningAlerting ? `${alertingProgress(status)}; ` : ''}${lastCompaction.describe(Date.now())}\n`,
+          terminal.progress(
+            `[${formatUptime(Date.now() - started)}] ${d ? `pushed ${d.records}, ` : ''}` +
+              `ingested ${p.records} records in ${p.batches} batches (${p.retries} retries, ${p.discardedRecords} failed, lag ${p.iteratorAgeMs} ms); ${tally.describe()}; ` +
+              `${runningAlerting ? `${alertingProgress(status)}; ` : ''}${lastCompaction.describe(Date.now())}`,
           );
         },
       });
@@ -424,6 +431,7 @@ export function runLocalUp(args: string[], io: CliIo, deps: LocalUpDeps): Promis
         stopSignal.addEventListener('abort', () => resolve(), { once: true });
       });
       log.info('stopping local stack');
+      terminal.done();
       const stopped = await stopAll();
       const p = stack.poller.stats();
       const pending = stopped?.backlog
@@ -687,7 +695,7 @@ function readyText(info: ReadyInfo): string {
     `  npx skein quarantine ls --local ${shown}`,
     ...(alerting ? [`  npx skein alerts --local ${shown}`, `  npx skein outbox ls --local ${shown}`] : []),
     '',
-    `Progress every ${Math.round(info.progressMs / 1000)} s; Ctrl+C stops.`,
+    `JSON logs in ${join(shown, LOG_FILE)}. Progress below (every ${Math.round(info.progressMs / 1000)} s when not a terminal); Ctrl+C stops.`,
     '',
   ];
   return lines.join('\n');

@@ -3,6 +3,7 @@ import type { ClientTarget } from '../../functions/core/aws-clients.ts';
 import { describeError, SkeinError, UsageError } from '../../functions/core/errors.ts';
 import { readEndpoints } from '../endpoints.ts';
 import { type CliIo, EXIT, parseCommandArgs, runGuarded, usageHint } from './io.ts';
+import { LOCAL_DIR_OPTIONS, localDir } from './local-dir.ts';
 import {
   checkRecords,
   KINESIS_LIMITS,
@@ -15,13 +16,13 @@ import {
 import { readRecords } from './read-records.ts';
 import { RecordRanges } from './record-ranges.ts';
 
-export const PUSH_USAGE = `Usage: skein push (--local <dir> | --stream <name> [--region <region>]) [--lines] [--partition-key <key>] [--skip <records>] <file…>
+export const PUSH_USAGE = `Usage: skein push [--local <dir> | --stream <name> [--region <region>]] [--lines] [--partition-key <key>] [--skip <records>] <file…>
 
 Sends each file as one Kinesis record (its raw bytes), or with --lines each non-empty line as one record.
 "-" reads stdin (read completely before anything is sent).
 
 Options:
-  --local <dir>          push to the local stack running in <dir> (reads <dir>/endpoints.json)
+  --local <dir>          push to the local stack in <dir> (default .skein; reads <dir>/endpoints.json); --dir is the same
   --stream <name>        push to a Kinesis stream on AWS (credentials from the usual AWS environment)
   --region <region>      AWS region for --stream (default: AWS_REGION or your AWS profile)
   --lines                one record per non-empty line; a JSON line's trace_id/traceId is its partition key
@@ -56,7 +57,7 @@ export interface PushCommandDeps {
 export function pushCommand(args: string[], io: CliIo, deps: PushCommandDeps = {}): Promise<number> {
   return runGuarded(io, usageHint(PUSH_USAGE, 'skein push'), async () => {
     const { values, positionals } = parseCommandArgs(args, {
-      local: { type: 'string' },
+      ...LOCAL_DIR_OPTIONS,
       stream: { type: 'string' },
       region: { type: 'string' },
       lines: { type: 'boolean' },
@@ -67,10 +68,7 @@ export function pushCommand(args: string[], io: CliIo, deps: PushCommandDeps = {
       io.stdout.write(PUSH_USAGE);
       return EXIT.ok;
     }
-    if (values.local !== undefined && values.stream !== undefined)
-      throw new UsageError('give either --local <dir> or --stream <name>, not both');
-    if (values.local === undefined && values.stream === undefined)
-      throw new UsageError('say where to push: --local <dir> or --stream <name>');
+    const local = localDir(values, { flag: '--stream <name>', value: values.stream });
     if (values.region !== undefined && values.stream === undefined)
       throw new UsageError('--region applies to --stream only');
     const key = values['partition-key'];
@@ -99,7 +97,7 @@ export function pushCommand(args: string[], io: CliIo, deps: PushCommandDeps = {
       return EXIT.failure;
     }
 
-    const target = await resolveTarget(values.local, values.stream, values.region, deps.putRecords);
+    const target = await resolveTarget(local, values.stream, values.region, deps.putRecords);
     const now = deps.now ?? Date.now;
     const started = now();
     let lastShown = started;

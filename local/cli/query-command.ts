@@ -8,8 +8,9 @@ import { formatTable } from '../query/table-format.ts';
 import { parseTimeRange } from '../query/time-range.ts';
 import { formatTimeline } from '../query/timeline.ts';
 import { type CliIo, EXIT, parseCommandArgs, runGuarded, usageHint } from './io.ts';
+import { LOCAL_DIR_OPTIONS, localDir } from './local-dir.ts';
 
-export const QUERY_USAGE = `Usage: skein query trace <id> (--dir <dir> | --athena --workgroup <wg>) [--since <time>] [--until <time>]
+export const QUERY_USAGE = `Usage: skein query trace <id> [--local <dir> | --athena --workgroup <wg>] [--since <time>] [--until <time>]
                          [--format timeline|ndjson|table | --json] [--stats]
        skein query request <id> (same options)
        skein query search '<filter>' (see skein query search --help)
@@ -21,8 +22,8 @@ Finds every span and log line of a trace, or of a request, and prints them as a 
                   of the traces those rows belong to, i.e. the whole request across all services it touched
 
 Where:
-  --dir <dir>     query the local stack in <dir> (DuckDB over its Parquet files; reads <dir>/endpoints.json);
-                  --local <dir> is the same
+  --local <dir>   query the local stack in <dir> (default .skein; DuckDB over its Parquet files; reads
+                  <dir>/endpoints.json); --dir <dir> is the same
   --athena        query Athena (needs AWS credentials in the environment)
   --workgroup <wg>  the Athena workgroup (with --athena)
   --database <db>   the Glue database (with --athena; default skein)
@@ -48,8 +49,8 @@ stderr says what was read: objects opened, bytes read, row groups read of those 
 (with --json: the same as {"stats": …}).
 
 Examples:
-  skein query trace 4bf92f3577b34da6a3ce929d0e0e4736 --dir .skein
-  skein query request 6f1c2e0a-9b7d-4c1e-8f3a-2d5b7e9c1a40 --dir .skein --since 2h --format ndjson | jq .body
+  skein query trace 4bf92f3577b34da6a3ce929d0e0e4736 --local .skein
+  skein query request 6f1c2e0a-9b7d-4c1e-8f3a-2d5b7e9c1a40 --local .skein --since 2h --format ndjson | jq .body
   skein query trace 4bf92f3577b34da6a3ce929d0e0e4736 --athena --workgroup skein
 `;
 
@@ -73,8 +74,7 @@ export async function queryCommand(args: string[], io: CliIo, deps: QueryCommand
   }
   return runGuarded(io, usageHint(QUERY_USAGE, 'skein query'), async () => {
     const { values, positionals } = parseCommandArgs(args, {
-      dir: { type: 'string' },
-      local: { type: 'string' },
+      ...LOCAL_DIR_OPTIONS,
       athena: { type: 'boolean' },
       workgroup: { type: 'string' },
       database: { type: 'string' },
@@ -103,13 +103,10 @@ export async function queryCommand(args: string[], io: CliIo, deps: QueryCommand
       );
     if (id === undefined) throw new UsageError(`${BAD_ID[by]} (got '${printable(raw)}')`);
     const format = parseFormat(values.format, values.json === true);
-    if (values.dir !== undefined && values.local !== undefined && values.dir !== values.local)
-      throw new UsageError('give the local stack folder once: --dir <dir> (or --local <dir>)');
-    const dir = values.dir ?? values.local;
+    const dir = localDir(values, { flag: '--athena', value: values.athena ? 'athena' : undefined });
     const range = parseTimeRange(values.since, values.until, (deps.now ?? Date.now)());
 
     if (values.athena) {
-      if (dir !== undefined) throw new UsageError('give either --dir <dir> or --athena, not both');
       if (values.workgroup === undefined) throw new UsageError('--athena needs --workgroup <wg>');
       if (format === 'table')
         throw new UsageError('--format table is not available with --athena yet: use timeline or ndjson');
@@ -131,8 +128,7 @@ export async function queryCommand(args: string[], io: CliIo, deps: QueryCommand
     }
     for (const flag of ['workgroup', 'database', 'region'] as const)
       if (values[flag] !== undefined) throw new UsageError(`--${flag} goes with --athena`);
-    if (dir === undefined)
-      throw new UsageError('--dir <dir> (the folder of skein local up) or --athena --workgroup <wg> is required');
+    if (dir === undefined) throw new UsageError('--athena needs --workgroup <wg>');
 
     const endpoints = await readEndpoints(dir);
     const progress = progressLine(io);

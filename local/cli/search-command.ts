@@ -6,8 +6,9 @@ import { formatSearchTable, toJsonTrace } from '../query/search/search-format.ts
 import { formatSearchError, parseSearch } from '../query/search/traceql.ts';
 import { parseTimeRange } from '../query/time-range.ts';
 import { type CliIo, EXIT, parseCommandArgs, runGuarded, usageHint } from './io.ts';
+import { LOCAL_DIR_OPTIONS, localDir } from './local-dir.ts';
 
-export const SEARCH_USAGE = `Usage: skein query search '<filter>' (--dir <dir> | --athena --workgroup <wg>) [--since <time>] [--until <time>]
+export const SEARCH_USAGE = `Usage: skein query search '<filter>' [--local <dir> | --athena --workgroup <wg>] [--since <time>] [--until <time>]
                                 [--limit <n>] [--json] [--stats]
 
 Finds traces by what they did, in the TraceQL subset Grafana Tempo users type (docs/search.md), newest first.
@@ -23,7 +24,7 @@ span.<key>, resource.<key>, .<key>; operators = != > >= < <= =~ !~; && and || in
 Pipelines, aggregates, structural operators (>> > ~ …), select() and arithmetic are refused with the column.
 
 Where:
-  --dir <dir>     search the local stack in <dir> (--local <dir> is the same)
+  --local <dir>   search the local stack in <dir> (default .skein); --dir <dir> is the same
   --athena        search with Athena (needs AWS credentials); --workgroup <wg>, --database <db>, --region <r>
 
 What:
@@ -41,8 +42,8 @@ not rule out, from the objects it names for them, newest first until --limit tra
 says what was read.
 
 Examples:
-  skein query search '{ resource.service.name = "orders" && status = error }' --dir .skein --since 15m
-  skein query search '{ span.http.status_code >= 500 && duration > 1s }' --dir .skein --since 2h --json
+  skein query search '{ resource.service.name = "orders" && status = error }' --local .skein --since 15m
+  skein query search '{ span.http.status_code >= 500 && duration > 1s }' --local .skein --since 2h --json
 `;
 
 const DEFAULT_SINCE = '1h';
@@ -57,8 +58,7 @@ export interface SearchCommandDeps {
 export function searchCommand(args: string[], io: CliIo, deps: SearchCommandDeps = {}): Promise<number> {
   return runGuarded(io, usageHint(SEARCH_USAGE, 'skein query search'), async () => {
     const { values, positionals } = parseCommandArgs(args, {
-      dir: { type: 'string' },
-      local: { type: 'string' },
+      ...LOCAL_DIR_OPTIONS,
       athena: { type: 'boolean' },
       workgroup: { type: 'string' },
       database: { type: 'string' },
@@ -88,13 +88,10 @@ export function searchCommand(args: string[], io: CliIo, deps: SearchCommandDeps
     const now = (deps.now ?? Date.now)();
     const range = parseTimeRange(values.since ?? DEFAULT_SINCE, values.until, now);
     const bounded = { since: range.since, until: range.until ?? now };
-    if (values.dir !== undefined && values.local !== undefined && values.dir !== values.local)
-      throw new UsageError('give the local stack folder once: --dir <dir> (or --local <dir>)');
-    const dir = values.dir ?? values.local;
+    const dir = localDir(values, { flag: '--athena', value: values.athena ? 'athena' : undefined });
     const json = values.json === true;
 
     if (values.athena) {
-      if (dir !== undefined) throw new UsageError('give either --dir <dir> or --athena, not both');
       if (values.workgroup === undefined) throw new UsageError('--athena needs --workgroup <wg>');
       const athena = await import('../query/search/athena-search.ts');
       return athena.athenaSearchCommand(
@@ -113,8 +110,7 @@ export function searchCommand(args: string[], io: CliIo, deps: SearchCommandDeps
     }
     for (const flag of ['workgroup', 'database', 'region'] as const)
       if (values[flag] !== undefined) throw new UsageError(`--${flag} goes with --athena`);
-    if (dir === undefined)
-      throw new UsageError('--dir <dir> (the folder of skein local up) or --athena --workgroup <wg> is required');
+    if (dir === undefined) throw new UsageError('--athena needs --workgroup <wg>');
 
     const endpoints = await readEndpoints(dir);
     const progress = progressLine(io);

@@ -7,8 +7,9 @@ import type { CheckResult, ScanBound } from '../smoke/checks.ts';
 import type { SmokeTarget } from '../smoke/target.ts';
 import { type CostInput, recentLookupBytes } from './cost-model.ts';
 import { type CliIo, EXIT, parseCommandArgs, runGuarded, usageHint } from './io.ts';
+import { LOCAL_DIR_OPTIONS, localDir } from './local-dir.ts';
 
-export const SMOKE_USAGE = `Usage: skein smoke (--stack <name> [--region <region>] | --local <dir>) [--notify] [--wait <duration>]
+export const SMOKE_USAGE = `Usage: skein smoke [--local <dir> | --stack <name> [--region <region>]] [--notify] [--wait <duration>]
                    [--rate <records/s>] [--size <bytes>] [--retention <days>]
 
 Checks a running Skein end to end, one line per check with its time, and exits 1 if any check fails:
@@ -26,7 +27,7 @@ The probe rows stay behind, marked skein.smoke=true; the last line says how to l
 Options:
   --stack <name>       a deployed stack: reads its CloudFormation outputs (AWS credentials from the environment)
   --region <region>    AWS region of the stack (default: AWS_REGION or your AWS profile)
-  --local <dir>        the local stack running in <dir> (reads <dir>/endpoints.json)
+  --local <dir>        the local stack in <dir> (default .skein; reads <dir>/endpoints.json); --dir is the same
   --notify             also send the test notification
   --wait <duration>    how long to wait for the probes and for each notification (default 3m on AWS, 60s locally)
   --rate <records/s>   the traffic the bytes-scanned bound is computed for (default 1000, as docs/cost.md)
@@ -67,7 +68,7 @@ export function smokeCommand(args: string[], io: CliIo, deps: SmokeCommandDeps =
     const { values, positionals } = parseCommandArgs(args, {
       stack: { type: 'string' },
       region: { type: 'string' },
-      local: { type: 'string' },
+      ...LOCAL_DIR_OPTIONS,
       notify: { type: 'boolean' },
       wait: { type: 'string' },
       rate: { type: 'string' },
@@ -79,12 +80,8 @@ export function smokeCommand(args: string[], io: CliIo, deps: SmokeCommandDeps =
       return EXIT.ok;
     }
     if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
-    if (values.stack !== undefined && values.local !== undefined)
-      throw new UsageError('give either --stack <name> or --local <dir>, not both');
-    if (values.stack === undefined && values.local === undefined)
-      throw new UsageError('say what to check: --stack <name> or --local <dir>');
+    const local = localDir(values, { flag: '--stack <name>', value: values.stack });
     if (values.stack !== undefined && values.stack.trim() === '') throw new UsageError('--stack needs a stack name');
-    if (values.local !== undefined && values.local.trim() === '') throw new UsageError('--local needs a folder');
     if (values.region !== undefined && values.stack === undefined)
       throw new UsageError('--region applies to --stack only');
     let waitMs: number | undefined;
@@ -105,7 +102,7 @@ export function smokeCommand(args: string[], io: CliIo, deps: SmokeCommandDeps =
     };
 
     const now = deps.now ?? Date.now;
-    const target = await openTarget(values.stack, values.region, values.local, deps, now);
+    const target = await openTarget(values.stack, values.region, local, deps, now);
     const redactor = createRedactor();
     const say = (line: string) => io.stdout.write(`${redactor.redactText(line)}\n`);
     const started = now();

@@ -577,7 +577,7 @@ describe('skein push', () => {
   });
 
   it.each([
-    [['--lines', 'a.log'], /say where to push/],
+    [['--local', 'a', '--dir', 'b', 'a.log'], /give the local stack folder once/],
     [['--local', '.', '--stream', 's', 'a.log'], /either --local <dir> or --stream <name>/],
     [['--local', '.', '--region', 'eu-west-1', 'a.log'], /--region applies to --stream only/],
     [['--stream', 's'], /no input files/],

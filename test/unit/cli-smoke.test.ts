@@ -9,7 +9,7 @@ describe('skein smoke: arguments', () => {
   it('prints its usage for --help, and is listed in the CLI usage', async () => {
     const io = captureIo();
     expect(await runSkein(['smoke', '--help'], io)).toBe(0);
-    expect(io.out()).toContain('Usage: skein smoke (--stack <name> [--region <region>] | --local <dir>)');
+    expect(io.out()).toContain('Usage: skein smoke [--local <dir> | --stack <name> [--region <region>]]');
 
     const top = captureIo();
     expect(await runSkein(['--help'], top)).toBe(0);
@@ -17,8 +17,8 @@ describe('skein smoke: arguments', () => {
   });
 
   it.each([
-    [[], 'say what to check: --stack <name> or --local <dir>'],
-    [['--stack', 'Skein', '--local', '.skein'], 'give either --stack <name> or --local <dir>, not both'],
+    [['--local', 'a', '--dir', 'b'], 'give the local stack folder once: --local <dir> (or --dir <dir>)'],
+    [['--stack', 'Skein', '--local', '.skein'], 'give either --local <dir> or --stack <name>, not both'],
     [['--local', '.skein', '--region', 'eu-west-1'], '--region applies to --stack only'],
     [['--stack', 'Skein', '--wait', 'soon'], "--wait must be a duration such as 90s or 3m (at least 1s), got 'soon'"],
     [['--stack', 'Skein', '--rate', 'fast'], "--rate must be a positive number, got 'fast'"],

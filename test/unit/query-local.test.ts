@@ -383,13 +383,13 @@ describe('local query', () => {
       [['trace', TRACE_A, '--athena'], /^skein: --athena needs --workgroup <wg>/],
       [
         ['trace', TRACE_A, '--athena', '--workgroup', 'wg', '--local', '.'],
-        /^skein: give either --dir <dir> or --athena/,
+        /^skein: give either --local <dir> or --athena, not both/,
       ],
       [['trace', TRACE_A, '--athena', '--workgroup', 'wg', '--format', 'table'], /^skein: --format table is not/],
       [['trace', TRACE_A, '--local', '.', '--workgroup', 'wg'], /^skein: --workgroup goes with --athena/],
       [['trace', TRACE_A, '--dir', '.', '--format', 'csv'], /^skein: unknown --format 'csv'/],
       [['trace', TRACE_A, '--dir', '.', '--json', '--format', 'table'], /^skein: --json is --format ndjson/],
-      [['trace', TRACE_A], /^skein: --dir <dir> \(the folder of skein local up\) or --athena/],
+      [['trace', TRACE_A], /^skein: no local stack at \.skein: /],
       [
         ['trace', TRACE_A, '--local', '.', '--since', 'yesterday'],
         /^skein: --since yesterday: expected an ISO 8601 time/,
