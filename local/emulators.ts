@@ -1,8 +1,9 @@
-import { mkdir, readdir } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, rename, writeFile } from 'node:fs/promises';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
   CreateStreamCommand,
   DescribeStreamSummaryCommand,
@@ -255,7 +256,7 @@ const PATCHED = Symbol.for('skein.local.s3rverPatched');
 type PatchedGlobal = typeof globalThis & { [PATCHED]?: true };
 
 /**
- * Loads s3rver 3.7.1 with two fixes, once per process.
+ * Loads s3rver 3.7.1 with three fixes, once per process.
  *
  * 1. Continuation tokens. s3rver encrypts `NextContinuationToken` with single DES (`createCipheriv('des', …)`,
  *    lib/controllers/bucket.js). Node 20 ships OpenSSL 3, where DES lives in the legacy provider, so every truncated
@@ -272,13 +273,17 @@ type PatchedGlobal = typeof globalThis & { [PATCHED]?: true };
  *    under the prefix, sorts them, then applies start-after, delimiter and max-keys as S3 does, except that only
  *    objects count towards max-keys (s3rver derives the continuation token from the last object of a page, so a
  *    page ending in a common prefix would repeat or crash).
+ * 3. Overwrites in place. s3rver writes an object's file where readers find it (and for a body in memory answers before
+ *    the bytes are flushed), so DuckDB reading the files while ingest rewrites a retried batch's object can meet a
+ *    torn Parquet file ("too small to be a Parquet file"). We write to a temporary file and rename it over the
+ *    object, which is atomic on one filesystem, as S3's PUT is.
  */
 function loadS3rver(): S3rverClass {
   const g = globalThis as PatchedGlobal;
   const controller = require.resolve('s3rver/lib/controllers/bucket.js');
   if (g[PATCHED] || desWorks()) {
     const S3rver: S3rverClass = require('s3rver');
-    patchListObjects();
+    patchFilesystemStore();
     return S3rver;
   }
   if (require.cache[controller]) {
@@ -296,7 +301,7 @@ function loadS3rver(): S3rverClass {
   try {
     const S3rver: S3rverClass = require('s3rver');
     g[PATCHED] = true;
-    patchListObjects();
+    patchFilesystemStore();
     return S3rver;
   } finally {
     moduleInternals._load = originalLoad;
@@ -342,16 +347,25 @@ interface ListOptions {
 interface FilesystemStoreLike {
   getBucketPath(bucket: string): string;
   getMetadata(bucket: string, key: string): Promise<Record<string, unknown>>;
+  getResourcePath(bucket: string, key: string, resource: string): string;
+  putMetadata(bucket: string, key: string, metadata: Record<string, unknown>, md5: string): Promise<void>;
 }
 interface FilesystemStoreClass {
   prototype: FilesystemStoreLike & {
     listObjects(this: FilesystemStoreLike, bucket: string, options: ListOptions): Promise<unknown>;
+    putObject(this: FilesystemStoreLike, object: StoredObject): Promise<{ size: number; md5: string }>;
     [PATCHED]?: true;
   };
 }
+interface StoredObject {
+  readonly bucket: string;
+  readonly key: string;
+  readonly metadata: Record<string, unknown>;
+  readonly content: Buffer | NodeJS.ReadableStream;
+}
 type S3ObjectClass = new (bucket: string, key: string, content: null, metadata: Record<string, unknown>) => unknown;
 
-function patchListObjects(): void {
+function patchFilesystemStore(): void {
   const FilesystemStore: FilesystemStoreClass = require('s3rver/lib/stores/filesystem.js');
   const S3Object: S3ObjectClass = require('s3rver/lib/models/object.js');
   if (FilesystemStore.prototype[PATCHED]) return;
@@ -375,7 +389,25 @@ function patchListObjects(): void {
     });
     return { objects, commonPrefixes: page.commonPrefixes, isTruncated: page.isTruncated };
   };
+  FilesystemStore.prototype.putObject = async function putObject(object) {
+    const objectPath = this.getResourcePath(object.bucket, object.key, 'object');
+    await mkdir(dirname(objectPath), { recursive: true });
+    const chunks: Buffer[] = [];
+    if (Buffer.isBuffer(object.content)) chunks.push(object.content);
+    else for await (const chunk of object.content) chunks.push(Buffer.from(chunk));
+    const content = Buffer.concat(chunks);
+    const md5 = createHash('md5').update(content).digest('hex');
+    // Written beside the object under a name no listing takes for a key, then renamed over it: a reader sees the old
+    // bytes or the new, never half of the new, as S3 itself never shows a PUT half done.
+    const partial = `${objectPath}.${process.pid}-${++partialWrites}.partial`;
+    await writeFile(partial, content);
+    await rename(partial, objectPath);
+    await this.putMetadata(object.bucket, object.key, object.metadata, md5);
+    return { size: content.length, md5 };
+  };
 }
+
+let partialWrites = 0;
 
 /** Every key stored under `bucketPath` that starts with `prefix`, sorted. Only folders that can hold such keys are read. */
 async function keysUnder(bucketPath: string, prefix: string): Promise<string[]> {

@@ -7,6 +7,7 @@ import { findAlertmanager, SETUP_HINT } from '../../local/alertmanager.ts';
 import { alertsCommand } from '../../local/cli/alerts-command.ts';
 import { ingestHandler, type LocalUpStarted, runLocalUp } from '../../local/local-up-command.ts';
 import type { ReceivedRequest } from '../../local/sinks.ts';
+import { LOG_FILE } from '../../local/terminal.ts';
 import { captureIo } from '../builders/cli-io.ts';
 
 const ALERT = 'DemoHighErrorRate';
@@ -155,14 +156,10 @@ describe('alerting end to end: skein local up → burst → Alertmanager, PagerD
       (await readdir(join(dir, 'sinks'))).map((f) => readFile(join(dir, 'sinks', f), 'utf8')),
     );
     const slackPath = new URL(slackUrl).pathname;
-    const logged = [io.out(), io.err(), ...sinkLogs].join('\n');
+    const logFile = await readFile(join(dir, LOG_FILE), 'utf8');
+    const logged = [io.out(), io.err(), logFile, ...sinkLogs].join('\n');
     expect(sinkLogs.length).toBe(3);
-    expect(
-      io
-        .err()
-        .split('\n')
-        .filter((l) => l.trim() !== '').length,
-    ).toBeGreaterThan(10);
+    expect(logFile.split('\n').filter((l) => l.trim() !== '').length).toBeGreaterThan(10);
     expect(trigger.routing_key).toMatch(/^[0-9a-f]{32}$/);
     expect(logged).not.toContain(trigger.routing_key);
     expect(logged).not.toContain(slackUrl);

@@ -13,6 +13,7 @@ import { objectPathOnDisk } from '../../local/emulators.ts';
 import { readEndpoints } from '../../local/endpoints.ts';
 import { runLocalUp } from '../../local/local-up-command.ts';
 import { type LocalStack, startLocalStack } from '../../local/stack.ts';
+import { LOG_FILE } from '../../local/terminal.ts';
 import { captureIo } from '../builders/cli-io.ts';
 
 interface Delivery {
@@ -329,8 +330,15 @@ describe('skein local up', () => {
     expect(io.out()).toMatch(/npx skein query trace [0-9a-f]{32} --local /);
     expect(io.out()).toContain('npx skein push --local');
     expect(io.out()).toMatch(/Stopped\. Ingested \d+ records/);
-    const logLines = io.err().trim().split('\n');
+    // JSON logs go to the state folder; the terminal gets people's lines only
+    const logLines = (await readFile(join(dir, 'state', LOG_FILE), 'utf8')).trim().split('\n');
+    expect(logLines.length).toBeGreaterThan(0);
     for (const line of logLines) expect(JSON.parse(line)).toHaveProperty('level');
+    for (const line of io
+      .err()
+      .split('\n')
+      .filter((l) => l !== ''))
+      expect(line).toMatch(/^(warn|error): /);
     expect(await readEndpoints(join(dir, 'state'))).toMatchObject({ stream: 'skein-local', bucket: 'skein-local' });
     await rm(dir, { recursive: true, force: true });
   });
