@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { ConfigError, describeIssue } from '../core/errors.ts';
 import { packageRoot } from '../core/package-root.ts';
-import { DEFAULT_ALLOWED_LATENESS_MS, DEFAULT_MAX_WAIT_MS, MAX_ALLOWED_LATENESS_MS } from '../watermark/watermark.ts';
+import { AllowedLatenessSeconds, DEFAULT_MAX_WAIT_MS } from '../watermark/watermark.ts';
 
 /**
  * Where rule files are when `SKEIN_RULES_DIR` is not set: the `rules` folder bundled next to the handler on Lambda
@@ -24,12 +24,7 @@ export const EvaluateEnv = z.object({
    * Allowed lateness: a minute is complete once every shard is ingested past its end plus this. Must be ingest's
    * value (the rollups record theirs; the larger one is used).
    */
-  SKEIN_ALLOWED_LATENESS_SECONDS: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .max(MAX_ALLOWED_LATENESS_MS / 1000)
-    .default(DEFAULT_ALLOWED_LATENESS_MS / 1000),
+  SKEIN_ALLOWED_LATENESS_SECONDS: AllowedLatenessSeconds,
   /** A minute a stalled shard holds back is evaluated anyway this long after its end + lateness (logged, counted). */
   SKEIN_EVALUATION_MAX_WAIT_SECONDS: z.coerce
     .number()

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ConfigError, describeIssue } from '../core/errors.ts';
 import { createRedactor, type TextRedactor } from '../core/redact.ts';
-import { DEFAULT_ALLOWED_LATENESS_MS, MAX_ALLOWED_LATENESS_MS } from '../watermark/watermark.ts';
+import { AllowedLatenessSeconds } from '../watermark/watermark.ts';
 import { INPUT_FORMATS, type InputFormat } from './decoded.ts';
 import type { HygieneLimits } from './hygiene.ts';
 
@@ -46,12 +46,7 @@ export const IngestEnv = z.object({
    * Allowed lateness: a row arriving up to this long after its minute ended counts in that minute; later ones count
    * in a later minute. The evaluator's setting of the same name must match (D15).
    */
-  SKEIN_ALLOWED_LATENESS_SECONDS: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .max(MAX_ALLOWED_LATENESS_MS / 1000)
-    .default(DEFAULT_ALLOWED_LATENESS_MS / 1000),
+  SKEIN_ALLOWED_LATENESS_SECONDS: AllowedLatenessSeconds,
 });
 
 export interface IngestConfig {

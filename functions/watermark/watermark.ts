@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { ShardMark } from '../../schemas/measures.ts';
 
 /**
@@ -97,3 +98,14 @@ export function lastCompleteMinute(
   }
   return last;
 }
+
+/**
+ * `SKEIN_ALLOWED_LATENESS_SECONDS`, read by ingest (which minute a row counts in) and the evaluator (when a minute is
+ * complete): one definition, so the two cannot disagree on its range or default (D15).
+ */
+export const AllowedLatenessSeconds = z.coerce
+  .number()
+  .int()
+  .min(0)
+  .max(MAX_ALLOWED_LATENESS_MS / 1000)
+  .default(DEFAULT_ALLOWED_LATENESS_MS / 1000);

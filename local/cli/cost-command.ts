@@ -1,7 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { describeIssue, UsageError } from '../../functions/core/errors.ts';
-import { COST_SYSTEMS, type CostEstimate, type CostInput, estimateCost, SYSTEM_TITLES } from './cost-model.ts';
+import {
+  COST_SYSTEMS,
+  type CostEstimate,
+  type CostInput,
+  DEFAULT_COST_INPUT,
+  estimateCost,
+  SYSTEM_TITLES,
+} from './cost-model.ts';
 import { PRICES_AS_OF, type PriceList, US_EAST_1 } from './cost-prices.ts';
 import { type CliIo, EXIT, parseCommandArgs, runGuarded, usageHint } from './io.ts';
 
@@ -31,15 +38,7 @@ Examples:
   skein cost --rate 20000 --size 300 --retention 14d --lookups-per-day 500
 `;
 
-const DEFAULTS = {
-  retentionDays: 30,
-  lookupsPerDay: 100,
-  spanShare: 0.5,
-  spansPerTrace: 10,
-  batchSize: 1000,
-  batchWindowSeconds: 5,
-  streamRetentionDays: 7,
-} as const;
+const DEFAULTS = DEFAULT_COST_INPUT;
 
 const PriceOverrides = z.strictObject(
   Object.fromEntries(Object.keys(US_EAST_1).map((k) => [k, z.number().nonnegative().optional()])) as Record<

@@ -22,6 +22,19 @@ export interface CostInput {
   readonly streamRetentionDays: number;
 }
 
+/** The worked example of docs/cost.md: what `skein cost` assumes for anything not given, and `skein smoke`'s traffic. */
+export const DEFAULT_COST_INPUT: CostInput = {
+  ratePerSecond: 1000,
+  recordBytes: 440,
+  retentionDays: 30,
+  lookupsPerDay: 100,
+  spanShare: 0.5,
+  spansPerTrace: 10,
+  batchSize: 1000,
+  batchWindowSeconds: 5,
+  streamRetentionDays: 7,
+};
+
 /**
  * What the model assumes beyond the user's input. The CPU figures come from `npm run bench` on a 2-core x86 machine
  * (one core of it ≈ one Lambda vCPU); the byte ratios from the benchmark workloads. Each is a named constant so the

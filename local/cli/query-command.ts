@@ -67,6 +67,17 @@ export interface QueryCommandDeps {
 }
 
 /** `skein query trace|request <id>`: see {@link QUERY_USAGE}. */
+/** Where a lookup or a search reads (the local stack or Athena) and over what time: `query` and `query search`. */
+export const QUERY_TARGET_OPTIONS = {
+  ...LOCAL_DIR_OPTIONS,
+  athena: { type: 'boolean' },
+  workgroup: { type: 'string' },
+  database: { type: 'string' },
+  region: { type: 'string' },
+  since: { type: 'string' },
+  until: { type: 'string' },
+} as const;
+
 export async function queryCommand(args: string[], io: CliIo, deps: QueryCommandDeps = {}): Promise<number> {
   if (args[0] === 'search') {
     const { searchCommand } = await import('./search-command.ts');
@@ -74,13 +85,7 @@ export async function queryCommand(args: string[], io: CliIo, deps: QueryCommand
   }
   return runGuarded(io, usageHint(QUERY_USAGE, 'skein query'), async () => {
     const { values, positionals } = parseCommandArgs(args, {
-      ...LOCAL_DIR_OPTIONS,
-      athena: { type: 'boolean' },
-      workgroup: { type: 'string' },
-      database: { type: 'string' },
-      region: { type: 'string' },
-      since: { type: 'string' },
-      until: { type: 'string' },
+      ...QUERY_TARGET_OPTIONS,
       json: { type: 'boolean' },
       format: { type: 'string' },
       stats: { type: 'boolean' },

@@ -6,7 +6,8 @@ import { formatSearchTable, toJsonTrace } from '../query/search/search-format.ts
 import { formatSearchError, parseSearch } from '../query/search/traceql.ts';
 import { parseTimeRange } from '../query/time-range.ts';
 import { type CliIo, EXIT, parseCommandArgs, runGuarded, usageHint } from './io.ts';
-import { LOCAL_DIR_OPTIONS, localDir } from './local-dir.ts';
+import { localDir } from './local-dir.ts';
+import { QUERY_TARGET_OPTIONS } from './query-command.ts';
 
 export const SEARCH_USAGE = `Usage: skein query search '<filter>' [--local <dir> | --athena --workgroup <wg>] [--since <time>] [--until <time>]
                                 [--limit <n>] [--json] [--stats]
@@ -58,13 +59,7 @@ export interface SearchCommandDeps {
 export function searchCommand(args: string[], io: CliIo, deps: SearchCommandDeps = {}): Promise<number> {
   return runGuarded(io, usageHint(SEARCH_USAGE, 'skein query search'), async () => {
     const { values, positionals } = parseCommandArgs(args, {
-      ...LOCAL_DIR_OPTIONS,
-      athena: { type: 'boolean' },
-      workgroup: { type: 'string' },
-      database: { type: 'string' },
-      region: { type: 'string' },
-      since: { type: 'string' },
-      until: { type: 'string' },
+      ...QUERY_TARGET_OPTIONS,
       limit: { type: 'string' },
       json: { type: 'boolean' },
       stats: { type: 'boolean' },

@@ -5,7 +5,7 @@ import type { AwsSmokePorts } from '../smoke/aws-ports.ts';
 import type { AwsTargetOptions } from '../smoke/aws-target.ts';
 import type { CheckResult, ScanBound } from '../smoke/checks.ts';
 import type { SmokeTarget } from '../smoke/target.ts';
-import { type CostInput, recentLookupBytes } from './cost-model.ts';
+import { type CostInput, DEFAULT_COST_INPUT, recentLookupBytes } from './cost-model.ts';
 import { type CliIo, EXIT, parseCommandArgs, runGuarded, usageHint } from './io.ts';
 import { LOCAL_DIR_OPTIONS, localDir } from './local-dir.ts';
 
@@ -42,17 +42,7 @@ Examples:
 `;
 
 /** Traffic the bytes-scanned bound assumes unless told: the worked example of docs/cost.md. */
-export const SMOKE_COST_DEFAULTS: CostInput = {
-  ratePerSecond: 1000,
-  recordBytes: 440,
-  retentionDays: 30,
-  lookupsPerDay: 100,
-  spanShare: 0.5,
-  spansPerTrace: 10,
-  batchSize: 1000,
-  batchWindowSeconds: 5,
-  streamRetentionDays: 7,
-};
+export const SMOKE_COST_DEFAULTS: CostInput = DEFAULT_COST_INPUT;
 
 /** Replaceable parts: the AWS ports and clients (unit tests), the clock and sleep. */
 export interface SmokeCommandDeps {
