@@ -203,7 +203,7 @@ function writeStats(io: CliIo, stats: LookupStats, format: Format, detailed: boo
 }
 
 /** Progress of a long lookup on stderr, as one updating line on a terminal; nothing off a terminal. */
-function progressLine(io: CliIo): { show: (message: string) => void; clear: () => void } {
+export function progressLine(io: CliIo): { show: (message: string) => void; clear: () => void } {
   if (io.stderr.isTTY !== true) return { show: () => {}, clear: () => {} };
   let shown = false;
   return {

@@ -7,7 +7,7 @@ import { formatSearchError, parseSearch } from '../query/search/traceql.ts';
 import { parseTimeRange } from '../query/time-range.ts';
 import { type CliIo, EXIT, parseCommandArgs, runGuarded, usageHint } from './io.ts';
 import { localDir } from './local-dir.ts';
-import { QUERY_TARGET_OPTIONS } from './query-command.ts';
+import { progressLine, QUERY_TARGET_OPTIONS } from './query-command.ts';
 
 export const SEARCH_USAGE = `Usage: skein query search '<filter>' [--local <dir> | --athena --workgroup <wg>] [--since <time>] [--until <time>]
                                 [--limit <n>] [--json] [--stats]
@@ -149,18 +149,4 @@ function writeStats(io: CliIo, stats: SearchStats, json: boolean, detailed: bool
   if (!detailed) return;
   for (const key of stats.indexKeys) io.stderr.write(`  index ${key}\n`);
   for (const key of stats.objectKeys) io.stderr.write(`  data  ${key}\n`);
-}
-
-function progressLine(io: CliIo): { show: (message: string) => void; clear: () => void } {
-  if (io.stderr.isTTY !== true) return { show: () => {}, clear: () => {} };
-  let shown = false;
-  return {
-    show: (message) => {
-      io.stderr.write(`\r\x1b[K${message}`);
-      shown = true;
-    },
-    clear: () => {
-      if (shown) io.stderr.write('\r\x1b[K');
-    },
-  };
 }
