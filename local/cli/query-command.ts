@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { UsageError } from '../../functions/core/errors.ts';
 import { isZeroTraceId, normaliseRequestId, normaliseTraceId } from '../../functions/core/ids.ts';
-import { readEndpoints } from '../endpoints.ts';
+import { type Endpoints, readEndpoints } from '../endpoints.ts';
 import { formatLookupStats, type LookupStats } from '../query/read-stats.ts';
 import { type QueryRow, toJsonRow } from '../query/rows.ts';
 import { formatTable } from '../query/table-format.ts';
@@ -67,6 +67,24 @@ export interface QueryCommandDeps {
 }
 
 /** `skein query trace|request <id>`: see {@link QUERY_USAGE}. */
+/**
+ * The local stack a lookup or search reads when not `--athena`: the Athena-only flags are refused, then its
+ * endpoints.json is read.
+ */
+export function localEndpoints(
+  values: {
+    readonly workgroup?: string | undefined;
+    readonly database?: string | undefined;
+    readonly region?: string | undefined;
+  },
+  dir: string | undefined,
+): Promise<Endpoints> {
+  for (const flag of ['workgroup', 'database', 'region'] as const)
+    if (values[flag] !== undefined) throw new UsageError(`--${flag} goes with --athena`);
+  if (dir === undefined) throw new UsageError('--athena needs --workgroup <wg>');
+  return readEndpoints(dir);
+}
+
 /** Where a lookup or a search reads (the local stack or Athena) and over what time: `query` and `query search`. */
 export const QUERY_TARGET_OPTIONS = {
   ...LOCAL_DIR_OPTIONS,
@@ -131,11 +149,7 @@ export async function queryCommand(args: string[], io: CliIo, deps: QueryCommand
         io,
       );
     }
-    for (const flag of ['workgroup', 'database', 'region'] as const)
-      if (values[flag] !== undefined) throw new UsageError(`--${flag} goes with --athena`);
-    if (dir === undefined) throw new UsageError('--athena needs --workgroup <wg>');
-
-    const endpoints = await readEndpoints(dir);
+    const endpoints = await localEndpoints(values, dir);
     const progress = progressLine(io);
     // Loaded here so that --help and usage errors answer without DuckDB's native binding.
     const { queryLocal } = await import('../query/local-query.ts');

@@ -1,5 +1,4 @@
 import { UsageError } from '../../functions/core/errors.ts';
-import { readEndpoints } from '../endpoints.ts';
 import { formatLookupStats } from '../query/read-stats.ts';
 import type { SearchStats } from '../query/search/local-search.ts';
 import { formatSearchTable, toJsonTrace } from '../query/search/search-format.ts';
@@ -7,7 +6,7 @@ import { formatSearchError, parseSearch } from '../query/search/traceql.ts';
 import { parseTimeRange } from '../query/time-range.ts';
 import { type CliIo, EXIT, parseCommandArgs, runGuarded, usageHint } from './io.ts';
 import { localDir } from './local-dir.ts';
-import { progressLine, QUERY_TARGET_OPTIONS } from './query-command.ts';
+import { localEndpoints, progressLine, QUERY_TARGET_OPTIONS } from './query-command.ts';
 
 export const SEARCH_USAGE = `Usage: skein query search '<filter>' [--local <dir> | --athena --workgroup <wg>] [--since <time>] [--until <time>]
                                 [--limit <n>] [--json] [--stats]
@@ -103,11 +102,7 @@ export function searchCommand(args: string[], io: CliIo, deps: SearchCommandDeps
         io,
       );
     }
-    for (const flag of ['workgroup', 'database', 'region'] as const)
-      if (values[flag] !== undefined) throw new UsageError(`--${flag} goes with --athena`);
-    if (dir === undefined) throw new UsageError('--athena needs --workgroup <wg>');
-
-    const endpoints = await readEndpoints(dir);
+    const endpoints = await localEndpoints(values, dir);
     const progress = progressLine(io);
     // Loaded here so that --help and usage errors answer without DuckDB's native binding.
     const { searchLocal } = await import('../query/search/local-search.ts');

@@ -1,3 +1,4 @@
+import type { TraceIndexRow } from '../../../functions/ingest/trace-index.ts';
 import { isCompactedKey } from '../../../schemas/compaction.ts';
 import type { StoreSnapshot, TraceHit } from '../lookup-plan.ts';
 import type { TimeRange } from '../time-range.ts';
@@ -5,23 +6,7 @@ import { indexVerdict, type TraceFacts, type Verdict } from './search-match.ts';
 import type { SearchQuery } from './traceql.ts';
 
 /** One trace-kind row of the trace index as search reads it; the D21 columns are null in older index objects. */
-export interface SearchIndexRow {
-  readonly id: string;
-  readonly data_table: 'logs' | 'spans';
-  readonly first_time: number;
-  readonly last_time: number;
-  readonly services: string;
-  readonly span_count: number;
-  readonly log_count: number;
-  readonly error: boolean;
-  readonly error_count: number | null;
-  readonly error_services: string | null;
-  readonly root_service: string | null;
-  readonly root_name: string | null;
-  readonly data_dt: string;
-  readonly data_hour: string;
-  readonly object_key: string;
-}
+export type SearchIndexRow = Omit<TraceIndexRow, 'id_kind' | 'trace_ids'>;
 
 /** A trace as a search result shows it. */
 export interface TraceSummary {
