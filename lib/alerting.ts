@@ -10,8 +10,8 @@ import { type Bucket, EventType } from 'aws-cdk-lib/aws-s3';
 import { LambdaDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { ConfigError } from '../functions/core/errors.ts';
 import { OUTBOX_PREFIX } from '../schemas/alerts.ts';
+import { ConfigError } from '../schemas/errors.ts';
 import { type NotifyConfig, parseNotifyConfig } from '../schemas/notify-config.ts';
 import { grantHeartbeat } from './heartbeat-grant.ts';
 import {

@@ -9,7 +9,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { ConfigError } from '../functions/core/errors.ts';
+import { ConfigError } from '../schemas/errors.ts';
 import {
   bucketCfn,
   ESM_CJS_SHIM,

@@ -13,8 +13,8 @@ import {
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { type Bucket, CfnBucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { ConfigError } from '../functions/core/errors.ts';
-import { loadRules } from '../functions/evaluate/rules/load-rules.ts';
+import { loadRules } from '../functions/shared/rules/load-rules.ts';
+import { ConfigError } from '../schemas/errors.ts';
 
 /** The repository root: entries, the lock file and the bundled rule files are found from here. */
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));

@@ -4,15 +4,6 @@ import { CfnDatabase, CfnTable } from 'aws-cdk-lib/aws-glue';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import {
-  type ColumnDef,
-  glueType,
-  INDEX_BUCKET_PARTITION_KEYS,
-  PARTITION_KEYS,
-  TABLES,
-  TRACE_INDEX_COLUMNS,
-} from '../schemas/columns.ts';
-import { type CompactionManifest, MANIFEST_PREFIX } from '../schemas/compaction.ts';
-import {
   BASE_TABLES,
   DATABASE_NAME,
   namedLookupQueries,
@@ -21,8 +12,17 @@ import {
   type ViewName,
   viewColumns,
   WORKGROUP_NAME,
-} from './queries.ts';
-import { namedSearchQueries } from './search-queries.ts';
+} from '../query/named-queries.ts';
+import { namedSearchQueries } from '../query/search/search-queries.ts';
+import {
+  type ColumnDef,
+  glueType,
+  INDEX_BUCKET_PARTITION_KEYS,
+  PARTITION_KEYS,
+  TABLES,
+  TRACE_INDEX_COLUMNS,
+} from '../schemas/columns.ts';
+import { type CompactionManifest, MANIFEST_PREFIX } from '../schemas/compaction.ts';
 import { type AccessLogTarget, secureBucketProps } from './storage.ts';
 
 /** First day partition projection offers; queries before it find nothing. */

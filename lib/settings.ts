@@ -1,7 +1,7 @@
 import type { Construct } from 'constructs';
 import { z } from 'zod';
-import { ConfigError } from '../functions/core/errors.ts';
 import { INPUT_FORMATS } from '../functions/ingest/decoded.ts';
+import { ConfigError } from '../schemas/errors.ts';
 
 /** Prefix of every Skein key in the CDK context (`cdk.json` or `cdk synth -c skein:batchSize=500`). */
 export const CONTEXT_PREFIX = 'skein:';

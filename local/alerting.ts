@@ -2,18 +2,19 @@ import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Clock, systemClock } from '../functions/core/clock.ts';
-import { describeError } from '../functions/core/errors.ts';
 import { withHeartbeat } from '../functions/core/heartbeat.ts';
 import type { Logger } from '../functions/core/logger.ts';
 import type { ObjectStore } from '../functions/core/object-store.ts';
 import { type EvaluationSummary, evaluateOnce } from '../functions/evaluate/evaluate.ts';
-import type { CompiledRuleSet } from '../functions/evaluate/rules/compile-rules.ts';
 import type { ShardProgress } from '../functions/evaluate/shard-progress.ts';
 import { endpointBreakers } from '../functions/notify/delivery-policy.ts';
 import { DEAD_LETTER_PREFIX, DONE_NAME, NOTIFY_PREFIX } from '../functions/notify/delivery-store.ts';
 import { nodeHttpSender } from '../functions/notify/http-sender.ts';
 import { type NotifySummary, notifyOnce } from '../functions/notify/notify-once.ts';
 import { type SecretProvider, staticSecretProvider } from '../functions/notify/secrets.ts';
+import type { CompiledRuleSet } from '../functions/shared/rules/compile-rules.ts';
+import { listAlerts } from '../query/alerts.ts';
+import { describeError } from '../schemas/errors.ts';
 import { type NotifyConfig, parseNotifyConfig } from '../schemas/notify-config.ts';
 import {
   AlertmanagerError,
@@ -22,7 +23,6 @@ import {
   SETUP_HINT,
   startAlertmanager,
 } from './alertmanager.ts';
-import { listAlerts } from './cli/alerts-command.ts';
 import { type ScheduledJob, scheduleJob } from './scheduler.ts';
 import { type Sink, startSink } from './sinks.ts';
 

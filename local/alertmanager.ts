@@ -4,8 +4,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { stringify } from 'yaml';
-import { ConfigError, SkeinError } from '../functions/core/errors.ts';
 import { REDACTED } from '../functions/core/redact.ts';
+import { ConfigError, SkeinError } from '../schemas/errors.ts';
 
 /** How to run Alertmanager for the local stack and tests. */
 export interface AlertmanagerOptions {

@@ -1,7 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { describeIssue, UsageError } from '../functions/core/errors.ts';
+import { describeIssue, UsageError } from '../schemas/errors.ts';
 
 /** What `skein local up` writes to `<dir>/endpoints.json` once the stack is ready. */
 export const Endpoints = z.object({

@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { type Clock, systemClock } from '../functions/core/clock.ts';
-import { describeError } from '../functions/core/errors.ts';
+import { describeError } from '../schemas/errors.ts';
 
 /** What the event source mapping invokes: the Lambda handler's signature. */
 // biome-ignore lint/suspicious/noConfusingVoidType: a Lambda handler may return nothing; aws-lambda's KinesisStreamHandler says the same

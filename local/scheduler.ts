@@ -1,6 +1,6 @@
 import { type Clock, systemClock } from '../functions/core/clock.ts';
-import { describeError } from '../functions/core/errors.ts';
 import type { Logger } from '../functions/core/logger.ts';
+import { describeError } from '../schemas/errors.ts';
 
 /** What the local stack runs on a timer (the evaluator, the notifier, the compactor), as EventBridge would on AWS. */
 export interface ScheduleOptions<T> {

@@ -1,6 +1,6 @@
 import { open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SkeinError } from '../functions/core/errors.ts';
+import { SkeinError } from '../schemas/errors.ts';
 
 export const LOCK_FILE = 'local-up.lock';
 

@@ -3,7 +3,7 @@ import { SourceRange } from './compaction.ts';
 
 /**
  * Measures: what ingest aggregates per minute so the evaluator never rescans raw data. Rules compile to measures
- * (functions/evaluate/…); ingest computes each loaded measure over each batch (functions/ingest/rollup.ts).
+ * (functions/evaluate/…); ingest computes each loaded measure over each batch (functions/shared/rollup.ts).
  *
  * Labels a selector or `by` can name, resolved per row (functions/core/row-labels.ts):
  * - both tables: `service` (service_name), `attr.<key>` (attributes[key], any key, dots allowed),
@@ -64,7 +64,7 @@ export const Aggregate = z.object({
 export type Aggregate = z.infer<typeof Aggregate>;
 
 /**
- * How far one shard's ingest has got (functions/watermark/watermark.ts): no record of the shard that is still
+ * How far one shard's ingest has got (functions/shared/watermark.ts): no record of the shard that is still
  * unprocessed arrived before `arrival_ms` (epoch ms). `sequence_number` is the last record processed, where known: the
  * evaluator asks the stream what follows it.
  */

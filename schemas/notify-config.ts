@@ -1,6 +1,6 @@
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 import { z } from 'zod';
-import { ConfigError } from '../functions/core/errors.ts';
+import { ConfigError } from './errors.ts';
 
 /**
  * The notifier's configuration (`config/notify.example.yaml`): receivers, an Alertmanager-style route tree, delivery

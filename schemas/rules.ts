@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { DURATION_HINT, parseDuration } from '../functions/evaluate/rules/durations.ts';
+import { DURATION_HINT, parseDuration } from './durations.ts';
 
 /**
  * Alert rule files (docs/rules.md): YAML of groups of rules, close to Prometheus alerting rules. The `expr` of a
- * rule is checked by the expression parser (functions/evaluate/rules/expr-parser.ts), annotations by the template
+ * rule is checked by the expression parser (functions/shared/rules/expr-parser.ts), annotations by the template
  * parser, uniqueness across files by the loader; this schema checks the shape.
  */
 

@@ -5,10 +5,10 @@ import {
   manifestKey,
   type SourceRange,
 } from '../../schemas/compaction.ts';
-import { StoreError } from '../core/errors.ts';
+import { StoreError } from '../../schemas/errors.ts';
 import { mapLimit } from '../core/map-limit.ts';
-import { writeParquet } from '../ingest/parquet/parquet-writer.ts';
-import type { TraceIndexRow } from '../ingest/trace-index.ts';
+import { writeParquet } from '../shared/parquet/parquet-writer.ts';
+import type { TraceIndexRow } from '../shared/trace-index.ts';
 import { type CompactDeps, IO_CONCURRENCY, JSON_CONTENT_TYPE, PARQUET_CONTENT_TYPE } from './deps.ts';
 import {
   compactedObjectKey,

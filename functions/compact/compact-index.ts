@@ -1,11 +1,11 @@
 import { TRACE_INDEX_COLUMNS } from '../../schemas/columns.ts';
 import { type CompactionManifest, isCompactedKey, manifestKey } from '../../schemas/compaction.ts';
-import { StoreError } from '../core/errors.ts';
+import { StoreError } from '../../schemas/errors.ts';
 import { indexBucket } from '../core/index-bucket.ts';
 import { mapLimit } from '../core/map-limit.ts';
 import type { ObjectStore } from '../core/object-store.ts';
-import { writeParquet } from '../ingest/parquet/parquet-writer.ts';
-import { TRACE_INDEX_ROW_GROUP_ROWS, type TraceIndexRow } from '../ingest/trace-index.ts';
+import { writeParquet } from '../shared/parquet/parquet-writer.ts';
+import { TRACE_INDEX_ROW_GROUP_ROWS, type TraceIndexRow } from '../shared/trace-index.ts';
 import { type CompactDeps, IO_CONCURRENCY, JSON_CONTENT_TYPE, PARQUET_CONTENT_TYPE } from './deps.ts';
 import {
   DATA_TABLES,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError, describeIssue } from '../core/errors.ts';
+import { ConfigError, describeIssue } from '../../schemas/errors.ts';
 
 const MIB = 1024 * 1024;
 

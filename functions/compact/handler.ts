@@ -1,7 +1,7 @@
 import type { Context } from 'aws-lambda';
+import { SkeinError } from '../../schemas/errors.ts';
 import { s3Client } from '../core/aws-clients.ts';
 import { systemClock } from '../core/clock.ts';
-import { SkeinError } from '../core/errors.ts';
 import { withHeartbeat } from '../core/heartbeat.ts';
 import { createLogger } from '../core/logger.ts';
 import { s3ObjectStore } from '../core/object-store.ts';

@@ -1,7 +1,7 @@
 import { DataType, type Field, type Table, TimeUnit, tableFromIPC, type Vector } from 'apache-arrow';
 import { readParquet } from 'parquet-wasm';
 import type { ColumnDef, ColumnType } from '../../schemas/columns.ts';
-import { SkeinError } from '../core/errors.ts';
+import { SkeinError } from '../../schemas/errors.ts';
 
 /** The JS value our Parquet writer takes (and this reader returns) for a column type. */
 export type ColumnValue<T extends ColumnType> = T extends 'string'

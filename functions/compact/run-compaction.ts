@@ -1,6 +1,6 @@
 import { isCompactedKey, isRewrittenInPlace } from '../../schemas/compaction.ts';
-import { describeError } from '../core/errors.ts';
-import type { TraceIndexRow } from '../ingest/trace-index.ts';
+import { describeError } from '../../schemas/errors.ts';
+import type { TraceIndexRow } from '../shared/trace-index.ts';
 import { cleanupHour } from './cleanup.ts';
 import { compactHour } from './compact-hour.ts';
 import { compactIndexHour } from './compact-index.ts';

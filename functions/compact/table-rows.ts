@@ -1,8 +1,8 @@
 import { type ColumnDef, LOG_COLUMNS, SPAN_COLUMNS } from '../../schemas/columns.ts';
 import { dropRetriedCopies, type WithoutCopies } from '../../schemas/duplicates.ts';
 import { type LogRecord, SpanKind, type SpanRecord, StatusCode } from '../../schemas/records.ts';
-import { sortByTraceThenTime } from '../ingest/sort-rows.ts';
-import { buildTraceIndex, type TraceIndexRow } from '../ingest/trace-index.ts';
+import { sortByTraceThenTime } from '../shared/sort-rows.ts';
+import { buildTraceIndex, type TraceIndexRow } from '../shared/trace-index.ts';
 import type { DataTable, HourPartition } from './layout.ts';
 import { ParquetReadError, type RowOf, readParquetRows } from './read-parquet.ts';
 

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { type CompactionManifest, MANIFEST_PREFIX, manifestKey } from '../../schemas/compaction.ts';
-import { describeIssue, SkeinError } from './errors.ts';
+import { describeIssue, SkeinError } from '../../schemas/errors.ts';
 import type { ObjectStore } from './object-store.ts';
 
 /**

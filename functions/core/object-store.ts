@@ -6,7 +6,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { StoreError } from './errors.ts';
+import { StoreError } from '../../schemas/errors.ts';
 
 /** The port every Lambda and the CLI use to reach S3 (or s3rver locally, or memory in unit tests). */
 export interface ObjectStore {

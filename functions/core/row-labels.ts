@@ -1,6 +1,6 @@
+import { SkeinError } from '../../schemas/errors.ts';
 import type { Matcher, Selector } from '../../schemas/measures.ts';
 import type { LogRecord, SpanRecord } from '../../schemas/records.ts';
-import { SkeinError } from './errors.ts';
 
 /**
  * Labels and numeric fields of a row, as selectors, `by` lists and measure fields name them (the label list and its

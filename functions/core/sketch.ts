@@ -1,5 +1,5 @@
+import { SkeinError } from '../../schemas/errors.ts';
 import type { SketchData } from '../../schemas/measures.ts';
-import { SkeinError } from './errors.ts';
 
 /**
  * A DDSketch-style quantile sketch (Masson, Rim, Lee, "DDSketch: a fast and fully-mergeable quantile sketch with

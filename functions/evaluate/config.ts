@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { z } from 'zod';
-import { ConfigError, describeIssue } from '../core/errors.ts';
+import { ConfigError, describeIssue } from '../../schemas/errors.ts';
 import { packageRoot } from '../core/package-root.ts';
-import { AllowedLatenessSeconds, DEFAULT_MAX_WAIT_MS } from '../watermark/watermark.ts';
+import { AllowedLatenessSeconds, DEFAULT_MAX_WAIT_MS } from '../shared/watermark.ts';
 
 /**
  * Where rule files are when `SKEIN_RULES_DIR` is not set: the `rules` folder bundled next to the handler on Lambda

@@ -1,15 +1,17 @@
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import type { AlertGroupState } from '../../schemas/alert-state.ts';
+import { describeError } from '../../schemas/errors.ts';
 import type { Aggregate, ShardMark } from '../../schemas/measures.ts';
 import type { IncompleteMinute, LaggingShard } from '../../schemas/watermarks.ts';
 import type { Clock } from '../core/clock.ts';
-import { describeError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { mapLimit } from '../core/map-limit.ts';
 import { emfDocument, type MetricWriter } from '../core/metrics.ts';
 import type { ObjectStore } from '../core/object-store.ts';
-import { minuteLabel } from '../ingest/rollup.ts';
-import { lastCompleteMinute, lastFinalMinute, MINUTE_MS, mergeMark, mergeMarks } from '../watermark/watermark.ts';
+import { minuteLabel } from '../shared/rollup.ts';
+import { renderAnnotations } from '../shared/rules/annotations.ts';
+import type { WindowView } from '../shared/rules/compile-rules.ts';
+import { lastCompleteMinute, lastFinalMinute, MINUTE_MS, mergeMark, mergeMarks } from '../shared/watermark.ts';
 import { type Annotate, pruneRetired, type StateRule, type StateSample, stepRule } from './alert-state.ts';
 import {
   compactRollupMinute,
@@ -17,8 +19,6 @@ import {
   type RollupWindow,
   readRollupWindow,
 } from './rollup-reader.ts';
-import { renderAnnotations } from './rules/annotations.ts';
-import type { WindowView } from './rules/compile-rules.ts';
 import { probeShard, readProgress, type ShardProgress, type StreamShard, writeProgress } from './shard-progress.ts';
 import { readGroupState, updateGroupState } from './state-store.ts';
 

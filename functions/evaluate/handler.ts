@@ -4,9 +4,9 @@ import { systemClock } from '../core/clock.ts';
 import { withHeartbeat } from '../core/heartbeat.ts';
 import { createLogger } from '../core/logger.ts';
 import { s3ObjectStore } from '../core/object-store.ts';
+import { loadCompiledRules } from '../shared/rules/load-compiled-rules.ts';
 import { loadEvaluateConfig } from './config.ts';
 import { type EvaluationSummary, evaluateOnce } from './evaluate.ts';
-import { loadCompiledRules } from './rules/load-compiled-rules.ts';
 import { kinesisShardProgress } from './shard-progress.ts';
 
 // Wiring only: configuration, rules, clients and the logger are built once per execution environment.

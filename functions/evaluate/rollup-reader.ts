@@ -1,13 +1,13 @@
 import { z } from 'zod';
 import type { SourceRange } from '../../schemas/compaction.ts';
+import { describeError, describeIssue, SkeinError, StoreError } from '../../schemas/errors.ts';
 import { type Aggregate, RollupObject, type ShardMark } from '../../schemas/measures.ts';
 import type { Clock } from '../core/clock.ts';
-import { describeError, describeIssue, SkeinError, StoreError } from '../core/errors.ts';
 import { mapLimit } from '../core/map-limit.ts';
 import type { ObjectStore } from '../core/object-store.ts';
 import { newSketch, type Sketch, sketchMergeInto, sketchToData } from '../core/sketch.ts';
-import { decodeRollup, ROLLUP_CONTENT_TYPE, ROLLUP_LATENESS_MINUTES, rollupPartitionPrefix } from '../ingest/rollup.ts';
-import { marksRecord, mergeMarks } from '../watermark/watermark.ts';
+import { decodeRollup, ROLLUP_CONTENT_TYPE, ROLLUP_LATENESS_MINUTES, rollupPartitionPrefix } from '../shared/rollup.ts';
+import { marksRecord, mergeMarks } from '../shared/watermark.ts';
 
 /**
  * Reading and compacting rollups. Ingest writes one rollup object per batch under the batch's arrival minute,

@@ -2,13 +2,15 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { type AlertTransition, AlertTransition as AlertTransitionSchema, OUTBOX_PREFIX } from '../../schemas/alerts.ts';
+import { describeError, describeIssue } from '../../schemas/errors.ts';
 import type { ShardMark } from '../../schemas/measures.ts';
 import { type ExpectedAlert, type RuleTestCase, RuleTestFile } from '../../schemas/rule-tests.ts';
 import { EVALUATION_PROGRESS_KEY, type EvaluationProgress, type IncompleteMinute } from '../../schemas/watermarks.ts';
-import { describeError, describeIssue } from '../core/errors.ts';
 import { memoryLogger } from '../core/logger.ts';
 import { memoryObjectStore, type ObjectStore } from '../core/object-store.ts';
-import { computeRollup, decodeRollup, encodeRollup, ROLLUP_CONTENT_TYPE, rollupObjectKey } from '../ingest/rollup.ts';
+import { computeRollup, decodeRollup, encodeRollup, ROLLUP_CONTENT_TYPE, rollupObjectKey } from '../shared/rollup.ts';
+import { type CompiledRuleSet, compileRules } from '../shared/rules/compile-rules.ts';
+import { loadRuleFiles } from '../shared/rules/load-rules.ts';
 import {
   DEFAULT_ALLOWED_LATENESS_MS,
   DEFAULT_MAX_WAIT_MS,
@@ -16,11 +18,9 @@ import {
   marksRecord,
   mergeMarks,
   minuteDeadlineMs,
-} from '../watermark/watermark.ts';
+} from '../shared/watermark.ts';
 import { evaluateOnce } from './evaluate.ts';
 import { formatIncompleteMinute } from './incomplete.ts';
-import { type CompiledRuleSet, compileRules } from './rules/compile-rules.ts';
-import { loadRuleFiles } from './rules/load-rules.ts';
 import { parseProgress, type ShardProgress } from './shard-progress.ts';
 import { expandTestSeries, RuleTestInputError, rowsForMinute } from './synthetic-rows.ts';
 

@@ -5,6 +5,7 @@ import {
   ListShardsCommand,
   type ListShardsCommandOutput,
 } from '@aws-sdk/client-kinesis';
+import { describeIssue, StoreError } from '../../schemas/errors.ts';
 import type { ShardMark } from '../../schemas/measures.ts';
 import {
   EVALUATION_PROGRESS_KEY,
@@ -12,9 +13,8 @@ import {
   INCOMPLETE_MINUTES_KEPT,
   type IncompleteMinute,
 } from '../../schemas/watermarks.ts';
-import { describeIssue, StoreError } from '../core/errors.ts';
 import type { ObjectStore } from '../core/object-store.ts';
-import { marksRecord, mergeMarks } from '../watermark/watermark.ts';
+import { marksRecord, mergeMarks } from '../shared/watermark.ts';
 
 /**
  * How far the stream's shards have been ingested, asked of the stream itself (D15). Lambda is not invoked for an idle

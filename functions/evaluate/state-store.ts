@@ -1,6 +1,6 @@
 import { AlertGroupState, alertStateKey, emptyGroupState } from '../../schemas/alert-state.ts';
 import { type AlertTransition, outboxKey } from '../../schemas/alerts.ts';
-import { describeIssue, StoreError } from '../core/errors.ts';
+import { describeIssue, StoreError } from '../../schemas/errors.ts';
 import type { ObjectStore, VersionedObject } from '../core/object-store.ts';
 
 /** Conditional-write attempts per group and run before giving up (another evaluator keeps winning). */

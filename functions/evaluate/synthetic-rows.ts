@@ -1,6 +1,6 @@
+import { SkeinError } from '../../schemas/errors.ts';
 import type { LogRecord, SpanRecord } from '../../schemas/records.ts';
 import type { TestSeries } from '../../schemas/rule-tests.ts';
-import { SkeinError } from '../core/errors.ts';
 
 /**
  * Synthetic rows for rule tests: a series like `spans{service="checkout", status="error"}` with per-minute

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { ConfigError, describeIssue } from '../core/errors.ts';
+import { ConfigError, describeIssue } from '../../schemas/errors.ts';
 import { createRedactor, type TextRedactor } from '../core/redact.ts';
-import { AllowedLatenessSeconds } from '../watermark/watermark.ts';
+import { AllowedLatenessSeconds } from '../shared/watermark.ts';
 import { INPUT_FORMATS, type InputFormat } from './decoded.ts';
 import type { HygieneLimits } from './hygiene.ts';
 

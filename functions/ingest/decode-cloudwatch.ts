@@ -1,6 +1,6 @@
 import { type CloudWatchLogEvent, CloudWatchLogsEnvelope } from '../../schemas/cloudwatch-logs.ts';
+import { describeIssue } from '../../schemas/errors.ts';
 import type { LogRecord } from '../../schemas/records.ts';
-import { describeIssue } from '../core/errors.ts';
 import { normaliseRequestId, normaliseTraceId } from '../core/ids.ts';
 import { toLogRow } from './decode-json-lines.ts';
 import type { DecodeFailure, DecodeOptions, DecodeSink, RecordContext, Redactor } from './decoded.ts';

@@ -1,11 +1,11 @@
 import type { z } from 'zod';
+import { describeIssue } from '../../schemas/errors.ts';
 import {
   ExportLogsServiceRequest,
   ExportLogsServiceRequestDetailed,
   ExportTraceServiceRequest,
   ExportTraceServiceRequestDetailed,
 } from '../../schemas/otlp-json.ts';
-import { describeIssue } from '../core/errors.ts';
 import type { DecodeFailure, DecodeOptions, DecodeSink, RecordContext } from './decoded.ts';
 import { mapOtlpLogs, mapOtlpTraces, OTLP_JSON_ENCODING, type OtlpMapper } from './otlp-mapping.ts';
 

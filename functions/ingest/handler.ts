@@ -3,10 +3,10 @@ import { s3Client } from '../core/aws-clients.ts';
 import { systemClock } from '../core/clock.ts';
 import { createLogger } from '../core/logger.ts';
 import { s3ObjectStore } from '../core/object-store.ts';
-import { loadCompiledRules } from '../evaluate/rules/load-compiled-rules.ts';
+import { compileMeasures } from '../shared/rollup.ts';
+import { loadCompiledRules } from '../shared/rules/load-compiled-rules.ts';
 import { loadIngestConfig } from './config.ts';
 import { ingestBatch } from './ingest-batch.ts';
-import { compileMeasures } from './rollup.ts';
 
 // Wiring only: configuration, clients and the logger are built once per execution environment.
 const config = loadIngestConfig(process.env);

@@ -1,25 +1,25 @@
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { TABLES, type TableName } from '../../schemas/columns.ts';
+import { describeError } from '../../schemas/errors.ts';
 import type { MeasureSpec } from '../../schemas/measures.ts';
 import type { LogRecord, SpanRecord } from '../../schemas/records.ts';
 import type { Clock } from '../core/clock.ts';
-import { describeError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { emitIngestMetrics, type MetricWriter } from '../core/metrics.ts';
 import type { ObjectStore } from '../core/object-store.ts';
+import { type BatchId, quarantineObjectKey, tableObjectKey } from '../shared/object-keys.ts';
+import { writeParquet } from '../shared/parquet/parquet-writer.ts';
+import { computeRollup, encodeRollup, ROLLUP_CONTENT_TYPE, rollupObjectKey } from '../shared/rollup.ts';
+import { sortByTraceThenTime } from '../shared/sort-rows.ts';
+import { buildTraceIndex, dataPartitionOf, encodeTraceIndex, traceIndexObjectKey } from '../shared/trace-index.ts';
 import type { IngestConfig } from './config.ts';
 import { coveredRanges, uncoveredRecords } from './covered-records.ts';
 import { decodeRecord } from './decode-record.ts';
 import { type DecodeFailure, type DecodeOptions, newSink, type RecordContext } from './decoded.ts';
 import { finishRows } from './hygiene.ts';
-import { type BatchId, quarantineObjectKey, tableObjectKey } from './object-keys.ts';
-import { writeParquet } from './parquet/parquet-writer.ts';
 import { encodeQuarantine, type QuarantineEntry, quarantineEntry } from './quarantine.ts';
-import { computeRollup, encodeRollup, ROLLUP_CONTENT_TYPE, rollupObjectKey } from './rollup.ts';
-import { sortByTraceThenTime } from './sort-rows.ts';
 import { millisToNanos } from './timestamps.ts';
-import { buildTraceIndex, dataPartitionOf, encodeTraceIndex, traceIndexObjectKey } from './trace-index.ts';
 
 export interface IngestDeps {
   readonly store: ObjectStore;

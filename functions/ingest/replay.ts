@@ -13,18 +13,18 @@
  */
 
 import { TABLES, type TableName } from '../../schemas/columns.ts';
+import { describeError, describeIssue } from '../../schemas/errors.ts';
 import { QuarantineEntryJson, type ReplayedEntryJson, ReplayMarkerJson } from '../../schemas/quarantine.ts';
 import type { LogRecord, SpanRecord } from '../../schemas/records.ts';
 import type { Clock } from '../core/clock.ts';
-import { describeError, describeIssue } from '../core/errors.ts';
 import type { ObjectStore } from '../core/object-store.ts';
+import { writeParquet } from '../shared/parquet/parquet-writer.ts';
+import { sortByTraceThenTime } from '../shared/sort-rows.ts';
 import type { IngestConfig } from './config.ts';
 import { decodeJsonLines, JSON_LINES } from './decode-json-lines.ts';
 import { decodeRecord } from './decode-record.ts';
 import { type DecodeFailure, type DecodeOptions, type DecodeSink, newSink, type RecordContext } from './decoded.ts';
 import { finishRows } from './hygiene.ts';
-import { writeParquet } from './parquet/parquet-writer.ts';
-import { sortByTraceThenTime } from './sort-rows.ts';
 import { millisToNanos } from './timestamps.ts';
 
 export const QUARANTINE_PREFIX = 'quarantine/';

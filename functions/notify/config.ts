@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { ConfigError, describeIssue } from '../../schemas/errors.ts';
 import { type NotifyConfig, parseNotifyConfig } from '../../schemas/notify-config.ts';
-import { ConfigError, describeIssue } from '../core/errors.ts';
 
 /** Environment of the notify function. Parsed once, at module scope of the handler. */
 export const NotifyEnv = z.object({

@@ -1,6 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { SkeinError } from '../core/errors.ts';
+import { SkeinError } from '../../schemas/errors.ts';
 
 export interface HttpRequest {
   readonly url: string;

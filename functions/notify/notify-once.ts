@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { AlertTransition, OUTBOX_PREFIX } from '../../schemas/alerts.ts';
+import { SkeinError } from '../../schemas/errors.ts';
 import { endpointUrlProblem, type NotifyConfig, type Route } from '../../schemas/notify-config.ts';
 import type { Clock } from '../core/clock.ts';
-import { SkeinError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { mapLimit } from '../core/map-limit.ts';
 import { emfDocument, type MetricWriter } from '../core/metrics.ts';

@@ -1,6 +1,6 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SkeinError } from '../../schemas/errors.ts';
 import type { Clock } from '../core/clock.ts';
-import { SkeinError } from '../core/errors.ts';
 
 /** Where routing keys and webhook URLs come from: Secrets Manager on AWS, a fixed map locally and in tests. */
 export interface SecretProvider {

@@ -10,14 +10,14 @@ import { pathToFileURL } from 'node:url';
 import { memoryLogger } from '../../functions/core/logger.ts';
 import { memoryObjectStore } from '../../functions/core/object-store.ts';
 import { evaluateOnce } from '../../functions/evaluate/evaluate.ts';
-import { type CompiledRuleSet, compileRules } from '../../functions/evaluate/rules/compile-rules.ts';
-import { loadRules } from '../../functions/evaluate/rules/load-rules.ts';
-import { computeRollup, encodeRollup, ROLLUP_CONTENT_TYPE, rollupObjectKey } from '../../functions/ingest/rollup.ts';
+import { computeRollup, encodeRollup, ROLLUP_CONTENT_TYPE, rollupObjectKey } from '../../functions/shared/rollup.ts';
+import { type CompiledRuleSet, compileRules } from '../../functions/shared/rules/compile-rules.ts';
+import { loadRules } from '../../functions/shared/rules/load-rules.ts';
 import {
   DEFAULT_ALLOWED_LATENESS_MS,
   DEFAULT_MAX_WAIT_MS,
   minuteDeadlineMs,
-} from '../../functions/watermark/watermark.ts';
+} from '../../functions/shared/watermark.ts';
 import type { SpanRecord } from '../../schemas/records.ts';
 
 const RULES = 1_000;

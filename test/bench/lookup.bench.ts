@@ -5,7 +5,7 @@
  * The data goes through the real ingest path (`ingest()`, 5,000 records a batch, 4 batches an hour) into a folder
  * laid out as s3rver lays out a bucket, and the lookups run through the local query layer (DuckDB), exactly what
  * `skein query … --dir` does. Bytes read are modelled from the Parquet footers (see `LookupStats` in
- * local/query/read-stats.ts): footers plus the compressed chunks of the row groups whose min/max admit the id.
+ * query/read-stats.ts): footers plus the compressed chunks of the row groups whose min/max admit the id.
  */
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,12 +13,12 @@ import { join } from 'node:path';
 import { createLogger } from '../../functions/core/logger.ts';
 import { loadIngestConfig } from '../../functions/ingest/config.ts';
 import { seededRng } from '../../local/demo-workload.ts';
-import { type LocalQueryResult, queryLocal } from '../../local/query/local-query.ts';
-import { humanBytes } from '../../local/query/read-stats.ts';
-import { searchLocal } from '../../local/query/search/local-search.ts';
-import { parseSearch } from '../../local/query/search/traceql.ts';
-import { type LocalStore, listPartitions, objectPath } from '../../local/query/store-listing.ts';
-import type { TimeRange } from '../../local/query/time-range.ts';
+import { type LocalQueryResult, queryLocal } from '../../query/local-query.ts';
+import { humanBytes } from '../../query/read-stats.ts';
+import { searchLocal } from '../../query/search/local-search.ts';
+import { parseSearch } from '../../query/search/traceql.ts';
+import { type LocalStore, listPartitions, objectPath } from '../../query/store-listing.ts';
+import type { TimeRange } from '../../query/time-range.ts';
 import { aKinesisEvent } from '../builders/kinesis.ts';
 import { aLogLine, anOtlpTraceRequest } from '../builders/telemetry.ts';
 import { ingestWithIndex } from '../support/ingest-with-index.ts';

@@ -22,7 +22,7 @@ import {
   Utf8,
 } from 'apache-arrow';
 import * as pw from 'parquet-wasm/node';
-import { writeParquet } from '../../functions/ingest/parquet/parquet-writer.ts';
+import { writeParquet } from '../../functions/shared/parquet/parquet-writer.ts';
 import { seededRng } from '../../local/demo-workload.ts';
 import { type ColumnDef, LOG_COLUMNS } from '../../schemas/columns.ts';
 

@@ -6,7 +6,7 @@ import { decodeRecord } from '../../functions/ingest/decode-record.ts';
 import { newSink } from '../../functions/ingest/decoded.ts';
 import { finishRows } from '../../functions/ingest/hygiene.ts';
 import { ingest } from '../../functions/ingest/ingest-batch.ts';
-import { computeRollup, encodeRollup } from '../../functions/ingest/rollup.ts';
+import { computeRollup, encodeRollup } from '../../functions/shared/rollup.ts';
 import type { MeasureSpec, Selector } from '../../schemas/measures.ts';
 import type { LogRecord, SpanRecord } from '../../schemas/records.ts';
 import { aKinesisEvent } from '../builders/kinesis.ts';

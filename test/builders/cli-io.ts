@@ -1,4 +1,4 @@
-import type { CliIo } from '../../local/cli/io.ts';
+import type { CliIo } from '../../cli/io.ts';
 
 /** A `CliIo` that keeps what a command writes: `out()` and `err()` return stdout and stderr so far. */
 export interface CapturedIo extends CliIo {

@@ -1,4 +1,4 @@
-import type { WindowView } from '../../functions/evaluate/rules/compile-rules.ts';
+import type { WindowView } from '../../functions/shared/rules/compile-rules.ts';
 import type { Aggregate } from '../../schemas/measures.ts';
 
 /** Builders for rule files and the window views compiled rules read. */

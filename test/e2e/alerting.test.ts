@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { alertsCommand } from '../../cli/alerts-command.ts';
+import { ingestHandler, type LocalUpStarted, runLocalUp } from '../../cli/local-up-command.ts';
+import { LOG_FILE } from '../../cli/terminal.ts';
 import { findAlertmanager, SETUP_HINT } from '../../local/alertmanager.ts';
-import { alertsCommand } from '../../local/cli/alerts-command.ts';
-import { ingestHandler, type LocalUpStarted, runLocalUp } from '../../local/local-up-command.ts';
 import type { ReceivedRequest } from '../../local/sinks.ts';
-import { LOG_FILE } from '../../local/terminal.ts';
 import { captureIo } from '../builders/cli-io.ts';
 
 const ALERT = 'DemoHighErrorRate';

@@ -4,15 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type OutgoingRecord, pushRecords } from '../../cli/put-records.ts';
 import { kinesisClient, s3Client } from '../../functions/core/aws-clients.ts';
 import { memoryLogger } from '../../functions/core/logger.ts';
 import { type ObjectStore, s3ObjectStore } from '../../functions/core/object-store.ts';
 import { loadIngestConfig } from '../../functions/ingest/config.ts';
 import { ingest } from '../../functions/ingest/ingest-batch.ts';
 import { replayQuarantine, scanQuarantine } from '../../functions/ingest/replay.ts';
-import { type OutgoingRecord, pushRecords } from '../../local/cli/put-records.ts';
-import { queryLocal } from '../../local/query/local-query.ts';
 import { type LocalStack, startLocalStack } from '../../local/stack.ts';
+import { queryLocal } from '../../query/local-query.ts';
 import { aLogLine, aTraceId } from '../builders/telemetry.ts';
 import { countStoredRows, waitForStoredRows } from '../support/local-store.ts';
 

@@ -6,8 +6,8 @@ import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readEndpoints } from '../../local/endpoints.ts';
-import { listTableFiles } from '../../local/query/local-query.ts';
 import { LOCK_FILE } from '../../local/state-lock.ts';
+import { listTableFiles } from '../../query/local-query.ts';
 import { duckQuery } from '../support/duckdb.ts';
 
 const ROOT = new URL('../..', import.meta.url).pathname;

@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { afterEach, describe, expect, it } from 'vitest';
+import { IngestTally, ingestHandler } from '../../cli/local-up-command.ts';
 import { kinesisClient } from '../../functions/core/aws-clients.ts';
 import { createLogger } from '../../functions/core/logger.ts';
-import { IngestTally, ingestHandler } from '../../local/local-up-command.ts';
 import type { KinesisBatchHandler } from '../../local/poller.ts';
-import { listTableFiles } from '../../local/query/local-query.ts';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../local/stack.ts';
 import { describeExpired, type StreamBacklog } from '../../local/stream-backlog.ts';
+import { listTableFiles } from '../../query/local-query.ts';
 import { duckQuery } from '../support/duckdb.ts';
 
 const TOTAL = 1_000;

@@ -7,13 +7,13 @@ import { type KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runLocalUp } from '../../cli/local-up-command.ts';
+import { LOG_FILE } from '../../cli/terminal.ts';
 import { kinesisClient, s3Client } from '../../functions/core/aws-clients.ts';
 import { s3ObjectStore } from '../../functions/core/object-store.ts';
 import { objectPathOnDisk } from '../../local/emulators.ts';
 import { readEndpoints } from '../../local/endpoints.ts';
-import { runLocalUp } from '../../local/local-up-command.ts';
 import { type LocalStack, startLocalStack } from '../../local/stack.ts';
-import { LOG_FILE } from '../../local/terminal.ts';
 import { captureIo } from '../builders/cli-io.ts';
 
 interface Delivery {

@@ -4,14 +4,14 @@ import { join } from 'node:path';
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type OutgoingRecord, pushRecords } from '../../cli/put-records.ts';
 import { kinesisClient, s3Client } from '../../functions/core/aws-clients.ts';
 import { memoryLogger } from '../../functions/core/logger.ts';
 import { s3ObjectStore } from '../../functions/core/object-store.ts';
 import { loadIngestConfig } from '../../functions/ingest/config.ts';
 import { ingestBatch } from '../../functions/ingest/ingest-batch.ts';
-import { type OutgoingRecord, pushRecords } from '../../local/cli/put-records.ts';
-import { queryLocal } from '../../local/query/local-query.ts';
 import { type LocalStack, startLocalStack } from '../../local/stack.ts';
+import { queryLocal } from '../../query/local-query.ts';
 import { aLogLine, anOtlpTraceRequest, aSpanId, aTraceId } from '../builders/telemetry.ts';
 import { countStoredRows, waitForStoredRows } from '../support/local-store.ts';
 

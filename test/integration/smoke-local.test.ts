@@ -2,8 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { smokeCommand } from '../../local/cli/smoke-command.ts';
-import { ingestHandler, type LocalUpStarted, runLocalUp } from '../../local/local-up-command.ts';
+import { ingestHandler, type LocalUpStarted, runLocalUp } from '../../cli/local-up-command.ts';
+import { smokeCommand } from '../../cli/smoke-command.ts';
 import { captureIo } from '../builders/cli-io.ts';
 
 /** The check lines of a smoke report, by name: `PASS`/`FAIL`/`SKIP` and the rest of the line. */

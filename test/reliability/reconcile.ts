@@ -1,5 +1,5 @@
 import type { Endpoints } from '../../local/endpoints.ts';
-import { listTableFiles } from '../../local/query/local-query.ts';
+import { listTableFiles } from '../../query/local-query.ts';
 import { duckQuery } from '../support/duckdb.ts';
 import { s3rverFolderStore } from '../support/s3rver-folder-store.ts';
 import type { GeneratedRecord } from './hostile-records.ts';

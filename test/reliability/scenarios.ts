@@ -1,5 +1,6 @@
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import { pushRecords } from '../../cli/put-records.ts';
 import { loadCompactConfig } from '../../functions/compact/config.ts';
 import { type CompactionRunSummary, runCompaction } from '../../functions/compact/run-compaction.ts';
 import { kinesisClient, s3Client } from '../../functions/core/aws-clients.ts';
@@ -9,7 +10,6 @@ import { loadIngestConfig } from '../../functions/ingest/config.ts';
 import { ingest } from '../../functions/ingest/ingest-batch.ts';
 import { DeliveryRecord, deliveryKey, outboxStem } from '../../functions/notify/delivery-store.ts';
 import { type NotifyDeps, type NotifySummary, notifyOnce } from '../../functions/notify/notify-once.ts';
-import { pushRecords } from '../../local/cli/put-records.ts';
 import { type ConditionalS3Proxy, type S3FaultRule, startConditionalS3Proxy } from '../../local/conditional-s3.ts';
 import { type LocalStack, startLocalStack } from '../../local/stack.ts';
 import type { GeneratedRecord } from './hostile-records.ts';

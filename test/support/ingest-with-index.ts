@@ -1,6 +1,6 @@
 import type { KinesisStreamRecord } from 'aws-lambda';
 import { type BatchSummary, type IngestDeps, ingest } from '../../functions/ingest/ingest-batch.ts';
-import { traceIndexObjectKey } from '../../functions/ingest/trace-index.ts';
+import { traceIndexObjectKey } from '../../functions/shared/trace-index.ts';
 
 /**
  * Runs the real `ingest()` on one batch for a test or benchmark set-up, and fails loudly when the batch was not

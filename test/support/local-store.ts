@@ -1,5 +1,5 @@
 import type { Endpoints } from '../../local/endpoints.ts';
-import { listTableFiles } from '../../local/query/local-query.ts';
+import { listTableFiles } from '../../query/local-query.ts';
 import { TABLE_NAMES } from '../../schemas/columns.ts';
 import { duckQuery } from './duckdb.ts';
 

@@ -10,14 +10,9 @@ import {
 } from '@aws-sdk/client-athena';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SkeinError } from '../../functions/core/errors.ts';
-import {
-  ATHENA_ERRORS,
-  type AthenaProgress,
-  athenaLookupCommand,
-  runAthenaLookup,
-} from '../../local/query/athena-query.ts';
+import { ATHENA_ERRORS, type AthenaProgress, athenaLookupCommand, runAthenaLookup } from '../../query/athena-query.ts';
 import { TABLES } from '../../schemas/columns.ts';
+import { SkeinError } from '../../schemas/errors.ts';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const REQUEST = { by: 'trace', id: TRACE, workgroup: 'skein', database: 'skein' } as const;

@@ -6,9 +6,9 @@ import {
 } from '@aws-sdk/client-athena';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SEARCH_RESULT_COLUMNS } from '../../lib/search-queries.ts';
-import { athenaSearchCommand } from '../../local/query/search/athena-search.ts';
-import { parseSearch } from '../../local/query/search/traceql.ts';
+import { athenaSearchCommand } from '../../query/search/athena-search.ts';
+import { SEARCH_RESULT_COLUMNS } from '../../query/search/search-queries.ts';
+import { parseSearch } from '../../query/search/traceql.ts';
 import { captureIo } from '../builders/cli-io.ts';
 
 const athena = mockClient(AthenaClient);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { alertsCommand } from '../../cli/alerts-command.ts';
 import { memoryObjectStore } from '../../functions/core/object-store.ts';
 import { stepRule } from '../../functions/evaluate/alert-state.ts';
-import { alertsCommand } from '../../local/cli/alerts-command.ts';
 import { alertStateKey, emptyGroupState } from '../../schemas/alert-state.ts';
 import { captureIo } from '../builders/cli-io.ts';
 

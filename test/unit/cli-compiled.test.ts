@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SKEIN_USAGE } from '../../local/cli/main.ts';
+import { SKEIN_USAGE } from '../../cli/main.ts';
 
 const run = promisify(execFile);
 const BIN = 'dist/bin/skein.js';

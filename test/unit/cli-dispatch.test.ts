@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { runSkein, SKEIN_USAGE } from '../../local/cli/main.ts';
+import { runSkein, SKEIN_USAGE } from '../../cli/main.ts';
 import { captureIo } from '../builders/cli-io.ts';
 
 describe('skein', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LOCAL_DIR, localDir } from '../../local/cli/local-dir.ts';
+import { DEFAULT_LOCAL_DIR, localDir } from '../../cli/local-dir.ts';
 
 describe('the local stack flag every command shares', () => {
   const bucket = (value: string | undefined) => ({ flag: '--bucket <name>', value });

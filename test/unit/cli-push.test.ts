@@ -3,8 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PutRecordsInput, PutRecordsOutput, PutRecordsResultEntry } from '@aws-sdk/client-kinesis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SkeinError } from '../../functions/core/errors.ts';
-import { pushCommand } from '../../local/cli/push-command.ts';
+import { pushCommand } from '../../cli/push-command.ts';
 import {
   checkRecords,
   fullJitterDelay,
@@ -14,10 +13,11 @@ import {
   type PushOptions,
   pushRecords,
   recordSize,
-} from '../../local/cli/put-records.ts';
-import { readRecords, splitLines } from '../../local/cli/read-records.ts';
-import { RecordRanges } from '../../local/cli/record-ranges.ts';
+} from '../../cli/put-records.ts';
+import { readRecords, splitLines } from '../../cli/read-records.ts';
+import { RecordRanges } from '../../cli/record-ranges.ts';
 import { writeEndpoints } from '../../local/endpoints.ts';
+import { SkeinError } from '../../schemas/errors.ts';
 import { captureIo } from '../builders/cli-io.ts';
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { queryCommand } from '../../local/cli/query-command.ts';
+import { queryCommand } from '../../cli/query-command.ts';
 import { captureIo } from '../builders/cli-io.ts';
 
 describe('skein query search (arguments)', () => {

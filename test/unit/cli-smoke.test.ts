@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runSkein } from '../../local/cli/main.ts';
+import { runSkein } from '../../cli/main.ts';
 import { captureIo } from '../builders/cli-io.ts';
 
 describe('skein smoke: arguments', () => {

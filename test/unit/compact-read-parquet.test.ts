@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ParquetReadError, readParquetRows } from '../../functions/compact/read-parquet.ts';
-import { writeParquet } from '../../functions/ingest/parquet/parquet-writer.ts';
-import { buildTraceIndex } from '../../functions/ingest/trace-index.ts';
+import { writeParquet } from '../../functions/shared/parquet/parquet-writer.ts';
+import { buildTraceIndex } from '../../functions/shared/trace-index.ts';
 import { LOG_COLUMNS, SPAN_COLUMNS, TRACE_INDEX_COLUMNS } from '../../schemas/columns.ts';
 import { aLogRecord, aSpanRecord, ROW_T0 } from '../builders/rows.ts';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { costCommand } from '../../local/cli/cost-command.ts';
-import { type CostInput, estimateCost } from '../../local/cli/cost-model.ts';
-import { US_EAST_1 } from '../../local/cli/cost-prices.ts';
+import { costCommand } from '../../cli/cost-command.ts';
+import { type CostInput, estimateCost } from '../../cli/cost-model.ts';
+import { US_EAST_1 } from '../../cli/cost-prices.ts';
 import { captureIo } from '../builders/cli-io.ts';
 
 const GIB = 1024 ** 3;

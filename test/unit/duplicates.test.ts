@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { writeParquet } from '../../functions/ingest/parquet/parquet-writer.ts';
+import { writeParquet } from '../../functions/shared/parquet/parquet-writer.ts';
 import { LOG_COLUMNS, SPAN_COLUMNS } from '../../schemas/columns.ts';
 import { compareStreamPosition, dropRetriedCopies, withoutRetriedCopiesSql } from '../../schemas/duplicates.ts';
 import type { LogRecord, SpanRecord } from '../../schemas/records.ts';

@@ -1,19 +1,19 @@
 import { describe, expect, it } from 'vitest';
+import { alertsCommand } from '../../cli/alerts-command.ts';
 import { memoryLogger } from '../../functions/core/logger.ts';
 import { memoryObjectStore } from '../../functions/core/object-store.ts';
 import { evaluateOnce, MAX_CATCH_UP_MINUTES, plannedMinutes } from '../../functions/evaluate/evaluate.ts';
 import { evaluateCapturedRollups, readOutbox } from '../../functions/evaluate/rule-tests.ts';
-import { type CompiledRuleSet, compileRules } from '../../functions/evaluate/rules/compile-rules.ts';
-import { loadRules } from '../../functions/evaluate/rules/load-rules.ts';
 import { readProgress, type ShardProgress } from '../../functions/evaluate/shard-progress.ts';
 import { readGroupState } from '../../functions/evaluate/state-store.ts';
-import { computeRollup, encodeRollup, ROLLUP_CONTENT_TYPE, rollupObjectKey } from '../../functions/ingest/rollup.ts';
+import { computeRollup, encodeRollup, ROLLUP_CONTENT_TYPE, rollupObjectKey } from '../../functions/shared/rollup.ts';
+import { type CompiledRuleSet, compileRules } from '../../functions/shared/rules/compile-rules.ts';
+import { loadRules } from '../../functions/shared/rules/load-rules.ts';
 import {
   DEFAULT_ALLOWED_LATENESS_MS,
   DEFAULT_MAX_WAIT_MS,
   minuteDeadlineMs,
-} from '../../functions/watermark/watermark.ts';
-import { alertsCommand } from '../../local/cli/alerts-command.ts';
+} from '../../functions/shared/watermark.ts';
 import { alertStateKey } from '../../schemas/alert-state.ts';
 import { captureIo } from '../builders/cli-io.ts';
 import { aSpanRecord } from '../builders/rows.ts';

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { writeParquet } from '../../functions/ingest/parquet/parquet-writer.ts';
+import { writeParquet } from '../../functions/shared/parquet/parquet-writer.ts';
 import { type ColumnDef, TABLES, TRACE_INDEX_COLUMNS } from '../../schemas/columns.ts';
 import { synthTemplate } from '../support/cdk.ts';
 import { readParquetObjects } from '../support/duckdb.ts';

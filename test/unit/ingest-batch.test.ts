@@ -3,7 +3,7 @@ import { memoryLogger } from '../../functions/core/logger.ts';
 import { memoryObjectStore, type ObjectStore } from '../../functions/core/object-store.ts';
 import { loadIngestConfig } from '../../functions/ingest/config.ts';
 import { ingestBatch } from '../../functions/ingest/ingest-batch.ts';
-import { decodeRollup } from '../../functions/ingest/rollup.ts';
+import { decodeRollup } from '../../functions/shared/rollup.ts';
 import type { MeasureSpec } from '../../schemas/measures.ts';
 import { aKinesisEvent } from '../builders/kinesis.ts';
 import { aLogLine, anOtlpTraceRequest, aSpanId, aTraceId } from '../builders/telemetry.ts';

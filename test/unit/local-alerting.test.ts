@@ -1,13 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_NOTIFY_CONFIG, DEFAULT_RULES } from '../../cli/local-up-command.ts';
 import { memoryObjectStore } from '../../functions/core/object-store.ts';
 import { formatRuleTestReport, runRuleTestFile } from '../../functions/evaluate/rule-tests.ts';
-import { loadCompiledRules } from '../../functions/evaluate/rules/load-compiled-rules.ts';
 import { deadLetterKey, deliveryKey, doneKey } from '../../functions/notify/delivery-store.ts';
 import { routeAlert } from '../../functions/notify/routing.ts';
+import { loadCompiledRules } from '../../functions/shared/rules/load-compiled-rules.ts';
 import { countDeliveries, LOCAL_SECRET_IDS, localNotifyConfig, localSecrets } from '../../local/alerting.ts';
-import { DEFAULT_NOTIFY_CONFIG, DEFAULT_RULES } from '../../local/local-up-command.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 

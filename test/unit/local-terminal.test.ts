@@ -2,8 +2,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { humanLine, LOG_FILE, localLogWriter, Terminal } from '../../cli/terminal.ts';
 import { createLogger } from '../../functions/core/logger.ts';
-import { humanLine, LOG_FILE, localLogWriter, Terminal } from '../../local/terminal.ts';
 
 function sink(isTTY: boolean) {
   let text = '';

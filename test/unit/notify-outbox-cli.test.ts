@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
+import { outboxCommand } from '../../cli/outbox-command.ts';
 import { memoryLogger } from '../../functions/core/logger.ts';
 import { memoryObjectStore } from '../../functions/core/object-store.ts';
 import { DEAD_LETTER_PREFIX } from '../../functions/notify/delivery-store.ts';
 import { type NotifyDeps, notifyOnce } from '../../functions/notify/notify-once.ts';
 import { staticSecretProvider } from '../../functions/notify/secrets.ts';
-import { outboxCommand } from '../../local/cli/outbox-command.ts';
 import { parseNotifyConfig } from '../../schemas/notify-config.ts';
 import { captureIo } from '../builders/cli-io.ts';
 import { aTransition, fakeHttp, NOTIFY_T0, notifyYaml, putOutbox } from '../builders/notify.ts';

@@ -1,9 +1,9 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigError } from '../../functions/core/errors.ts';
 import { loadNotifyFunctionConfig } from '../../functions/notify/config.ts';
 import { awsSecretProvider, SECRET_CACHE_MS, staticSecretProvider } from '../../functions/notify/secrets.ts';
+import { ConfigError } from '../../schemas/errors.ts';
 import { NOTIFY_T0, notifyYaml } from '../builders/notify.ts';
 
 const sm = mockClient(SecretsManagerClient);

@@ -12,7 +12,7 @@ import {
   ParquetWriteError,
   type ParquetWriteOptions,
   writeParquet,
-} from '../../functions/ingest/parquet/parquet-writer.ts';
+} from '../../functions/shared/parquet/parquet-writer.ts';
 import type { ColumnDef } from '../../schemas/columns.ts';
 
 // ---- Fixtures ------------------------------------------------------------------------------------------------------

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { queryCommand } from '../../local/cli/query-command.ts';
+import { queryCommand } from '../../cli/query-command.ts';
 import { writeEndpoints } from '../../local/endpoints.ts';
-import { listTableFiles, queryLocal } from '../../local/query/local-query.ts';
-import { formatLookupStats, type LookupStats } from '../../local/query/read-stats.ts';
+import { listTableFiles, queryLocal } from '../../query/local-query.ts';
+import { formatLookupStats, type LookupStats } from '../../query/read-stats.ts';
 import { type ColumnDef, TABLES, type TableName } from '../../schemas/columns.ts';
 import { captureIo } from '../builders/cli-io.ts';
 

@@ -7,8 +7,8 @@ import {
   rawIndexObjects,
   type StoreSnapshot,
   unindexedObjects,
-} from '../../local/query/lookup-plan.ts';
-import type { PartitionListing } from '../../local/query/store-listing.ts';
+} from '../../query/lookup-plan.ts';
+import type { PartitionListing } from '../../query/store-listing.ts';
 
 const P7 = 'dt=2024-05-01/hour=07';
 const P8 = 'dt=2024-05-01/hour=08';

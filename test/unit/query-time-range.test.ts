@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../../functions/core/errors.ts';
-import { parseTimeArg, parseTimeRange, partitionInRange } from '../../local/query/time-range.ts';
+import { parseTimeArg, parseTimeRange, partitionInRange } from '../../query/time-range.ts';
+import { UsageError } from '../../schemas/errors.ts';
 
 const NOW = Date.UTC(2024, 4, 1, 12, 0);
 const HOUR = 3_600_000;

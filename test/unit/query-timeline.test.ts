@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { LogRow, QueryRow, SpanRow } from '../../local/query/rows.ts';
-import { toJsonRow } from '../../local/query/rows.ts';
-import { buildTree, formatDuration, formatTimeline, levelName } from '../../local/query/timeline.ts';
+import type { LogRow, QueryRow, SpanRow } from '../../query/rows.ts';
+import { toJsonRow } from '../../query/rows.ts';
+import { buildTree, formatDuration, formatTimeline, levelName } from '../../query/timeline.ts';
 import { LOG_COLUMNS, SPAN_COLUMNS } from '../../schemas/columns.ts';
 import { aLogRecord, aSpanRecord } from '../builders/rows.ts';
 

@@ -4,9 +4,9 @@ import { memoryObjectStore, type ObjectStore } from '../../functions/core/object
 import { loadIngestConfig } from '../../functions/ingest/config.ts';
 import type { DecodeFailure, RecordContext } from '../../functions/ingest/decoded.ts';
 import { ingest } from '../../functions/ingest/ingest-batch.ts';
-import { type BatchId, quarantineObjectKey } from '../../functions/ingest/object-keys.ts';
 import { encodeQuarantine, type QuarantineEntry, quarantineEntry } from '../../functions/ingest/quarantine.ts';
 import { type ReplayOptions, replayQuarantine, scanQuarantine } from '../../functions/ingest/replay.ts';
+import { type BatchId, quarantineObjectKey } from '../../functions/shared/object-keys.ts';
 import { aRecordContext } from '../builders/decode.ts';
 import { aKinesisEvent, T0 } from '../builders/kinesis.ts';
 import { aLogLine, anOtlpTraceRequest, aSpanId, aTraceId } from '../builders/telemetry.ts';

@@ -6,8 +6,8 @@ import {
   ROLLUP_COMPACTION_GRACE_MS,
   readRollupWindow,
 } from '../../functions/evaluate/rollup-reader.ts';
-import { computeRollup, encodeRollup, ROLLUP_CONTENT_TYPE, rollupObjectKey } from '../../functions/ingest/rollup.ts';
-import { MAX_ALLOWED_LATENESS_MS } from '../../functions/watermark/watermark.ts';
+import { computeRollup, encodeRollup, ROLLUP_CONTENT_TYPE, rollupObjectKey } from '../../functions/shared/rollup.ts';
+import { MAX_ALLOWED_LATENESS_MS } from '../../functions/shared/watermark.ts';
 import type { Aggregate, MeasureSpec } from '../../schemas/measures.ts';
 import type { SpanRecord } from '../../schemas/records.ts';
 import { aSpanRecord, ROW_T0 } from '../builders/rows.ts';

@@ -7,8 +7,8 @@ import {
   decodeRollup,
   encodeRollup,
   rollupObjectKey,
-} from '../../functions/ingest/rollup.ts';
-import { DEFAULT_ALLOWED_LATENESS_MS, MAX_ALLOWED_LATENESS_MS } from '../../functions/watermark/watermark.ts';
+} from '../../functions/shared/rollup.ts';
+import { DEFAULT_ALLOWED_LATENESS_MS, MAX_ALLOWED_LATENESS_MS } from '../../functions/shared/watermark.ts';
 import type { Aggregate, MeasureSpec } from '../../schemas/measures.ts';
 import type { LogRecord, SpanRecord } from '../../schemas/records.ts';
 import { aLogRecord, aSpanRecord, ROW_T0 } from '../builders/rows.ts';

@@ -2,6 +2,7 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rulesTestCommand } from '../../cli/rules-test-command.ts';
 import { memoryObjectStore } from '../../functions/core/object-store.ts';
 import {
   evaluateCapturedRollups,
@@ -9,11 +10,10 @@ import {
   formatRuleTestReport,
   runRuleTestFile,
 } from '../../functions/evaluate/rule-tests.ts';
-import { compileRules } from '../../functions/evaluate/rules/compile-rules.ts';
-import { loadRules } from '../../functions/evaluate/rules/load-rules.ts';
 import { expandSeries, parseSeriesSelector } from '../../functions/evaluate/synthetic-rows.ts';
-import { computeRollup, encodeRollup, ROLLUP_CONTENT_TYPE, rollupObjectKey } from '../../functions/ingest/rollup.ts';
-import { rulesTestCommand } from '../../local/cli/rules-test-command.ts';
+import { computeRollup, encodeRollup, ROLLUP_CONTENT_TYPE, rollupObjectKey } from '../../functions/shared/rollup.ts';
+import { compileRules } from '../../functions/shared/rules/compile-rules.ts';
+import { loadRules } from '../../functions/shared/rules/load-rules.ts';
 import { EVALUATION_PROGRESS_KEY } from '../../schemas/watermarks.ts';
 import { aSpanRecord } from '../builders/rows.ts';
 

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { rulesCommand } from '../../local/cli/rules-command.ts';
+import { rulesCommand } from '../../cli/rules-command.ts';
 import { captureIo } from '../builders/cli-io.ts';
 import { aRuleFile } from '../builders/rules.ts';
 

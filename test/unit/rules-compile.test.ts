@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { newSketch, sketchAdd, sketchToData } from '../../functions/core/sketch.ts';
-import { renderAnnotations } from '../../functions/evaluate/rules/annotations.ts';
-import { alertLabelName, type CompiledRule, compileRules } from '../../functions/evaluate/rules/compile-rules.ts';
-import { measureId } from '../../functions/evaluate/rules/measure-id.ts';
+import { renderAnnotations } from '../../functions/shared/rules/annotations.ts';
+import { alertLabelName, type CompiledRule, compileRules } from '../../functions/shared/rules/compile-rules.ts';
+import { measureId } from '../../functions/shared/rules/measure-id.ts';
 import { MeasureSpec } from '../../schemas/measures.ts';
 import { RuleGroup } from '../../schemas/rules.ts';
 import { aWindowView, groupKey } from '../builders/rules.ts';

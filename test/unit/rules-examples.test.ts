@@ -1,8 +1,8 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { compileRules } from '../../functions/evaluate/rules/compile-rules.ts';
-import { loadRuleFiles } from '../../functions/evaluate/rules/load-rules.ts';
+import { compileRules } from '../../functions/shared/rules/compile-rules.ts';
+import { loadRuleFiles } from '../../functions/shared/rules/load-rules.ts';
 
 describe('rules/examples', () => {
   it('every example file validates and compiles', async () => {

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { formatDuration, parseDuration } from '../../functions/evaluate/rules/durations.ts';
-import { lexExpr } from '../../functions/evaluate/rules/expr-lexer.ts';
-import { formatExprError, parseExpr, type RuleExpr } from '../../functions/evaluate/rules/expr-parser.ts';
+import { lexExpr } from '../../functions/shared/rules/expr-lexer.ts';
+import { formatExprError, parseExpr, type RuleExpr } from '../../functions/shared/rules/expr-parser.ts';
+import { formatDuration, parseDuration } from '../../schemas/durations.ts';
 
 function parsed(text: string): RuleExpr {
   const result = parseExpr(text);

@@ -2,12 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  type LoadResult,
-  loadRuleFiles,
-  loadRules,
-  type RuleError,
-} from '../../functions/evaluate/rules/load-rules.ts';
+import { type LoadResult, loadRuleFiles, loadRules, type RuleError } from '../../functions/shared/rules/load-rules.ts';
 import { aRuleFile } from '../builders/rules.ts';
 
 function errorsOf(result: LoadResult): RuleError[] {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseTemplate, renderTemplate, sprintf, type TemplateData } from '../../functions/evaluate/rules/template.ts';
+import { parseTemplate, renderTemplate, sprintf, type TemplateData } from '../../functions/shared/rules/template.ts';
 
 function render(text: string, data: Partial<TemplateData> = {}): string {
   const parsed = parseTemplate(text);

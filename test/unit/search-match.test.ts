@@ -5,10 +5,10 @@ import {
   matchTrace,
   type SearchSpan,
   type TraceFacts,
-} from '../../local/query/search/search-match.ts';
-import { nextReads, planSearch, type SearchIndexRow, summariseTraces } from '../../local/query/search/search-plan.ts';
-import { parseSearch, type SearchQuery } from '../../local/query/search/traceql.ts';
-import type { PartitionListing } from '../../local/query/store-listing.ts';
+} from '../../query/search/search-match.ts';
+import { nextReads, planSearch, type SearchIndexRow, summariseTraces } from '../../query/search/search-plan.ts';
+import { parseSearch, type SearchQuery } from '../../query/search/traceql.ts';
+import type { PartitionListing } from '../../query/store-listing.ts';
 
 const T = '4bf92f3577b34da6a3ce929d0e0e4736';
 const MS = 1_000_000n;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parseDuration, parseSpanDuration } from '../../functions/evaluate/rules/durations.ts';
-import { lexExpr } from '../../functions/evaluate/rules/expr-lexer.ts';
-import { formatSearchError, parseSearch, type SearchQuery } from '../../local/query/search/traceql.ts';
+import { lexExpr } from '../../functions/shared/rules/expr-lexer.ts';
+import { formatSearchError, parseSearch, type SearchQuery } from '../../query/search/traceql.ts';
+import { parseDuration, parseSpanDuration } from '../../schemas/durations.ts';
 
 function ok(filter: string): SearchQuery {
   const result = parseSearch(filter);

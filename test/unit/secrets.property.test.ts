@@ -1,11 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { quarantineCommand } from '../../cli/quarantine-command.ts';
+import { replayCommand } from '../../cli/replay-command.ts';
 import { createLogger } from '../../functions/core/logger.ts';
 import { memoryObjectStore } from '../../functions/core/object-store.ts';
 import { loadIngestConfig } from '../../functions/ingest/config.ts';
 import { ingest } from '../../functions/ingest/ingest-batch.ts';
-import { quarantineCommand } from '../../local/cli/quarantine-command.ts';
-import { replayCommand } from '../../local/cli/replay-command.ts';
 import type { MeasureSpec } from '../../schemas/measures.ts';
 import { captureIo } from '../builders/cli-io.ts';
 import { aKinesisEvent, T0 } from '../builders/kinesis.ts';

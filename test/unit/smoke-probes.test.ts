@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { buildProbes, PROBE_FAMILIES, probeFamilyOf } from '../../cli/smoke/probes.ts';
 import { createRedactor } from '../../functions/core/redact.ts';
 import { decodeRecord } from '../../functions/ingest/decode-record.ts';
 import { newSink } from '../../functions/ingest/decoded.ts';
-import { buildProbes, PROBE_FAMILIES, probeFamilyOf } from '../../local/smoke/probes.ts';
 import { aRecordContext } from '../builders/decode.ts';
 
 describe('smoke probes', () => {

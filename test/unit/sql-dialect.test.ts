@@ -7,9 +7,9 @@ import {
   namedLookupQueries,
   VIEW_NAMES,
   viewSql,
-} from '../../lib/queries.ts';
-import { namedSearchQueries, searchSql } from '../../lib/search-queries.ts';
-import { parseSearch } from '../../local/query/search/traceql.ts';
+} from '../../query/named-queries.ts';
+import { namedSearchQueries, searchSql } from '../../query/search/search-queries.ts';
+import { parseSearch } from '../../query/search/traceql.ts';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const VERBATIM_REQUEST = "req-'42'"; // a quote in the id: the literal must stay one string

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { StoreError } from '../../functions/core/errors.ts';
 import { memoryObjectStore, type ObjectStore } from '../../functions/core/object-store.ts';
 import { minuteIso } from '../../functions/evaluate/alert-state.ts';
 import {
@@ -10,6 +9,7 @@ import {
 } from '../../functions/evaluate/state-store.ts';
 import { alertStateKey } from '../../schemas/alert-state.ts';
 import { AlertTransition, OUTBOX_PREFIX } from '../../schemas/alerts.ts';
+import { StoreError } from '../../schemas/errors.ts';
 
 const MINUTE = 29_000_000;
 const GROUP = 'checkout';

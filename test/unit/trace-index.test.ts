@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { tableObjectKey } from '../../functions/ingest/object-keys.ts';
+import { tableObjectKey } from '../../functions/shared/object-keys.ts';
 import {
   buildTraceIndex,
   dataPartitionOf,
   encodeTraceIndex,
   TRACE_INDEX_ROW_GROUP_ROWS,
   traceIndexObjectKey,
-} from '../../functions/ingest/trace-index.ts';
+} from '../../functions/shared/trace-index.ts';
 import { aLogRecord, aSpanRecord, ROW_T0 } from '../builders/rows.ts';
 import { readParquetObjects } from '../support/duckdb.ts';
 

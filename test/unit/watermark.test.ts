@@ -12,7 +12,7 @@ import {
   MINUTE_MS,
   mergeMark,
   minuteDeadlineMs,
-} from '../../functions/watermark/watermark.ts';
+} from '../../functions/shared/watermark.ts';
 import type { ShardMark } from '../../schemas/measures.ts';
 
 const M = 29_000_000;

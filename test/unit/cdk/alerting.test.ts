@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError } from '../../../functions/core/errors.ts';
 import { loadEvaluateConfig } from '../../../functions/evaluate/config.ts';
 import { NotifyEnv } from '../../../functions/notify/config.ts';
 import { SECRET_PLACEHOLDER } from '../../../lib/alerting.ts';
 import { ruleFiles, validateRuleFiles } from '../../../lib/lambda-function.ts';
 import { SkeinSettings } from '../../../lib/settings.ts';
+import { ConfigError } from '../../../schemas/errors.ts';
 import { synthTemplate } from '../../support/cdk.ts';
 import { dataBucketId, functionDescribed, getAtt, objectsUnder } from './template-helpers.ts';
 

@@ -8,7 +8,7 @@ import {
   sqlStringLiteral,
   viewColumns,
   viewSql,
-} from '../../../lib/queries.ts';
+} from '../../../query/named-queries.ts';
 import { type ColumnType, TABLES, TRACE_INDEX_COLUMNS } from '../../../schemas/columns.ts';
 
 const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';

@@ -1,9 +1,9 @@
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { namedLookupQueries, VIEW_NAMES, viewColumns, viewSql } from '../../../lib/queries.ts';
 import { INDEX_BUCKETS, MANIFEST_COLUMNS } from '../../../lib/query.ts';
-import { namedSearchQueries } from '../../../lib/search-queries.ts';
+import { namedLookupQueries, VIEW_NAMES, viewColumns, viewSql } from '../../../query/named-queries.ts';
+import { namedSearchQueries } from '../../../query/search/search-queries.ts';
 import {
   glueType,
   INDEX_BUCKET_PARTITION_KEYS,
@@ -251,7 +251,7 @@ describe('query catalogue', () => {
   });
 
   it.each([...namedLookupQueries(), ...namedSearchQueries()].map((q) => [q.name, q] as const))(
-    'ships the named query %s in the workgroup, text from lib/queries.ts',
+    'ships the named query %s in the workgroup, text from query/named-queries.ts',
     (_name, query) => {
       const workGroup = Object.keys(template.findResources('AWS::Athena::WorkGroup'))[0] ?? '';
       const database = Object.keys(template.findResources('AWS::Glue::Database'))[0] ?? '';

@@ -1,8 +1,8 @@
 import { App } from 'aws-cdk-lib';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../../functions/core/errors.ts';
 import { parseSkeinSettings, scanLimitBytes, settingsFromContext } from '../../../lib/settings.ts';
 import { environmentFrom } from '../../../lib/skein-app.ts';
+import { ConfigError } from '../../../schemas/errors.ts';
 
 describe('stack settings', () => {
   it('default to the documented values', () => {
