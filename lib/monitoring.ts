@@ -6,7 +6,7 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from '../functions/core/metrics.ts';
-
+import { EVALUATE_METRICS } from '../functions/evaluate/metrics.ts';
 import { NOTIFY_METRICS } from '../functions/notify/notify-once.ts';
 
 /** The notifier's EMF metric of dead-lettered notifications; the alarm reads its total, without dimensions. */
@@ -125,33 +125,90 @@ export class ScheduledFunctionAlarms extends Construct {
   }
 }
 
-export interface DeadLetterAlarmProps {
+export interface SkeinMetricAlarmProps {
   /** Topic notified on ALARM and OK; without it the alarm only changes state. */
   readonly alarmTopicArn?: string | undefined;
 }
 
-/** Notifications the notifier gave up on: each is under alerts/dead-letter/ with its last error. */
-export class DeadLetterAlarm extends Construct {
+/** What one alarm on a Skein metric (namespace `Skein`, no dimensions) reads and says. */
+interface SkeinMetricAlarmSpec {
+  /** The alarm's construct id: kept stable, since a changed logical id would replace a custom-named alarm. */
+  readonly alarmId: string;
+  readonly alarmSuffix: string;
+  readonly description: string;
+  readonly metricName: string;
+  readonly period: Duration;
+  /** The alarm fires when the period's sum is above this. */
+  readonly threshold: number;
+}
+
+/** An alarm on the sum of one of Skein's own EMF metrics over a period, quiet when nothing is reported. */
+class SkeinMetricAlarm extends Construct {
   readonly alarm: Alarm;
 
-  constructor(scope: Construct, id: string, props: DeadLetterAlarmProps) {
+  constructor(scope: Construct, id: string, spec: SkeinMetricAlarmSpec, props: SkeinMetricAlarmProps) {
     super(scope, id);
-    this.alarm = new Alarm(this, 'DeadLettered', {
-      alarmName: `${Stack.of(this).stackName}-notify-dead-lettered`,
-      alarmDescription:
-        'The notifier dead-lettered notifications (retry budget exhausted or a permanent error): they are under alerts/dead-letter/ with the last error. Check the endpoint and its secret, then re-drive (runbook).',
+    this.alarm = new Alarm(this, spec.alarmId, {
+      alarmName: `${Stack.of(this).stackName}-${spec.alarmSuffix}`,
+      alarmDescription: spec.description,
       metric: new Metric({
         namespace: METRICS_NAMESPACE,
-        metricName: DEAD_LETTERED_METRIC,
-        period: Duration.minutes(5),
+        metricName: spec.metricName,
+        period: spec.period,
         statistic: 'Sum',
       }),
-      threshold: 0,
+      threshold: spec.threshold,
       comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
       evaluationPeriods: 1,
       treatMissingData: TreatMissingData.NOT_BREACHING,
     });
     notify(this, [this.alarm], props.alarmTopicArn);
+  }
+}
+
+/** Notifications the notifier gave up on: each is under alerts/dead-letter/ with its last error. */
+export class DeadLetterAlarm extends SkeinMetricAlarm {
+  constructor(scope: Construct, id: string, props: SkeinMetricAlarmProps) {
+    super(
+      scope,
+      id,
+      {
+        alarmId: 'DeadLettered',
+        alarmSuffix: 'notify-dead-lettered',
+        description:
+          'The notifier dead-lettered notifications (retry budget exhausted or a permanent error): they are under alerts/dead-letter/ with the last error. Check the endpoint and its secret, then re-drive (runbook).',
+        metricName: DEAD_LETTERED_METRIC,
+        period: Duration.minutes(5),
+        threshold: 0,
+      },
+      props,
+    );
+  }
+}
+
+/** Alert rules evaluated on incomplete minutes this many times in the alarm's period before an operator is told. */
+export const INCOMPLETE_MINUTES_ALARM = { period: Duration.minutes(15), threshold: 2 } as const;
+
+/**
+ * The evaluator ran out of patience with a shard (decision D15): minutes were evaluated before every shard was
+ * ingested past them, so alerts may have missed data (an error-rate rule may have stayed quiet). One such minute is a
+ * blip; three in a quarter of an hour is a stalled shard or ingest falling behind.
+ */
+export class IncompleteEvaluationAlarm extends SkeinMetricAlarm {
+  constructor(scope: Construct, id: string, props: SkeinMetricAlarmProps) {
+    super(
+      scope,
+      id,
+      {
+        alarmId: 'IncompleteMinutes',
+        alarmSuffix: 'evaluate-incomplete-minutes',
+        description: `Alert rules were evaluated on minutes some shard had not been ingested past (more than ${INCOMPLETE_MINUTES_ALARM.threshold} in ${INCOMPLETE_MINUTES_ALARM.period.toMinutes()} minutes): alerts may have missed data. \`skein alerts\` names the shards and how far behind they were; check ingest's iterator age and errors (runbook: incomplete minutes).`,
+        metricName: EVALUATE_METRICS.incompleteMinutes,
+        period: INCOMPLETE_MINUTES_ALARM.period,
+        threshold: INCOMPLETE_MINUTES_ALARM.threshold,
+      },
+      props,
+    );
   }
 }
 

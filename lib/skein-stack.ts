@@ -4,7 +4,7 @@ import { Alerting } from './alerting.ts';
 import { CloudWatchSubscription } from './cloudwatch-subscription.ts';
 import { Compaction } from './compaction.ts';
 import { Ingest } from './ingest.ts';
-import { DeadLetterAlarm, IngestAlarms, ScheduledFunctionAlarms } from './monitoring.ts';
+import { DeadLetterAlarm, IncompleteEvaluationAlarm, IngestAlarms, ScheduledFunctionAlarms } from './monitoring.ts';
 import { Query } from './query.ts';
 import { type SkeinSettings, scanLimitBytes } from './settings.ts';
 import { Storage } from './storage.ts';
@@ -60,6 +60,7 @@ export class SkeinStack extends Stack {
       function: this.alerting.evaluate.function,
       alarmTopicArn: settings.alarmTopicArn,
     });
+    new IncompleteEvaluationAlarm(this, 'IncompleteEvaluationAlarm', { alarmTopicArn: settings.alarmTopicArn });
     if (this.alerting.notify) {
       new ScheduledFunctionAlarms(this, 'NotifyAlarms', {
         name: 'notify',

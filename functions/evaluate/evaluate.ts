@@ -13,6 +13,7 @@ import { renderAnnotations } from '../shared/rules/annotations.ts';
 import type { WindowView } from '../shared/rules/compile-rules.ts';
 import { lastCompleteMinute, lastFinalMinute, MINUTE_MS, mergeMark, mergeMarks } from '../shared/watermark.ts';
 import { type Annotate, pruneRetired, type StateRule, type StateSample, stepRule } from './alert-state.ts';
+import { EVALUATE_METRICS } from './metrics.ts';
 import {
   compactRollupMinute,
   ROLLUP_COMPACTION_GRACE_MS,
@@ -22,13 +23,6 @@ import {
 import { probeShard, readProgress, type ShardProgress, type StreamShard, writeProgress } from './shard-progress.ts';
 import { readGroupState, updateGroupState } from './state-store.ts';
 
-/** Metric names of the evaluator (namespace Skein): what alarms refer to. */
-export const EVALUATE_METRICS = {
-  /** Minutes evaluated before every shard was ingested past them (their maximum wait ran out). */
-  incompleteMinutes: 'MinutesEvaluatedIncomplete',
-  /** Shards not ingested past the last due minute when the run decided what to evaluate. */
-  shardsBehind: 'ShardsBehind',
-} as const;
 /** At most this many missed minutes are evaluated in one run; older ones are skipped (a clock jump, an outage). */
 export const MAX_CATCH_UP_MINUTES = 15;
 /** Groups worked on at once (each is a GET, a conditional PUT and its outbox writes). */

@@ -312,6 +312,19 @@ describe('alerting', () => {
       });
     });
 
+    it('fire when alert rules are evaluated on incomplete minutes more than twice in 15 minutes', () => {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'Skein',
+        MetricName: 'MinutesEvaluatedIncomplete',
+        Dimensions: Match.absent(),
+        Statistic: 'Sum',
+        Period: 900,
+        Threshold: 2,
+        ComparisonOperator: 'GreaterThanThreshold',
+        TreatMissingData: 'notBreaching',
+      });
+    });
+
     it('fire for the compactor too', () => {
       const compact = functionDescribed(template, 'Skein compact');
 

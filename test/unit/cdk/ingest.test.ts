@@ -299,8 +299,8 @@ describe('ingest stack', () => {
       const custom = synthTemplate({ 'skein:alarmTopicArn': topic });
 
       const alarms = Object.values(custom.findResources('AWS::CloudWatch::Alarm'));
-      // Ingest (3), and errors + not running of the compactor and the evaluator (2 × 2).
-      expect(alarms).toHaveLength(7);
+      // Ingest (3), errors + not running of the compactor and the evaluator (2 × 2), incomplete minutes (1).
+      expect(alarms).toHaveLength(8);
       for (const alarm of alarms) {
         expect(alarm.Properties.AlarmActions).toEqual([topic]);
         expect(alarm.Properties.OKActions).toEqual([topic]);
