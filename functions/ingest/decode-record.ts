@@ -25,9 +25,10 @@ const HEAD_CHARS = 48;
  * Detection, in order (unless `options.format` pins one):
  * 1. KPL magic `F3 89 9A C2`: de-aggregated, each user record detected again (sub-sequence number kept).
  * 2. gzip (`1f 8b`) or zlib (`78 xx`): inflated (bounded by the record size limit), then detected again.
- * 3. Text starting with `{"resourceSpans"` / `{"resourceLogs"`: OTLP/JSON; `{"messageType"` with `logEvents`:
+ * 3. Bytes framed as a protobuf request (field 1 repeated, lengths adding up to the end): OTLP protobuf (traces or
+ *    logs). Checked before text, since the framing's first bytes can read as a newline and `{`.
+ * 4. Text starting with `{"resourceSpans"` / `{"resourceLogs"`: OTLP/JSON; `{"messageType"` with `logEvents`:
  *    a CloudWatch Logs subscription payload; any other `{` or `[`: JSON lines.
- * 4. Binary that looks like a protobuf message with field 1: OTLP protobuf (traces or logs).
  * 5. Anything else: quarantined as `unknown_format`.
  */
 export function decodeRecord(
@@ -52,14 +53,16 @@ export function decodeRecord(
       return [fail('corrupt_compression', `cannot inflate: ${(error as Error).message}`, data)];
     }
   }
+  const format = options.format ?? 'auto';
+  // Protobuf before text: a request starts with tag 0x0a, a newline to a text reader, and its first length byte may
+  // be `{` or `[` (a 123- or 91-byte ResourceSpans). looksLikeOtlpProto checks the whole framing, which text fails.
+  if (format === 'otlp-proto' || (format === 'auto' && looksLikeOtlpProto(payload))) {
+    return withinStack(data, undefined, sink, () => decodeOtlpProto(payload, data, ctx, sink, options));
+  }
   const first = firstNonSpace(payload);
   if (first === -1) return [fail('empty_record', 'the record has no content', data)];
   const byte = payload[first];
   const textual = byte === OPEN_BRACE || byte === OPEN_BRACKET;
-  const format = options.format ?? 'auto';
-  if (format === 'otlp-proto' || (format === 'auto' && !textual && looksLikeOtlpProto(payload))) {
-    return withinStack(data, undefined, sink, () => decodeOtlpProto(payload, data, ctx, sink, options));
-  }
   if (!textual) {
     return [fail('unknown_format', `starts with bytes ${hexPrefix(payload, first)}: no known format`, data)];
   }

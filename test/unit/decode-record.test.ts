@@ -5,6 +5,7 @@ import { createRedactor } from '../../functions/core/redact.ts';
 import { decodeRecord } from '../../functions/ingest/decode-record.ts';
 import { type InputFormat, newSink } from '../../functions/ingest/decoded.ts';
 import { aRecordContext } from '../builders/decode.ts';
+import { otlpJsonToProto } from '../builders/payloads.ts';
 import { aLogLine, anOtlpTraceRequest, aSpanId, aTraceId } from '../builders/telemetry.ts';
 
 const fixture = (path: string) => readFileSync(new URL(`../fixtures/${path}`, import.meta.url));
@@ -41,6 +42,24 @@ describe('decodeRecord detects every producer format per record', () => {
     expect(seen).toEqual(formats);
   });
 
+  // A protobuf request starts with tag 0x0a (a newline) then the first ResourceSpans' length: when that length is the
+  // code of a space, tab, CR, LF, `[` or `{`, the bytes look like text after their leading whitespace.
+  it.each([0x09, 0x0a, 0x0d, 0x20, 0x5b, 0x7b])(
+    'reads OTLP protobuf whose first ResourceSpans is %i bytes long as protobuf, not text',
+    (length) => {
+      const proto = otlpProtoWithFirstLength(length);
+      expect(proto[0]).toBe(0x0a);
+      expect(proto[1]).toBe(length);
+      expect(proto[2 + length]).toBe(0x0a);
+
+      const { sink, failures, formats } = decode(proto);
+
+      expect(failures).toEqual([]);
+      expect(formats).toEqual(['otlp-proto']);
+      expect(sink.spans).toHaveLength(1);
+    },
+  );
+
   it('counts a CloudWatch control message and quarantines nothing', () => {
     const { sink, failures } = decode(fixture('cloudwatch/control-message.json.gz'));
     expect(failures).toEqual([]);
@@ -76,3 +95,14 @@ describe('decodeRecord detects every producer format per record', () => {
     expect(failures.map((f) => f.reason)).toEqual(['unknown_format']);
   });
 });
+
+/**
+ * An OTLP protobuf traces request of one span whose first ResourceSpans encodes to exactly `length` bytes (< 128): a
+ * ResourceSpans of only a schema URL (tag and length byte, then the URL), then the one with the span.
+ */
+function otlpProtoWithFirstLength(length: number): Uint8Array {
+  const json = anOtlpTraceRequest('s', [{ traceId: aTraceId(1), spanId: aSpanId(1) }]);
+  const request = JSON.parse(json) as { resourceSpans: unknown[] };
+  request.resourceSpans.unshift({ schemaUrl: 'x'.repeat(length - 2) });
+  return otlpJsonToProto(JSON.stringify(request));
+}
