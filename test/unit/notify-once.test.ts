@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { memoryLogger } from '../../functions/core/logger.ts';
-import { createRedactor } from '../../functions/core/redact.ts';
 import { memoryObjectStore } from '../../functions/core/object-store.ts';
+import { createRedactor } from '../../functions/core/redact.ts';
 import { endpointBreakers } from '../../functions/notify/delivery-policy.ts';
 import {
   DeadLetter,
