@@ -1,8 +1,5 @@
-import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { createLogger, type Logger } from '../functions/core/logger.ts';
-import { packageRoot } from '../functions/core/package-root.ts';
-import { MAX_ALLOWED_LATENESS_MS } from '../functions/shared/watermark.ts';
 import type { LocalAlerting, LocalSinks } from '../local/alerting.ts';
 import type { RunningAlertmanager } from '../local/alertmanager.ts';
 import type { DemoWorkload, DemoWorkloadOptions } from '../local/demo-workload.ts';
@@ -13,19 +10,15 @@ import { LocalRun, type Pipeline, startAlertingStep, startDemoStep, startPipelin
 import type { Poller } from '../local/poller.ts';
 import { scheduleJob } from '../local/scheduler.ts';
 import { describePending } from '../local/stream-backlog.ts';
-import { ConfigError, UsageError } from '../schemas/errors.ts';
-import { parseDuration } from '../schemas/notify-config.ts';
-import { type CliIo, EXIT, parseCommandArgs, runGuarded, usageHint } from './io.ts';
-import { DEFAULT_LOCAL_DIR, LOCAL_DIR_OPTIONS, localDir } from './local-dir.ts';
+import { type CliIo, EXIT, runGuarded, usageHint } from './io.ts';
+import { type LocalUpOptions, loadAlertingInput, parseLocalUpArgs } from './local-up-args.ts';
 import {
-  type AlertingInput,
   alertingProgress,
   compactionTracker,
   describeCount,
   formatUptime,
   readyText,
   resumeText,
-  shownPath,
 } from './local-up-text.ts';
 import { processSignals } from './process-signals.ts';
 import { localLogWriter, Terminal } from './terminal.ts';
@@ -33,12 +26,8 @@ import { localLogWriter, Terminal } from './terminal.ts';
 export type { HandlerFactory, HandlerOptions } from '../local/ingest-handler.ts';
 export { type BatchCounts, IngestTally } from '../local/ingest-tally.ts';
 export { LOCAL_COMPACT_ENV } from '../local/local-run.ts';
+export { DEFAULT_NOTIFY_CONFIG, DEFAULT_RULES } from './local-up-args.ts';
 export { ingestHandler };
-
-const REPO_ROOT = packageRoot(import.meta.url);
-/** The demo's alert rules and the local notifier configuration, found from the repository whatever the cwd. */
-export const DEFAULT_RULES = join(REPO_ROOT, 'rules', 'demo');
-export const DEFAULT_NOTIFY_CONFIG = join(REPO_ROOT, 'config', 'notify.local.yaml');
 
 /** Recurring incidents of the demo workload, so its alert rules fire and resolve while you watch. */
 export const DEMO_INCIDENTS = { everyMs: 10 * 60_000, durationMs: 2 * 60_000, failureRate: 0.6 } as const;
@@ -110,32 +99,14 @@ export interface LocalUpDeps {
   readonly onStarted?: (started: LocalUpStarted) => void | Promise<void>;
 }
 
-const MAX_SHARDS = 50;
 const PROGRESS_INTERVAL_MS = 10_000;
 const TTY_PROGRESS_EVERY_MS = 2_000;
-const EVALUATE_EVERY_MS = 10_000;
-/** Allowed lateness of the local stack: its poller delivers within ~1 s, so 15 s is ample (30 s on AWS). */
-const ALLOWED_LATENESS_MS = 15_000;
 const NOTIFY_EVERY_MS = 2_000;
 const COMPACT_EVERY_MS = 60_000;
 
 /** `skein local up` with the real ingest function: see {@link LOCAL_UP_USAGE}. */
 export function localUpCommand(args: string[], io: CliIo): Promise<number> {
   return runLocalUp(args, io, { makeHandler: ingestHandler });
-}
-
-/** The command line of `skein local up`, checked. */
-interface LocalUpOptions {
-  readonly dir: string;
-  readonly shards: number;
-  /** `--shards` as given: a resumed stream that has another count says so. */
-  readonly shardsAsked: number | undefined;
-  readonly demo: boolean;
-  readonly alerting: boolean;
-  readonly rulesPath: string;
-  readonly notifyConfigPath: string;
-  readonly evaluateEveryMs: number;
-  readonly latenessMs: number;
 }
 
 /**
@@ -247,43 +218,6 @@ export function runLocalUp(args: string[], io: CliIo, deps: LocalUpDeps): Promis
   });
 }
 
-function parseLocalUpArgs(args: string[]): LocalUpOptions | 'help' {
-  const { values, positionals } = parseCommandArgs(args, {
-    ...LOCAL_DIR_OPTIONS,
-    shards: { type: 'string' },
-    'no-demo': { type: 'boolean' },
-    rules: { type: 'string' },
-    'notify-config': { type: 'string' },
-    'evaluate-every': { type: 'string' },
-    'allowed-lateness': { type: 'string' },
-    'no-alerting': { type: 'boolean' },
-  });
-  if (values.help) return 'help';
-  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
-  const dir = localDir(values) ?? DEFAULT_LOCAL_DIR;
-  if (dir.trim() === '') throw new UsageError('--dir needs a folder');
-  const shards = parseShards(values.shards);
-  const alerting = !values['no-alerting'];
-  if (!alerting) {
-    for (const flag of ['rules', 'notify-config', 'evaluate-every', 'allowed-lateness'] as const)
-      if (values[flag] !== undefined) throw new UsageError(`--${flag} has no effect with --no-alerting`);
-  }
-  const evaluateEveryMs = parseInterval('--evaluate-every', values['evaluate-every'], EVALUATE_EVERY_MS, 1_000);
-  const latenessMs = parseInterval('--allowed-lateness', values['allowed-lateness'], ALLOWED_LATENESS_MS, 0);
-  if (latenessMs > MAX_ALLOWED_LATENESS_MS) throw new UsageError('--allowed-lateness is at most 5m');
-  return {
-    dir,
-    shards,
-    shardsAsked: values.shards === undefined ? undefined : shards,
-    demo: !values['no-demo'],
-    alerting,
-    rulesPath: values.rules ?? DEFAULT_RULES,
-    notifyConfigPath: values['notify-config'] ?? DEFAULT_NOTIFY_CONFIG,
-    evaluateEveryMs,
-    latenessMs,
-  };
-}
-
 /** What the start found in the state folder; once the last run's backlog is ingested, a line saying so. */
 function reportResume(io: CliIo, terminal: Terminal, options: LocalUpOptions, pipeline: Pipeline): void {
   const { stack } = pipeline;
@@ -359,46 +293,4 @@ async function stopAndReport(
     `Stopped. Ingested ${p.records} records in ${p.batches} batches (${tally.describe()}); state kept in ${dir}: ${pending}\n`,
   );
   return EXIT.ok;
-}
-
-/** Loads the rules once (ingest rolls up their measures, the evaluator runs them) and checks the notifier config. */
-async function loadAlertingInput(rulesPath: string, notifyConfigPath: string): Promise<AlertingInput> {
-  const { loadCompiledRules } = await import('../functions/shared/rules/load-compiled-rules.ts');
-  const rules = await loadCompiledRules(rulesPath);
-  if (rules.rules.length === 0) throw new ConfigError(`no alert rules in ${rulesPath} (or run with --no-alerting)`);
-  let text: string;
-  try {
-    text = await readFile(notifyConfigPath, 'utf8');
-  } catch (error) {
-    const code = (error as { code?: string } | undefined)?.code ?? 'unreadable';
-    throw new ConfigError(`cannot read the notifier configuration ${notifyConfigPath} (${code})`);
-  }
-  const source = shownPath(notifyConfigPath);
-  // Checked now with stand-in URLs, so a mistake fails before anything starts; parsed again with the real ones.
-  const { localNotifyConfig } = await import('../local/alerting.ts');
-  localNotifyConfig(
-    text,
-    { alertmanagerUrl: 'http://127.0.0.1:9093', pagerDutyUrl: 'http://127.0.0.1:9/v2/enqueue' },
-    source,
-  );
-  return { rulesPath, rules, notifyConfig: { text, source } };
-}
-
-/** A `--evaluate-every`-style duration (`10s`, `1m`, `500ms`), at least `minMs`. */
-function parseInterval(flag: string, raw: string | undefined, fallback: number, minMs: number): number {
-  if (raw === undefined) return fallback;
-  const ms = parseDuration(raw);
-  if (ms === undefined || ms < minMs)
-    throw new UsageError(
-      `${flag} must be a duration such as 10s or 1m${minMs > 0 ? ` (at least ${minMs / 1000}s)` : ''}, got '${raw}'`,
-    );
-  return ms;
-}
-
-function parseShards(raw: string | undefined): number {
-  if (raw === undefined) return 2;
-  const n = Number(raw);
-  if (!/^\d+$/.test(raw) || n < 1 || n > MAX_SHARDS)
-    throw new UsageError(`--shards must be a whole number from 1 to ${MAX_SHARDS}, got '${raw}'`);
-  return n;
 }
