@@ -7,7 +7,7 @@ import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE } from '../functions/core/metrics.ts';
 import { EVALUATE_METRICS } from '../functions/evaluate/metrics.ts';
-import { NOTIFY_METRICS } from '../functions/notify/notify-once.ts';
+import { NOTIFY_METRICS } from '../functions/notify/notify-metrics.ts';
 
 /** The notifier's EMF metric of dead-lettered notifications; the alarm reads its total, without dimensions. */
 export const DEAD_LETTERED_METRIC = NOTIFY_METRICS.deadLettered;

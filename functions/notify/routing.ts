@@ -1,4 +1,7 @@
-import type { Matcher, Route } from '../../schemas/notify-config.ts';
+import { createHash } from 'node:crypto';
+import type { AlertTransition } from '../../schemas/alerts.ts';
+import type { Matcher, NotifyConfig, Route } from '../../schemas/notify-config.ts';
+import { type Endpoint, receiverEndpoints } from './endpoints.ts';
 
 /** Where a transition goes: the receiver and the (inherited) grouping settings of the route that matched it. */
 export type RouteMatch = Route;
@@ -49,4 +52,38 @@ export function matchesAll(matchers: readonly Matcher[], labels: Readonly<Record
     if (!holds) return false;
   }
   return true;
+}
+
+/** An endpoint a transition goes to, and the route that sent it there. */
+export interface RoutedEndpoint {
+  readonly endpoint: Endpoint;
+  readonly route: RouteMatch;
+}
+
+/**
+ * Every endpoint of the receivers the transition's routes name, each once (its first route wins). The transition's
+ * `route` (from its rule) matches as the label `__route__`.
+ */
+export function routedEndpoints(config: NotifyConfig, t: AlertTransition): RoutedEndpoint[] {
+  const labels = t.route === undefined ? t.labels : { ...t.labels, __route__: t.route };
+  const out: RoutedEndpoint[] = [];
+  const seen = new Set<string>();
+  for (const route of routeAlert(config.route, labels)) {
+    const receiver = config.receivers.get(route.receiver);
+    if (!receiver) continue;
+    for (const endpoint of receiverEndpoints(receiver)) {
+      if (seen.has(endpoint.id)) continue;
+      seen.add(endpoint.id);
+      out.push({ endpoint, route });
+    }
+  }
+  return out;
+}
+
+/** The group of a transition on a route: the route's position and its `group_by` label values (`...`: all labels). */
+export function groupHash(route: Route, t: AlertTransition): string {
+  const parts = [route.path];
+  if (route.groupBy.includes('...')) parts.push(t.fingerprint);
+  else for (const name of route.groupBy) parts.push(`${name}=${t.labels[name] ?? ''}`);
+  return createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 16);
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { memoryLogger } from '../../functions/core/logger.ts';
 import { memoryObjectStore } from '../../functions/core/object-store.ts';
+import { createRedactor } from '../../functions/core/redact.ts';
 import { endpointBreakers } from '../../functions/notify/delivery-policy.ts';
 import {
   DeadLetter,
@@ -10,7 +11,7 @@ import {
   disabledKey,
   outboxStem,
 } from '../../functions/notify/delivery-store.ts';
-import type { HttpRequest } from '../../functions/notify/http-sender.ts';
+import type { HttpRequest, HttpSender } from '../../functions/notify/http-sender.ts';
 import { outboxKeysOfEvent } from '../../functions/notify/notify-event.ts';
 import { type NotifyDeps, notifyOnce } from '../../functions/notify/notify-once.ts';
 import { staticSecretProvider } from '../../functions/notify/secrets.ts';
@@ -395,6 +396,70 @@ describe('notifyOnce grouping for Slack and PagerDuty', () => {
 
     expect(repeat.repeated).toBe(1);
     expect(JSON.parse(http.requests[1]?.body ?? '{}').text).toContain('(still firing)');
+  });
+});
+
+describe('notifyOnce re-notifications scrub endpoint errors', () => {
+  const TOKEN = 'Zq7uT0kenFromAProxy9931';
+  /** A credential header the deployment names as secret: only the notifier's redactor knows it, not the logger's. */
+  const redactor = createRedactor(['x-proxy-credential']);
+
+  /** An HTTP sender that answers the first request 200, then throws an error echoing a credential and the URL. */
+  function leakyAfterFirst(): HttpSender & { readonly requests: HttpRequest[] } {
+    const requests: HttpRequest[] = [];
+    return {
+      requests,
+      async send(req) {
+        requests.push(req);
+        if (requests.length === 1) return { status: 200, headers: {}, body: '' };
+        throw new Error(`proxy refused ${req.url} (x-proxy-credential=${TOKEN})`);
+      },
+    };
+  }
+
+  it('never logs a secret from a failed Alertmanager re-send', async () => {
+    // Prepare: a firing alert delivered once, then an endpoint whose error echoes a credential.
+    const { store, logger, clock, deps } = setup(notifyYaml({ am: [AM] }));
+    const http = leakyAfterFirst();
+    await putOutbox(store, [aTransition()]);
+    await notifyOnce({ ...deps, http, redactor }, {});
+    clock.now += 61_000;
+
+    // Act
+    const resend = await notifyOnce({ ...deps, http, redactor }, {});
+
+    // Assess
+    expect(resend.resent).toBe(0);
+    expect(http.requests).toHaveLength(2);
+    const failed = logger.lines.filter((l) => l.includes('alertmanager re-send failed'));
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toContain('[REDACTED]');
+    expect(logger.lines.join('\n')).not.toContain(TOKEN);
+  });
+
+  it('never logs a secret from a failed Slack repeat', async () => {
+    // Prepare: a group notified once, then a webhook whose error echoes its URL and a credential.
+    const yaml = notifyYaml({
+      slack: true,
+      route: 'route:\n  receiver: chat\n  group_by: [service]\n  group_wait: 0s\n  repeat_interval: 1h',
+    });
+    const { store, logger, clock, deps } = setup(yaml);
+    const http = leakyAfterFirst();
+    await putOutbox(store, [aTransition()]);
+    await notifyOnce({ ...deps, http, redactor }, {});
+    clock.now += 3_600_000;
+
+    // Act
+    const repeat = await notifyOnce({ ...deps, http, redactor }, {});
+
+    // Assess
+    expect(repeat.repeated).toBe(0);
+    expect(http.requests).toHaveLength(2);
+    const failed = logger.lines.filter((l) => l.includes('repeat notification failed'));
+    expect(failed).toHaveLength(1);
+    const everything = logger.lines.join('\n');
+    expect(everything).not.toContain(TOKEN);
+    expect(everything).not.toContain('SECRETslackTOKEN42');
   });
 });
 
