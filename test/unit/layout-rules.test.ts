@@ -2,7 +2,13 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { cruise, type ICruiseOptions, type ICruiseResult, type IReporterOutput } from 'dependency-cruiser';
+import {
+  cruise,
+  type ICruiseOptions,
+  type ICruiseResult,
+  type IForbiddenRuleType,
+  type IReporterOutput,
+} from 'dependency-cruiser';
 import { afterEach, describe, expect, it } from 'vitest';
 import { packageRoot } from '../../functions/core/package-root.ts';
 
@@ -11,7 +17,7 @@ import { packageRoot } from '../../functions/core/package-root.ts';
 
 const ROOT = packageRoot(import.meta.url);
 const config = createRequire(import.meta.url)(join(ROOT, '.dependency-cruiser.cjs')) as {
-  forbidden: NonNullable<ICruiseOptions['ruleSet']>['forbidden'];
+  forbidden: IForbiddenRuleType[];
   options: ICruiseOptions;
 };
 
