@@ -20,7 +20,7 @@ import type { OutputStreams } from './output.ts';
 import { compareRows, type QueryRow, ROW_SCHEMAS, toJsonRow, withoutRetriedCopies } from './rows.ts';
 import { formatTimeline } from './timeline.ts';
 
-/** What `skein query … --athena` asks for (H5's query command builds it from its flags). */
+/** What `skein query … --athena` asks for (cli/query-command.ts builds it from its flags). */
 export interface AthenaLookupOptions {
   readonly by: LookupKind;
   /** Already normalised (`normaliseTraceId` / `normaliseRequestId`). */
