@@ -2,8 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { packageRoot } from '../functions/core/package-root.ts';
 import { MAX_ALLOWED_LATENESS_MS } from '../functions/shared/watermark.ts';
+import { parseSettingDuration } from '../schemas/durations.ts';
 import { ConfigError, UsageError } from '../schemas/errors.ts';
-import { parseDuration } from '../schemas/notify-config.ts';
 import { parseCommandArgs } from './io.ts';
 import { DEFAULT_LOCAL_DIR, LOCAL_DIR_OPTIONS, localDir } from './local-dir.ts';
 import { type AlertingInput, shownPath } from './local-up-text.ts';
@@ -96,7 +96,7 @@ export async function loadAlertingInput(rulesPath: string, notifyConfigPath: str
 /** A `--evaluate-every`-style duration (`10s`, `1m`, `500ms`), at least `minMs`. */
 function parseInterval(flag: string, raw: string | undefined, fallback: number, minMs: number): number {
   if (raw === undefined) return fallback;
-  const ms = parseDuration(raw);
+  const ms = parseSettingDuration(raw);
   if (ms === undefined || ms < minMs)
     throw new UsageError(
       `${flag} must be a duration such as 10s or 1m${minMs > 0 ? ` (at least ${minMs / 1000}s)` : ''}, got '${raw}'`,

@@ -1,6 +1,5 @@
 import { join } from 'node:path';
 import { isZeroTraceId, normaliseRequestId, normaliseTraceId } from '../functions/core/ids.ts';
-import { type Endpoints, readEndpoints } from '../local/endpoints.ts';
 import { formatLookupStats, type LookupStats } from '../query/read-stats.ts';
 import { type QueryRow, toJsonRow } from '../query/rows.ts';
 import { formatTable } from '../query/table-format.ts';
@@ -8,7 +7,8 @@ import { parseTimeRange } from '../query/time-range.ts';
 import { formatTimeline } from '../query/timeline.ts';
 import { UsageError } from '../schemas/errors.ts';
 import { type CliIo, EXIT, parseCommandArgs, runGuarded, usageHint } from './io.ts';
-import { LOCAL_DIR_OPTIONS, localDir } from './local-dir.ts';
+import { localDir } from './local-dir.ts';
+import { localEndpoints, progressLine, QUERY_TARGET_OPTIONS } from './query-target.ts';
 
 export const QUERY_USAGE = `Usage: skein query trace <id> [--local <dir> | --athena --workgroup <wg>] [--since <time>] [--until <time>]
                          [--format timeline|ndjson|table | --json] [--stats]
@@ -67,35 +67,6 @@ export interface QueryCommandDeps {
 }
 
 /** `skein query trace|request <id>`: see {@link QUERY_USAGE}. */
-/**
- * The local stack a lookup or search reads when not `--athena`: the Athena-only flags are refused, then its
- * endpoints.json is read.
- */
-export function localEndpoints(
-  values: {
-    readonly workgroup?: string | undefined;
-    readonly database?: string | undefined;
-    readonly region?: string | undefined;
-  },
-  dir: string | undefined,
-): Promise<Endpoints> {
-  for (const flag of ['workgroup', 'database', 'region'] as const)
-    if (values[flag] !== undefined) throw new UsageError(`--${flag} goes with --athena`);
-  if (dir === undefined) throw new UsageError('--athena needs --workgroup <wg>');
-  return readEndpoints(dir);
-}
-
-/** Where a lookup or a search reads (the local stack or Athena) and over what time: `query` and `query search`. */
-export const QUERY_TARGET_OPTIONS = {
-  ...LOCAL_DIR_OPTIONS,
-  athena: { type: 'boolean' },
-  workgroup: { type: 'string' },
-  database: { type: 'string' },
-  region: { type: 'string' },
-  since: { type: 'string' },
-  until: { type: 'string' },
-} as const;
-
 export async function queryCommand(args: string[], io: CliIo, deps: QueryCommandDeps = {}): Promise<number> {
   if (args[0] === 'search') {
     const { searchCommand } = await import('./search-command.ts');
@@ -214,21 +185,6 @@ function writeStats(io: CliIo, stats: LookupStats, format: Format, detailed: boo
   if (!detailed) return;
   for (const key of stats.indexKeys) io.stderr.write(`  index ${key}\n`);
   for (const key of stats.objectKeys) io.stderr.write(`  data  ${key}\n`);
-}
-
-/** Progress of a long lookup on stderr, as one updating line on a terminal; nothing off a terminal. */
-export function progressLine(io: CliIo): { show: (message: string) => void; clear: () => void } {
-  if (io.stderr.isTTY !== true) return { show: () => {}, clear: () => {} };
-  let shown = false;
-  return {
-    show: (message) => {
-      io.stderr.write(`\r\x1b[K${message}`);
-      shown = true;
-    },
-    clear: () => {
-      if (shown) io.stderr.write('\r\x1b[K');
-    },
-  };
 }
 
 /** The raw id, shortened and with control characters escaped, for an error message. */

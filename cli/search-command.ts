@@ -6,7 +6,7 @@ import { parseTimeRange } from '../query/time-range.ts';
 import { UsageError } from '../schemas/errors.ts';
 import { type CliIo, EXIT, parseCommandArgs, runGuarded, usageHint } from './io.ts';
 import { localDir } from './local-dir.ts';
-import { localEndpoints, progressLine, QUERY_TARGET_OPTIONS } from './query-command.ts';
+import { localEndpoints, progressLine, QUERY_TARGET_OPTIONS } from './query-target.ts';
 
 export const SEARCH_USAGE = `Usage: skein query search '<filter>' [--local <dir> | --athena --workgroup <wg>] [--since <time>] [--until <time>]
                                 [--limit <n>] [--json] [--stats]

@@ -1,6 +1,6 @@
 import { createRedactor } from '../functions/core/redact.ts';
+import { parseSettingDuration } from '../schemas/durations.ts';
 import { UsageError } from '../schemas/errors.ts';
-import { parseDuration } from '../schemas/notify-config.ts';
 import { type CostInput, DEFAULT_COST_INPUT, recentLookupBytes } from './cost-model.ts';
 import { type CliIo, EXIT, parseCommandArgs, runGuarded, usageHint } from './io.ts';
 import { LOCAL_DIR_OPTIONS, localDir } from './local-dir.ts';
@@ -76,7 +76,7 @@ export function smokeCommand(args: string[], io: CliIo, deps: SmokeCommandDeps =
       throw new UsageError('--region applies to --stack only');
     let waitMs: number | undefined;
     if (values.wait !== undefined) {
-      waitMs = parseDuration(values.wait);
+      waitMs = parseSettingDuration(values.wait);
       if (waitMs === undefined || waitMs < 1_000)
         throw new UsageError(`--wait must be a duration such as 90s or 3m (at least 1s), got '${values.wait}'`);
     }

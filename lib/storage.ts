@@ -9,7 +9,7 @@ import {
 } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 
-/** Top-level prefixes of the data bucket (docs: DESIGN.md, "S3 layout and index"). */
+/** Top-level prefixes of the data bucket (docs/architecture.md; keys: decision D1, index: D14). */
 export const DATA_PREFIXES = {
   /** Parquet tables: `tables/<table>/dt=YYYY-MM-DD/hour=HH/…` (logs, spans, trace_index). */
   tables: 'tables/',

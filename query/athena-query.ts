@@ -7,7 +7,7 @@ import {
   StartQueryExecutionCommand,
 } from '@aws-sdk/client-athena';
 import { type ColumnDef, TABLES } from '../schemas/columns.ts';
-import { SkeinError } from '../schemas/errors.ts';
+import { SkeinError, type SkeinErrorCode } from '../schemas/errors.ts';
 import {
   CATALOG_NAME,
   type DataTable,
@@ -20,7 +20,7 @@ import type { OutputStreams } from './output.ts';
 import { compareRows, type QueryRow, ROW_SCHEMAS, toJsonRow, withoutRetriedCopies } from './rows.ts';
 import { formatTimeline } from './timeline.ts';
 
-/** What `skein query … --athena` asks for (H5's query command builds it from its flags). */
+/** What `skein query … --athena` asks for (cli/query-command.ts builds it from its flags). */
 export interface AthenaLookupOptions {
   readonly by: LookupKind;
   /** Already normalised (`normaliseTraceId` / `normaliseRequestId`). */
@@ -78,7 +78,7 @@ export const ATHENA_ERRORS = {
   notFound: 'athena_not_found',
   failed: 'athena_failed',
   throttled: 'athena_throttled',
-} as const;
+} as const satisfies Record<string, SkeinErrorCode>;
 
 /** Polling starts fast (lookups take seconds) and slows down to this. */
 export const POLL_MS = { initial: 250, factor: 1.5, max: 2_000 } as const;

@@ -1,3 +1,4 @@
+import { parseSettingDuration } from '../schemas/durations.ts';
 import { UsageError } from '../schemas/errors.ts';
 
 /** A closed time range in epoch milliseconds; a missing end is open. */
@@ -7,20 +8,18 @@ export interface TimeRange {
 }
 
 const HOUR_MS = 3_600_000;
-const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: HOUR_MS, d: 24 * HOUR_MS, w: 7 * 24 * HOUR_MS } as const;
-const RELATIVE = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/;
 const ISO = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/i;
 
 /**
- * A `--since`/`--until` value as epoch milliseconds: `now`, a duration ago (`90s`, `15m`, `1h`, `2d`, `1w`), or an
+ * A `--since`/`--until` value as epoch milliseconds: `now`, a duration ago (`90s`, `15m`, `1.5h`, `2d`, `1w`, `1h30m`: schemas/durations.ts), or an
  * ISO 8601 date or date-time. Date-times without an offset are UTC, like the partitions.
  * @example parseTimeArg('--since', '1h', now) // now - 3 600 000
  */
 export function parseTimeArg(flag: string, value: string, now: number): number {
   const v = value.trim();
   if (v === 'now') return now;
-  const relative = RELATIVE.exec(v);
-  if (relative?.[1] && relative[2]) return now - Number(relative[1]) * UNIT_MS[relative[2] as keyof typeof UNIT_MS];
+  const ago = parseSettingDuration(v);
+  if (ago !== undefined) return now - ago;
   const iso = ISO.exec(v);
   if (iso) {
     const hasTime = v.length > 10;

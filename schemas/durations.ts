@@ -1,10 +1,15 @@
 /**
- * Durations, in one grammar: one or more `<number><unit>` parts with units in decreasing order, each at most once,
- * or `0`. Two dialects share it:
- * - rule files (Prometheus style, {@link parseDuration}): integers only, units `w d h m s ms` — `30s`, `5m`, `1h30m`,
- *   `1d`, `250ms`;
- * - search filters (TraceQL, Go's `time.ParseDuration`, {@link parseSpanDuration}): decimal fractions allowed, units
- *   `h m s ms us µs ns` — `1.5s`, `500ms`, `100us`, `1h30m`.
+ * Durations, in one grammar and one parser: `0`, or one or more `<number><unit>` parts (`1h30m`), a number being
+ * digits with an optional decimal fraction, a unit one of `w d h m s ms us µs ns`. Each reader admits a dialect of
+ * it, no more than its users have always been able to write:
+ * - rule files (Prometheus style, {@link parseDuration}): whole numbers, units `w d h m s ms` in decreasing order,
+ *   each at most once — `30s`, `5m`, `1h30m`, `1d`, `250ms`;
+ * - search filters (TraceQL, {@link parseSpanDuration}): fractions allowed, units `h m s ms us µs ns` in decreasing
+ *   order — `1.5s`, `500ms`, `100us`, `1h30m`;
+ * - settings and command-line flags (the notifier configuration, `--since`/`--until`, `--evaluate-every`, `--wait`:
+ *   {@link parseSettingDuration}): fractions allowed, units `w d h m s ms` in any order, a repeated unit adding up
+ *   (as Go's `time.ParseDuration`) — `90s`, `1.5h`, `2d`, `1h30m`. It accepts all that the notifier configuration's
+ *   and the time flags' own parsers accepted before they were folded into this one (decision D27).
  */
 
 const NANOS: Readonly<Record<string, bigint>> = {
@@ -26,13 +31,18 @@ const NANOS_PER_MS = 1_000_000n;
 interface DurationDialect {
   readonly units: ReadonlySet<string>;
   readonly fractions: boolean;
+  /** Units in decreasing order, each at most once (Prometheus, TraceQL); otherwise any order, repeats add up. */
+  readonly ordered: boolean;
 }
 
-const RULE_DIALECT: DurationDialect = { units: new Set(['w', 'd', 'h', 'm', 's', 'ms']), fractions: false };
+const MS_UNITS: readonly string[] = ['w', 'd', 'h', 'm', 's', 'ms'];
+const RULE_DIALECT: DurationDialect = { units: new Set(MS_UNITS), fractions: false, ordered: true };
 const SEARCH_DIALECT: DurationDialect = {
   units: new Set(['h', 'm', 's', 'ms', 'us', 'µs', 'ns']),
   fractions: true,
+  ordered: true,
 };
+const SETTING_DIALECT: DurationDialect = { units: new Set(MS_UNITS), fractions: true, ordered: false };
 
 /** Nanoseconds of a duration in `dialect`, or `undefined` when the text is not one. */
 function parseNanos(text: string, dialect: DurationDialect): bigint | undefined {
@@ -52,7 +62,7 @@ function parseNanos(text: string, dialect: DurationDialect): bigint | undefined 
     if (dot >= 0 && !dialect.fractions) return undefined;
     // `us` and `µs` share a rank: one of them at most.
     const order = UNIT_ORDER.indexOf(unit === 'µs' ? 'us' : unit);
-    if (order <= lastUnit) return undefined;
+    if (dialect.ordered && order <= lastUnit) return undefined;
     lastUnit = order;
     const size = NANOS[unit] ?? 0n;
     if (dot < 0) nanos += BigInt(number) * size;
@@ -81,7 +91,17 @@ export function parseSpanDuration(text: string): bigint | undefined {
   return parseNanos(text, SEARCH_DIALECT);
 }
 
-const MS_UNITS: readonly string[] = ['w', 'd', 'h', 'm', 's', 'ms'];
+/**
+ * Milliseconds of a setting or flag duration (`90s`, `1.5h`, `2d`, `1h30m`), fractions of a millisecond kept, or
+ * `undefined` when the text is not one.
+ * @example parseSettingDuration('1.5h') // 5_400_000
+ */
+export function parseSettingDuration(text: string): number | undefined {
+  const nanos = parseNanos(text, SETTING_DIALECT);
+  if (nanos === undefined) return undefined;
+  const ms = Number(nanos / NANOS_PER_MS) + Number(nanos % NANOS_PER_MS) / Number(NANOS_PER_MS);
+  return Number.isFinite(ms) ? ms : undefined;
+}
 
 /** The shortest text `parseDuration` reads back as `ms` (`90_000` → `1m30s`, `0` → `0s`). */
 export function formatDuration(ms: number): string {

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 
 /**
- * An exemplar: one row that contributed to a rollup aggregate, kept so an alert can point at example requests
- * (issue 12). Rollups keep a few per (measure, group key, minute), chosen deterministically (so a retried batch and a
+ * An exemplar: one row that contributed to a rollup aggregate, kept so an alert can point at example requests.
+ * Rollups keep a few per (measure, group key, minute), chosen deterministically (so a retried batch and a
  * compacted minute keep the same ones); the evaluator attaches those of the window that made a rule fire to the alert
  * state and to every transition, and the notifier, `skein alerts` and the console show them.
  */

@@ -1,5 +1,6 @@
 import { isMap, isScalar, isSeq, LineCounter, type Node, parseDocument } from 'yaml';
 import { z } from 'zod';
+import { parseSettingDuration } from './durations.ts';
 import { ConfigError } from './errors.ts';
 
 /**
@@ -8,20 +9,9 @@ import { ConfigError } from './errors.ts';
  * `file:line:column: path: message`.
  */
 
-/** `30s`, `5m`, `1h30m`, `250ms`, `1d`: Prometheus-style durations. */
-const DURATION = /^(?:\d+(?:ms|s|m|h|d))+$/;
-const DURATION_PART = /(\d+)(ms|s|m|h|d)/g;
-const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+// Durations (`30s`, `5m`, `1h30m`, `250ms`, `1d`) are settings: schemas/durations.ts reads them.
 
-/** Milliseconds of a Prometheus-style duration (`1h30m` → 5 400 000); `undefined` when it is not one. */
-export function parseDuration(text: string): number | undefined {
-  if (!DURATION.test(text)) return undefined;
-  let total = 0;
-  for (const m of text.matchAll(DURATION_PART)) total += Number(m[1]) * (UNIT_MS[m[2] ?? ''] ?? 0);
-  return total;
-}
-
-const Duration = z.string().refine((s) => parseDuration(s) !== undefined, {
+const Duration = z.string().refine((s) => parseSettingDuration(s) !== undefined, {
   message: 'expected a duration such as 30s, 5m, 4h or 1h30m',
 });
 
@@ -286,7 +276,8 @@ export function parseNotifyConfig(text: string, options: ParseNotifyConfigOption
   const build = (node: RouteInput, path: (string | number)[], parent: Route | undefined, pos: string): Route => {
     const receiver = node.receiver ?? parent?.receiver ?? '';
     if (!receivers.has(receiver)) fail([...path, 'receiver'], `unknown receiver '${receiver}'`);
-    const ms = (v: string | undefined, inherited: number) => (v === undefined ? inherited : (parseDuration(v) ?? 0));
+    const ms = (v: string | undefined, inherited: number) =>
+      v === undefined ? inherited : (parseSettingDuration(v) ?? 0);
     const self = {
       path: pos,
       receiver,
@@ -310,7 +301,7 @@ export function parseNotifyConfig(text: string, options: ParseNotifyConfigOption
   const route = build(input.route, ['route'], undefined, '0');
 
   const d = input.delivery;
-  const ms = (s: string) => parseDuration(s) ?? 0;
+  const ms = (s: string) => parseSettingDuration(s) ?? 0;
   return {
     receivers,
     route,

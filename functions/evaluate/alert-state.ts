@@ -28,7 +28,7 @@ export interface StateSample {
   readonly active: boolean;
 }
 
-/** Renders a rule's annotations for one alert (labels and value), e.g. H1's `renderAnnotations` bound to the rule. */
+/** Renders a rule's annotations for one alert (labels and value), e.g. `renderAnnotations` (functions/shared/rules/annotations.ts) bound to the rule. */
 export type Annotate = (labels: Readonly<Record<string, string>>, value: number | null) => Record<string, string>;
 
 /**

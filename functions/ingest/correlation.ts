@@ -1,5 +1,5 @@
 /**
- * Field names producers use for correlation ids (DESIGN.md "Correlation"). Each list is in order of preference:
+ * Field names producers use for correlation ids (docs/producers.md, "Getting trace and request ids into your logs"; decision D9). Each list is in order of preference:
  * when a line carries several, the earliest name that holds a valid id wins and the others stay attributes.
  */
 

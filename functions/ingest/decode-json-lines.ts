@@ -285,35 +285,23 @@ class LineState {
           this.body = typeof value === 'string' ? value : JSON.stringify(value);
         } else this.attribute(name, value);
         return;
-      case Kind.TraceId: {
-        const text = idText(value);
-        const id = text === undefined ? undefined : normaliseTraceId(text);
-        if (id !== undefined && this.take(slot, rank, name, value)) this.traceId = id;
-        else this.attribute(name, value);
-        return;
-      }
+      case Kind.TraceId:
       case Kind.DdTraceId: {
-        const id = ddId(value, traceIdFromDecimal);
+        const id =
+          field.kind === Kind.TraceId ? normalisedId(value, normaliseTraceId) : ddId(value, traceIdFromDecimal);
         if (id !== undefined && this.take(slot, rank, name, value)) this.traceId = id;
         else this.attribute(name, value);
         return;
       }
-      case Kind.SpanId: {
-        const text = idText(value);
-        const id = text === undefined ? undefined : normaliseSpanId(text);
-        if (id !== undefined && this.take(slot, rank, name, value)) this.spanId = id;
-        else this.attribute(name, value);
-        return;
-      }
+      case Kind.SpanId:
       case Kind.DdSpanId: {
-        const id = ddId(value, spanIdFromDecimal);
+        const id = field.kind === Kind.SpanId ? normalisedId(value, normaliseSpanId) : ddId(value, spanIdFromDecimal);
         if (id !== undefined && this.take(slot, rank, name, value)) this.spanId = id;
         else this.attribute(name, value);
         return;
       }
       case Kind.RequestId: {
-        const text = idText(value);
-        const id = text === undefined ? undefined : normaliseRequestId(text);
+        const id = normalisedId(value, normaliseRequestId);
         if (id !== undefined && this.take(slot, rank, name, value)) this.requestId = id;
         else this.attribute(name, value);
         return;
@@ -397,6 +385,12 @@ function idText(value: unknown): string | undefined {
   if (typeof value === 'number') return Number.isSafeInteger(value) ? String(value) : undefined;
   if (Array.isArray(value) && typeof value[0] === 'string') return value[0];
   return undefined;
+}
+
+/** An id field's value normalised, or `undefined` when it is not a usable id. */
+function normalisedId(value: unknown, normalise: (raw: string) => string | undefined): string | undefined {
+  const text = idText(value);
+  return text === undefined ? undefined : normalise(text);
 }
 
 function ddId(value: unknown, read: (raw: string | number) => string | undefined): string | undefined {

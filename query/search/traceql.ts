@@ -171,6 +171,14 @@ export function parseSearch(text: string): SearchParse {
   }
 }
 
+/** The `and`/`or` nodes the parser builds, one per grammar level. */
+const joinSpansets = (type: 'or' | 'and', left: SearchQuery, right: SearchQuery): SearchQuery => ({
+  type,
+  left,
+  right,
+});
+const joinExprs = (type: 'or' | 'and', left: SpanExpr, right: SpanExpr): SpanExpr => ({ type, left, right });
+
 class SearchFailure extends Error {
   constructor(
     readonly offset: number,
@@ -225,23 +233,31 @@ class SearchParser {
     return query;
   }
 
-  /** Spansets joined by `||`, whose operands are joined by `&&`. */
-  private spansetOr(): SearchQuery {
-    let left = this.spansetAnd();
-    while (isOp(this.peek(), '||')) {
+  /**
+   * Operands joined by `||` (`or`) or `&&` (`and`), left-associative: `a || b || c` is `(a || b) || c`. Spansets and
+   * span expressions both use it; `&&` binds tighter because each `||` operand is parsed as an `&&` chain.
+   */
+  private chain<T extends SearchQuery | SpanExpr>(
+    type: 'or' | 'and',
+    operand: () => T,
+    join: (type: 'or' | 'and', left: T, right: T) => T,
+  ): T {
+    const op = type === 'or' ? '||' : '&&';
+    let left = operand();
+    while (isOp(this.peek(), op)) {
       this.next();
-      left = { type: 'or', left, right: this.spansetAnd() };
+      left = join(type, left, operand());
     }
     return left;
   }
 
+  /** Spansets joined by `||`, whose operands are joined by `&&`. */
+  private spansetOr(): SearchQuery {
+    return this.chain('or', () => this.spansetAnd(), joinSpansets);
+  }
+
   private spansetAnd(): SearchQuery {
-    let left = this.spansetTerm();
-    while (isOp(this.peek(), '&&')) {
-      this.next();
-      left = { type: 'and', left, right: this.spansetTerm() };
-    }
-    return left;
+    return this.chain('and', () => this.spansetTerm(), joinSpansets);
   }
 
   private spansetTerm(): SearchQuery {
@@ -302,21 +318,11 @@ class SearchParser {
   }
 
   private exprOr(): SpanExpr {
-    let left = this.exprAnd();
-    while (isOp(this.peek(), '||')) {
-      this.next();
-      left = { type: 'or', left, right: this.exprAnd() };
-    }
-    return left;
+    return this.chain('or', () => this.exprAnd(), joinExprs);
   }
 
   private exprAnd(): SpanExpr {
-    let left = this.term();
-    while (isOp(this.peek(), '&&')) {
-      this.next();
-      left = { type: 'and', left, right: this.term() };
-    }
-    return left;
+    return this.chain('and', () => this.term(), joinExprs);
   }
 
   private term(): SpanExpr {

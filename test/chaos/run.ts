@@ -280,7 +280,7 @@ function goodLines(prefix: string, n: number, partitionKey?: string): GeneratedR
  * kill -9 of the whole local stack (`skein local up --dir <d> --no-demo` in a child process) at random moments of a
  * sustained push, then a restart on the same dir. Every record whose PutRecords call succeeded must be a row exactly
  * once; the chunk in flight at the kill may be missing but never doubled. This depends on the local stream persisting
- * across restarts (issue 11 item 2): without it, accepted records that were not yet ingested are lost.
+ * across restarts (decision D16): without it, accepted records that were not yet ingested are lost.
  */
 async function killAndRestart(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'skein-chaos-kill-'));
@@ -349,9 +349,8 @@ async function killAndRestart(): Promise<void> {
 }
 
 /**
- * Promises other parts of issue 11 keep (they pass once those branches are merged): no secret in the quarantine
- * (item 3), and a span a producer re-sent shown once (item 4: spans unique by trace and span id). Reported as
- * failures until then.
+ * Promises the rest of the pipeline keeps: no secret in the quarantine (decision D17), and a span a producer re-sent
+ * shown once (D18: spans unique by trace and span id). Reported as failures when broken.
  */
 async function otherPromises(): Promise<void> {
   await withChaos(async (chaos) => {
@@ -388,12 +387,10 @@ async function otherPromises(): Promise<void> {
     const result = await reconcile(chaos.stack.endpoints, bad, { idPrefix: 'sec-' });
     const spanRows = await reconcile(chaos.stack.endpoints, [resent[0] as GeneratedRecord], { idPrefix: 'resent' });
     say(
-      `other promises: ${leaked} of ${bad.length} quarantine entries keep a secret (item 3); a re-sent span shows ${spanRows.doubled.length > 0 ? spanRows.doubled[0] : 'once'} (item 4); quarantine reasons ${reconciliationFailures(result).length === 0 ? 'right' : 'WRONG'}`,
+      `other promises: ${leaked} of ${bad.length} quarantine entries keep a secret (D17); a re-sent span shows ${spanRows.doubled.length > 0 ? spanRows.doubled[0] : 'once'} (D18); quarantine reasons ${reconciliationFailures(result).length === 0 ? 'right' : 'WRONG'}`,
     );
-    if (leaked > 0)
-      figures.failures.push(`quarantine keeps secrets in ${leaked} entries (issue 11 item 3, another branch)`);
-    if (spanRows.doubled.length > 0)
-      figures.failures.push(`a re-sent span is shown ${spanRows.doubled[0]} (issue 11 item 4, another branch)`);
+    if (leaked > 0) figures.failures.push(`quarantine keeps secrets in ${leaked} entries (D17)`);
+    if (spanRows.doubled.length > 0) figures.failures.push(`a re-sent span is shown ${spanRows.doubled[0]} (D18)`);
   });
 }
 

@@ -51,7 +51,7 @@ const slackSays = (status: 'FIRING' | 'RESOLVED') => (r: ReceivedRequest) => {
   );
 };
 
-/** Issue 6: the demo's error burst reaches Alertmanager (real), PagerDuty and Slack, and so does its end. */
+/** The demo's error burst reaches Alertmanager (real), PagerDuty and Slack, and so does its end. */
 describe('alerting end to end: skein local up → burst → Alertmanager, PagerDuty, Slack', () => {
   let dir = '';
   const stop = new AbortController();

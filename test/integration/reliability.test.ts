@@ -136,7 +136,7 @@ describe('reliability on the local stack', () => {
     expect(reconciliationFailures(result)).toEqual([]);
   });
 
-  it('keeps no secret in the quarantine and shows a re-sent span once (issue 11 items 3 and 4: other branches)', async () => {
+  it('keeps no secret in the quarantine and shows a re-sent span once (D17, D18)', async () => {
     // Prepare: invalid lines carrying an AWS key, a password and a Slack webhook; one span sent twice by its producer.
     const chaos = await chaosStack();
     const secrets = ['AKIAIOSFODNN7EXAMPLE', 'hunter2-very-secret', 'T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX'];

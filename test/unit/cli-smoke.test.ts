@@ -21,6 +21,7 @@ describe('skein smoke: arguments', () => {
     [['--stack', 'Skein', '--local', '.skein'], 'give either --local <dir> or --stack <name>, not both'],
     [['--local', '.skein', '--region', 'eu-west-1'], '--region applies to --stack only'],
     [['--stack', 'Skein', '--wait', 'soon'], "--wait must be a duration such as 90s or 3m (at least 1s), got 'soon'"],
+    [['--stack', 'Skein', '--wait', '0.5s'], "--wait must be a duration such as 90s or 3m (at least 1s), got '0.5s'"],
     [['--stack', 'Skein', '--rate', 'fast'], "--rate must be a positive number, got 'fast'"],
     [['--stack', 'Skein', 'extra'], "unexpected argument 'extra'"],
   ])('refuses %j with exit 2 and a one-line reason', async (args, reason) => {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { endpointUrlProblem, parseDuration, parseNotifyConfig } from '../../schemas/notify-config.ts';
+import { parseSettingDuration as parseDuration } from '../../schemas/durations.ts';
+import { endpointUrlProblem, parseNotifyConfig } from '../../schemas/notify-config.ts';
 
 const base = (extra = '') =>
   `receivers:\n  - name: am\n    alertmanager:\n      urls: [https://am.example.com]\nroute:\n  receiver: am\n${extra}allowed_hosts: [am.example.com]\n`;
@@ -85,5 +86,21 @@ describe('notify config', () => {
     expect(parseDuration('250ms')).toBe(250);
     expect(parseDuration('0s')).toBe(0);
     expect(parseDuration('5 minutes')).toBeUndefined();
+  });
+
+  it('reads its durations in the settings dialect: what it read before, and fractions and weeks now too', () => {
+    // Prepare: 30s1m (units in any order) was always accepted here; 1.5m and 1w are new.
+    const text = base('  group_wait: 30s1m\n  group_interval: 1.5m\n  repeat_interval: 1w\n');
+
+    // Act
+    const config = parseNotifyConfig(text);
+
+    // Assess
+    expect([config.route.groupWaitMs, config.route.groupIntervalMs, config.route.repeatIntervalMs]).toEqual([
+      90_000, 90_000, 604_800_000,
+    ]);
+    expect(() => parseNotifyConfig(base('  group_wait: 5 minutes\n'), { source: 'n.yaml' })).toThrow(
+      /^n\.yaml:7:\d+: .*expected a duration such as 30s, 5m, 4h or 1h30m/,
+    );
   });
 });
