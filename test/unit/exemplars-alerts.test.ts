@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { alertsCommand } from '../../cli/alerts-command.ts';
 import { memoryLogger } from '../../functions/core/logger.ts';
 import { memoryObjectStore } from '../../functions/core/object-store.ts';
 import { createRedactor } from '../../functions/core/redact.ts';
@@ -21,6 +22,7 @@ import { AlertTransition } from '../../schemas/alerts.ts';
 import type { Exemplar } from '../../schemas/exemplars.ts';
 import { parseNotifyConfig } from '../../schemas/notify-config.ts';
 import type { SpanRecord } from '../../schemas/records.ts';
+import { captureIo } from '../builders/cli-io.ts';
 import { aTransition, NOTIFY_T0 } from '../builders/notify.ts';
 import { aSpanRecord } from '../builders/rows.ts';
 import { aWindowView } from '../builders/rules.ts';
@@ -103,6 +105,21 @@ describe('the evaluator attaches exemplars (D22)', () => {
     const series = Object.values(state.rules.HighErrorRate ?? {});
     expect(series[0]?.exemplars).toEqual(firing?.exemplars);
     expect(AlertTransition.parse(firing).exemplars).toHaveLength(5);
+
+    // Act / Assess: `skein alerts` shows them with the command that opens one; --json carries them
+    const text = captureIo();
+    const json = captureIo();
+    expect(await alertsCommand(['--local', 'demo', '--state', 'firing'], text, { store })).toBe(0);
+    expect(await alertsCommand(['--state', 'firing', '--json'], json, { store })).toBe(0);
+    expect(text.out()).toContain(
+      `examples HighErrorRate service="orders": ${[6, 5, 4, 3, 2].map(trace).join(', ')} · open one: skein query trace ${trace(6)} --local demo\n`,
+    );
+    const listed = json
+      .out()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(listed.find((a) => a.rule === 'HighErrorRate')?.exemplars).toEqual(firing?.exemplars);
   });
 
   it('an absent() alert carries the last requests seen before the silence', async () => {
