@@ -32,8 +32,8 @@ export function compareExemplars(order: ExemplarOrder, a: Exemplar, b: Exemplar)
 }
 
 /** Exemplars of one request count once: the trace id, else the request id, names it. */
-function identity(e: Exemplar): string {
-  return e.trace_id === null ? `r:${e.request_id ?? ''}` : `t:${e.trace_id}`;
+function sameRequest(a: Exemplar, b: Exemplar): boolean {
+  return a.trace_id === null ? b.trace_id === null && a.request_id === b.request_id : a.trace_id === b.trace_id;
 }
 
 /**
@@ -51,10 +51,9 @@ export function offerExemplar(
   const worst = set[set.length - 1];
   // Not better than the worst of a full set: neither a new entry nor an improvement of one already there.
   if (set.length >= max && worst !== undefined && compareExemplars(order, e, worst) >= 0) return false;
-  const id = identity(e);
   for (let i = 0; i < set.length; i++) {
     const current = set[i];
-    if (current === undefined || identity(current) !== id) continue;
+    if (current === undefined || !sameRequest(current, e)) continue;
     if (compareExemplars(order, e, current) >= 0) return false;
     set.splice(i, 1);
     break;
