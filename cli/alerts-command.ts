@@ -2,13 +2,16 @@ import type { ObjectStore } from '../functions/core/object-store.ts';
 import { incompleteMinutes, type ListedAlert, listAlerts } from '../query/alerts.ts';
 import { UsageError } from '../schemas/errors.ts';
 import { type CliIo, EXIT, parseCommandArgs, runGuarded, usageHint } from './io.ts';
+import { localDir } from './local-dir.ts';
 import { BUCKET_OPTIONS } from './quarantine-command.ts';
 
 export const ALERTS_USAGE = `Usage: skein alerts [--local <dir> | --bucket <name> [--region <region>]] [--state firing|pending|resolved|all] [--json]
 
 Lists the alerts as the evaluator last left them (alerts/state/*.json): pending (the condition
 holds, waiting for 'for'), firing, and resolved within the last 15 minutes; firing first, then pending, then
-resolved, each oldest first. Then the minutes the evaluator had to evaluate before every shard was ingested
+resolved, each oldest first. Under the table, one line per firing alert with example requests of the window
+that made it fire (exemplars: for an error rate the latest failing requests) and the command that opens one.
+Then the minutes the evaluator had to evaluate before every shard was ingested
 past them (a stalled shard, its maximum wait ran out), e.g. 'minute 2026-12-03 12:04 evaluated without
 shardId-000000000000 (95 s behind)'.
 
@@ -18,7 +21,8 @@ Options:
   --region <region> AWS region for --bucket
   --state <state>  only alerts in this state: firing, pending, resolved, or all (default all)
   --json           one JSON object per alert (ndjson): group, rule, state, fingerprint, labels, value, active_at,
-                   fired_at, resolved_at (ISO), last_evaluated_at
+                   fired_at, resolved_at (ISO), last_evaluated_at, exemplars (trace_id, request_id, time_ms,
+                   value, service)
   -h, --help       show this help
 
 Examples:
@@ -69,6 +73,8 @@ export function alertsCommand(args: string[], io: CliIo, deps: AlertsCommandDeps
       return EXIT.ok;
     }
     io.stdout.write(shown.length === 0 ? `no ${state === 'all' ? '' : `${state} `}alerts\n` : formatAlerts(shown));
+    const dir = localDir(values, { flag: '--bucket', value: values.bucket });
+    for (const line of exemplarLines(shown, dir === undefined ? ' --athena' : ` --local ${dir}`)) io.stdout.write(line);
     // Minutes evaluated before every shard was ingested past them: their alerts may lack data (D15).
     for (const line of incomplete) io.stdout.write(`note: ${line}\n`);
     return EXIT.ok;
@@ -94,6 +100,27 @@ export function formatAlerts(alerts: readonly ListedAlert[]): string {
   const all = [header, ...rows];
   const widths = header.map((_, c) => Math.max(...all.map((r) => r[c]?.length ?? 0)));
   return `${all.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c] ?? 0))).join('  ')).join('\n')}\n`;
+}
+
+/**
+ * One line per firing alert with exemplars: `examples DemoHighErrorRate service="orders": <trace ids> · open one:
+ * skein query trace <id> --local .skein`. A row without a trace id is named by its request id.
+ */
+export function exemplarLines(alerts: readonly ListedAlert[], target: string): string[] {
+  const lines: string[] = [];
+  for (const a of alerts) {
+    const first = a.exemplars?.[0];
+    if (a.state !== 'firing' || first === undefined) continue;
+    const ids = (a.exemplars ?? []).map((e) => e.trace_id ?? `request ${e.request_id ?? ''}`);
+    const labels = Object.entries(a.labels)
+      .filter(([k]) => k !== 'alertname' && k !== 'severity')
+      .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+      .join(' ');
+    const open =
+      first.trace_id === null ? `skein query request ${first.request_id ?? ''}` : `skein query trace ${first.trace_id}`;
+    lines.push(`examples ${a.labels.alertname ?? a.rule} ${labels}: ${ids.join(', ')} · open one: ${open}${target}\n`);
+  }
+  return lines;
 }
 
 function formatValue(v: number): string {

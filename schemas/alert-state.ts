@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AlertTransition } from './alerts.ts';
+import { Exemplar, MAX_EXEMPLARS } from './exemplars.ts';
 
 /**
  * The evaluator's state of one rule group, stored at `alerts/state/<group>.json` and only ever replaced with a
@@ -25,6 +26,11 @@ export const SeriesState = z.object({
   value: z.number().nullable(),
   /** Last transition sequence number emitted for this fingerprint (0: none yet). */
   seq: z.number().int().nonnegative(),
+  /**
+   * Example rows of the last window in which the condition held (D22): set when it fires, refreshed each minute it
+   * keeps holding, kept after it resolves. Absent in state written before exemplars.
+   */
+  exemplars: z.array(Exemplar).max(MAX_EXEMPLARS).optional(),
 });
 export type SeriesState = z.infer<typeof SeriesState>;
 
@@ -42,6 +48,11 @@ export const AlertGroupState = z.object({
   retired: z.record(z.string(), z.tuple([z.number().int().nonnegative(), z.number().int()])),
   /** Measure id → group key → last minute it had data: what `absent` rules compare against (forgotten after 1 h). */
   known_groups: z.record(z.string(), z.record(z.string(), z.number().int())),
+  /**
+   * Measure id → group key → the exemplars of its last minute with data: what an `absent` alert carries (the last
+   * rows seen before the silence, D22). Forgotten with the known group; absent in state written before exemplars.
+   */
+  known_exemplars: z.record(z.string(), z.record(z.string(), z.array(Exemplar).max(MAX_EXEMPLARS))).optional(),
   /** Transitions committed with this state but not yet confirmed written to the outbox. */
   unflushed: z.array(AlertTransition),
 });

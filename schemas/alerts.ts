@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { Exemplar, MAX_EXEMPLARS } from './exemplars.ts';
 
 /**
  * One alert transition in the outbox: the contract between the evaluator (writer) and the notifier (reader).
@@ -31,6 +32,12 @@ export const AlertTransition = z.object({
   route: z.string().optional(),
   /** The rule expression, for links and context. */
   expr: z.string(),
+  /**
+   * Firing only: example rows of the window that made it fire (D22) — for an error ratio the latest failing requests,
+   * for `absent(…)` the last rows seen before the silence. Ids, time, value and service only. Absent in transitions
+   * written before exemplars, and when the rollups held none.
+   */
+  exemplars: z.array(Exemplar).max(MAX_EXEMPLARS).optional(),
 });
 export type AlertTransition = z.infer<typeof AlertTransition>;
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SourceRange } from './compaction.ts';
+import { Exemplar, MAX_EXEMPLARS } from './exemplars.ts';
 
 /**
  * Measures: what ingest aggregates per minute so the evaluator never rescans raw data. Rules compile to measures
@@ -53,13 +54,21 @@ export const SketchData = z.object({
 });
 export type SketchData = z.infer<typeof SketchData>;
 
-/** The aggregate of one measure, one minute, one group key. `sum/min/max` only for stats and sketch measures. */
+/**
+ * The aggregate of one measure, one minute, one group key. `sum/min/max` only for stats and sketch measures.
+ * Exemplars (D22; absent in objects written before them): rows with a trace or request id, at most
+ * `MAX_EXEMPLARS` distinct requests, chosen deterministically (functions/shared/exemplar-select.ts) — for count
+ * measures the latest rows, for stats and sketch measures the rows with the largest values; `exemplars_low` (stats
+ * measures) the rows with the smallest values, what `min(...)` rules show.
+ */
 export const Aggregate = z.object({
   n: z.number().int().nonnegative(),
   sum: z.number().optional(),
   min: z.number().optional(),
   max: z.number().optional(),
   sketch: SketchData.optional(),
+  exemplars: z.array(Exemplar).max(MAX_EXEMPLARS).optional(),
+  exemplars_low: z.array(Exemplar).max(MAX_EXEMPLARS).optional(),
 });
 export type Aggregate = z.infer<typeof Aggregate>;
 

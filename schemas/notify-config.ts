@@ -140,6 +140,11 @@ export const NotifyConfigInput = z.strictObject({
   allowed_hosts: z.array(z.string().min(1)).min(1),
   /** Link to the query for an alert: `{{fingerprint}}`, `{{rule}}`, `{{group}}`, `{{trace_id}}`, `{{labels.NAME}}`. */
   query_url_template: z.string().optional(),
+  /**
+   * Base URL of the Skein console (`skein console`): exemplar links become `<console_url>/trace/<trace id>` (or
+   * `/request/<request id>` when a row has no trace id) in PagerDuty `links`, Slack and Alertmanager annotations.
+   */
+  console_url: z.url({ protocol: /^https?$/ }).optional(),
 });
 export type NotifyConfigInput = z.infer<typeof NotifyConfigInput>;
 
@@ -189,6 +194,8 @@ export interface NotifyConfig {
   readonly delivery: DeliveryConfig;
   readonly allowedHosts: readonly string[];
   readonly queryUrlTemplate?: string;
+  /** `console_url` without a trailing slash: where exemplar links point (D22). */
+  readonly consoleUrl?: string;
   /** `http://` to 127.0.0.1/localhost/[::1] is accepted: the local stack only, never set from the YAML file. */
   readonly allowLoopbackHttp: boolean;
 }
@@ -317,6 +324,7 @@ export function parseNotifyConfig(text: string, options: ParseNotifyConfigOption
     },
     allowedHosts: input.allowed_hosts,
     ...(input.query_url_template === undefined ? {} : { queryUrlTemplate: input.query_url_template }),
+    ...(input.console_url === undefined ? {} : { consoleUrl: input.console_url.replace(/\/+$/, '') }),
     allowLoopbackHttp,
   };
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { AlertGroupState, SeriesState } from '../../schemas/alert-state.ts';
 import type { AlertTransition } from '../../schemas/alerts.ts';
+import type { Exemplar } from '../../schemas/exemplars.ts';
 
 /** A resolved series is kept this many minutes (shown by `skein alerts`), then forgotten — as Prometheus does. */
 export const RESOLVED_RETENTION_MINUTES = 15;
@@ -26,9 +27,11 @@ export interface StateSample {
   readonly labels: Readonly<Record<string, string>>;
   readonly value: number | null;
   readonly active: boolean;
+  /** Example rows of the window behind the value (D22), carried by the series and its firing transition. */
+  readonly exemplars?: readonly Exemplar[] | undefined;
 }
 
-/** Renders a rule's annotations for one alert (labels and value), e.g. `renderAnnotations` (functions/shared/rules/annotations.ts) bound to the rule. */
+/** Renders a rule's annotations for one alert (labels and value): `renderAnnotations` bound to the rule. */
 export type Annotate = (labels: Readonly<Record<string, string>>, value: number | null) => Record<string, string>;
 
 /**
@@ -100,7 +103,7 @@ export function stepRule(
     const fingerprint = alertFingerprint(labels);
     seen.add(fingerprint);
     const holds = sample.value === null ? noDataHolds(rule.noData) : sample.active;
-    apply(step, fingerprint, labels, holds, sample.value);
+    apply(step, fingerprint, labels, holds, sample.value, sample.exemplars);
   }
   const noData = noDataHolds(rule.noData);
   for (const fingerprint of Object.keys(series)) {
@@ -144,6 +147,7 @@ function apply(
   labels: Record<string, string>,
   holds: boolean | undefined,
   value: number | null,
+  exemplars?: readonly Exemplar[],
 ): void {
   if (holds === undefined) return;
   const { rule, series, minute } = step;
@@ -158,6 +162,8 @@ function apply(
       s.last_held = minute;
       s.value = value;
     }
+    // The window that holds now is the one to show (D22); one without exemplars keeps the last ones.
+    if (exemplars !== undefined && exemplars.length > 0) s.exemplars = [...exemplars];
     if (s.status === 'pending' && (minute - s.active_at) * MINUTE_MS >= rule.forMs) {
       s.status = 'firing';
       s.fired_at = minute;
@@ -205,5 +211,6 @@ function transition(step: Step, fingerprint: string, s: SeriesState): AlertTrans
   };
   if (s.status === 'resolved') t.ends_at = minuteIso(minute);
   if (rule.route !== undefined) t.route = rule.route;
+  if (s.status === 'firing' && s.exemplars !== undefined) t.exemplars = s.exemplars;
   return t;
 }

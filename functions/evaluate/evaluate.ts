@@ -1,5 +1,3 @@
-import { SpanStatusCode, trace } from '@opentelemetry/api';
-import type { AlertGroupState } from '../../schemas/alert-state.ts';
 import { describeError } from '../../schemas/errors.ts';
 import type { Aggregate, ShardMark } from '../../schemas/measures.ts';
 import type { IncompleteMinute, LaggingShard } from '../../schemas/watermarks.ts';
@@ -9,10 +7,8 @@ import { mapLimit } from '../core/map-limit.ts';
 import { emfDocument, type MetricWriter } from '../core/metrics.ts';
 import type { ObjectStore } from '../core/object-store.ts';
 import { minuteLabel } from '../shared/rollup.ts';
-import { renderAnnotations } from '../shared/rules/annotations.ts';
-import type { WindowView } from '../shared/rules/compile-rules.ts';
 import { lastCompleteMinute, lastFinalMinute, MINUTE_MS, mergeMark, mergeMarks } from '../shared/watermark.ts';
-import { type Annotate, pruneRetired, type StateRule, type StateSample, stepRule } from './alert-state.ts';
+import { advanceGroup, type EvaluatorRule, plannedMinutes, windowMinutes } from './advance-group.ts';
 import { EVALUATE_METRICS } from './metrics.ts';
 import {
   compactRollupMinute,
@@ -27,22 +23,9 @@ import { readGroupState, updateGroupState } from './state-store.ts';
 export const MAX_CATCH_UP_MINUTES = 15;
 /** Groups worked on at once (each is a GET, a conditional PUT and its outbox writes). */
 const GROUP_CONCURRENCY = 8;
-/** Known groups of `absent` measures not seen for this long are forgotten: a service gone for an hour stops alerting. */
-export const KNOWN_GROUP_RETENTION_MINUTES = 60;
 
-/** What the evaluator needs of a compiled rule (H1's `CompiledRule` fits). */
-export interface EvaluatorRule extends StateRule {
-  /** The longest window its expression reads. */
-  readonly windowMs: number;
-  readonly measureIds: readonly string[];
-  /** Whether it uses `absent(…)`: its measures' known groups are tracked in the group state. */
-  readonly absent: boolean;
-  /** Group evaluation interval (whole minutes); every minute when absent. */
-  readonly intervalMs?: number | undefined;
-  /** Annotation templates, rendered with `renderAnnotations` for each transition. */
-  readonly annotations: Readonly<Record<string, string>>;
-  evaluate(view: WindowView): readonly StateSample[];
-}
+export type { EvaluatorRule } from './advance-group.ts';
+export { KNOWN_GROUP_RETENTION_MINUTES, plannedMinutes, windowView } from './advance-group.ts';
 
 export interface EvaluatorRuleSet {
   readonly rules: readonly EvaluatorRule[];
@@ -119,8 +102,6 @@ export interface EvaluationSummary {
   };
 }
 
-const tracer = trace.getTracer('skein-evaluate');
-
 /**
  * One evaluator run (D15). The minutes due are those whose end plus the allowed lateness has passed; of those, each
  * rule group evaluates, in order, every minute after its `last_evaluated_minute` that is complete — every shard
@@ -131,56 +112,146 @@ const tracer = trace.getTracer('skein-evaluate');
  * can no longer change are compacted. A clock that went backwards evaluates nothing (it only flushes). Rollups are
  * read once per run for the union of all windows.
  */
-export function evaluateOnce(deps: EvaluateDeps): Promise<EvaluationSummary> {
-  return tracer.startActiveSpan('skein.evaluate', async (span) => {
-    try {
-      const summary = await run(deps);
-      span.setAttributes({
-        'skein.evaluate.minute': summary.minute,
-        'skein.evaluate.minutes_evaluated': summary.minutesEvaluated,
-        'skein.evaluate.rules': summary.rules,
-        'skein.evaluate.series': summary.series,
-        'skein.evaluate.transitions': summary.transitions,
-        'skein.evaluate.objects_read': summary.objectsRead,
-      });
-      deps.logger.info('evaluation finished', { ...summary });
-      return summary;
-    } catch (error) {
-      span.recordException(error instanceof Error ? error : new Error(String(error)));
-      span.setStatus({ code: SpanStatusCode.ERROR, message: describeError(error) });
-      deps.logger.error('evaluation failed', { error: describeError(error) });
-      throw error;
-    } finally {
-      span.end();
-    }
-  });
+export async function evaluateOnce(deps: EvaluateDeps): Promise<EvaluationSummary> {
+  try {
+    const summary = await run(deps);
+    deps.logger.info('evaluation finished', { ...summary });
+    return summary;
+  } catch (error) {
+    deps.logger.error('evaluation failed', { error: describeError(error) });
+    throw error;
+  }
+}
+
+/** A rule group as read at the start of a run. */
+interface GroupRead {
+  readonly name: string;
+  readonly rules: EvaluatorRule[];
+  readonly first: Awaited<ReturnType<typeof readGroupState>>;
+}
+
+/** A rule group and the minutes it evaluates this run. */
+interface GroupPlan extends GroupRead {
+  readonly minutes: number[];
+  readonly skipped: number;
+}
+
+/** The rollups a run reads: the union of its groups' windows. */
+interface WindowRead {
+  readonly window: RollupWindow | undefined;
+  readonly earliest: number;
+  readonly fromMinute: number;
+  readonly longestWindow: number;
+  readonly measureIds: readonly string[];
+  readonly readMs: number;
+}
+
+/** What advancing every group committed. */
+interface AdvanceTotals {
+  minutesEvaluated: number;
+  transitions: number;
+  outboxWritten: number;
+  conflicts: number;
+  series: number;
+  samples: number;
+  rulesWaiting: number;
+  evaluateMs: number;
+  writeMs: number;
+  readonly mergeTime: { ms: number };
 }
 
 async function run(deps: EvaluateDeps): Promise<EvaluationSummary> {
   const started = performance.now();
-  const { store, logger, config } = deps;
-  const maxCatchUp = config.maxCatchUpMinutes ?? MAX_CATCH_UP_MINUTES;
+  const maxCatchUp = deps.config.maxCatchUpMinutes ?? MAX_CATCH_UP_MINUTES;
   const now = deps.clock();
   // The newest minute whose end + lateness has passed: nothing later can be complete yet.
-  const due = lastFinalMinute(now, config.latenessMs);
+  const due = lastFinalMinute(now, deps.config.latenessMs);
+  const [groups, progressRead] = await Promise.all([readGroups(deps), readProgress(deps.store)]);
+  const read = await readWindow(deps, groups, due, now, maxCatchUp);
 
+  // Which due minutes are complete: every shard's watermark past end(M) + L (D15).
+  const completeness =
+    read.window === undefined
+      ? undefined
+      : await completeMinutes(deps, read.window, progressRead.progress.shards, read.fromMinute, due, now);
+  const minute =
+    completeness === undefined ? due : Math.min(due, Math.max(completeness.complete, completeness.forcedTo));
+  const plans = groups.map((g) => ({
+    ...g,
+    ...plannedMinutes(g.first.state.last_evaluated_minute, minute, maxCatchUp),
+  }));
+  const { window, readMs } = await rereadForNewGroups(deps.store, read, plans, due);
+  const minutesSkipped = reportSkipped(deps.logger, plans, minute);
+  const incompleteMinutes =
+    completeness === undefined ? [] : await reportIncomplete(deps, completeness, plans, progressRead, now);
+
+  const totals = await advanceGroups(deps.store, plans, window, minute, maxCatchUp);
+
+  const compactStarted = performance.now();
+  const minutesCompacted =
+    window !== undefined && totals.minutesEvaluated > 0
+      ? await compactClosedMinutes(deps, minute, completeness?.complete ?? minute, read.earliest, maxCatchUp)
+      : 0;
+  const compactMs = performance.now() - compactStarted;
+
+  const complete = completeness?.complete;
+  return {
+    minute,
+    completeMinute: complete === undefined || !Number.isFinite(complete) ? null : complete,
+    incompleteMinutes,
+    shardsProbed: completeness?.probed ?? 0,
+    minutesEvaluated: totals.minutesEvaluated,
+    minutesSkipped,
+    groups: plans.length,
+    rules: deps.rules.rules.length,
+    seriesEvaluated: totals.samples,
+    rulesWaiting: totals.rulesWaiting,
+    series: totals.series,
+    transitions: totals.transitions,
+    outboxWritten: totals.outboxWritten,
+    conflicts: totals.conflicts,
+    objectsRead: window?.objectsRead ?? 0,
+    minutesCompacted,
+    durationMs: Math.round(performance.now() - started),
+    timings: {
+      readMs: round(readMs),
+      mergeMs: round(totals.mergeTime.ms),
+      evaluateMs: round(totals.evaluateMs - totals.mergeTime.ms),
+      writeMs: round(totals.writeMs),
+      compactMs: round(compactMs),
+    },
+  };
+}
+
+/** The rules by group, each with its state as stored now. */
+function readGroups(deps: EvaluateDeps): Promise<GroupRead[]> {
   const byGroup = new Map<string, EvaluatorRule[]>();
   for (const rule of deps.rules.rules) {
     const list = byGroup.get(rule.group);
     if (list === undefined) byGroup.set(rule.group, [rule]);
     else list.push(rule);
   }
-  const [groups, progressRead] = await Promise.all([
-    mapLimit([...byGroup], GROUP_CONCURRENCY, async ([name, rules]) => ({
-      name,
-      rules,
-      first: await readGroupState(store, name),
-    })),
-    readProgress(store),
-  ]);
-  // What the groups would evaluate if every due minute were complete: the rollups read cover that.
+  return mapLimit([...byGroup], GROUP_CONCURRENCY, async ([name, rules]) => ({
+    name,
+    rules,
+    first: await readGroupState(deps.store, name),
+  }));
+}
+
+/**
+ * Reads the rollups the groups would need if every due minute were complete: from the earliest minute a group may
+ * evaluate (a new group: at the earliest, the one whose maximum wait ran out), less the longest window. Nothing is
+ * read when no group has a minute to evaluate.
+ */
+async function readWindow(
+  deps: EvaluateDeps,
+  groups: readonly GroupRead[],
+  due: number,
+  now: number,
+  maxCatchUp: number,
+): Promise<WindowRead> {
+  const { config } = deps;
   const wanted = groups.map((g) => ({ ...g, ...plannedMinutes(g.first.state.last_evaluated_minute, due, maxCatchUp) }));
-  // A new group starts at the minute this run evaluates up to: at the earliest, the one whose maximum wait ran out.
   const forcedEarliest = lastFinalMinute(now - config.maxWaitMs, config.latenessMs);
   let earliest = due + 1;
   let longestWindow = 1;
@@ -195,30 +266,36 @@ async function run(deps: EvaluateDeps): Promise<EvaluationSummary> {
     ...new Set(wanted.flatMap((p) => (p.minutes.length > 0 ? p.rules.flatMap((r) => r.measureIds) : []))),
   ];
   const fromMinute = earliest - longestWindow + 1;
-  let window = earliest <= due ? await readRollupWindow(store, { fromMinute, toMinute: due, measureIds }) : undefined;
-  let readMs = performance.now() - readStarted;
+  const window =
+    earliest <= due ? await readRollupWindow(deps.store, { fromMinute, toMinute: due, measureIds }) : undefined;
+  return { window, earliest, fromMinute, longestWindow, measureIds, readMs: performance.now() - readStarted };
+}
 
-  // Which due minutes are complete: every shard's watermark past end(M) + L (D15).
-  const completeness =
-    window === undefined
-      ? undefined
-      : await completeMinutes(deps, window, progressRead.progress.shards, fromMinute, due, now);
-  const minute =
-    completeness === undefined ? due : Math.min(due, Math.max(completeness.complete, completeness.forcedTo));
-  const plans = groups.map((g) => ({
-    ...g,
-    ...plannedMinutes(g.first.state.last_evaluated_minute, minute, maxCatchUp),
-  }));
-  // A new group evaluating a minute before the window read (a larger lateness recorded in the rollups than
-  // configured): read again, from there.
+/**
+ * A new group evaluating a minute before the window read (a larger lateness recorded in the rollups than
+ * configured): reads again, from there.
+ */
+async function rereadForNewGroups(
+  store: ObjectStore,
+  read: WindowRead,
+  plans: readonly GroupPlan[],
+  due: number,
+): Promise<{ window: RollupWindow | undefined; readMs: number }> {
   const firstPlanned = Math.min(...plans.flatMap((p) => p.minutes.slice(0, 1)));
-  if (window !== undefined && firstPlanned - longestWindow + 1 < fromMinute) {
-    const again = performance.now();
-    window = await readRollupWindow(store, { fromMinute: firstPlanned - longestWindow + 1, toMinute: due, measureIds });
-    readMs += performance.now() - again;
+  if (read.window === undefined || firstPlanned - read.longestWindow + 1 >= read.fromMinute) {
+    return { window: read.window, readMs: read.readMs };
   }
-  const read = window;
-  const minutesSkipped = plans.reduce((n, p) => n + p.skipped, 0);
+  const again = performance.now();
+  const window = await readRollupWindow(store, {
+    fromMinute: firstPlanned - read.longestWindow + 1,
+    toMinute: due,
+    measureIds: read.measureIds,
+  });
+  return { window, readMs: read.readMs + performance.now() - again };
+}
+
+/** Logs the groups more than the catch-up bound behind; returns the group-minutes skipped. */
+function reportSkipped(logger: Logger, plans: readonly GroupPlan[], minute: number): number {
   for (const p of plans) {
     if (p.skipped > 0)
       logger.warn('evaluation minutes skipped: more than the catch-up bound behind', {
@@ -228,47 +305,72 @@ async function run(deps: EvaluateDeps): Promise<EvaluationSummary> {
         minute,
       });
   }
-  // Minutes some group evaluates now although a shard is not past them: their wait ran out.
+  return plans.reduce((n, p) => n + p.skipped, 0);
+}
+
+/**
+ * The minutes some group evaluates now although a shard is not past them (their wait ran out): logged, counted in
+ * the metrics and recorded in the progress object with the probes proven this run.
+ */
+async function reportIncomplete(
+  deps: EvaluateDeps,
+  completeness: Completeness,
+  plans: readonly GroupPlan[],
+  progressRead: Awaited<ReturnType<typeof readProgress>>,
+  now: number,
+): Promise<IncompleteMinute[]> {
+  const { logger } = deps;
   const incompleteMinutes: IncompleteMinute[] = [];
-  if (completeness !== undefined) {
-    const evaluatedNow = new Set(plans.flatMap((p) => p.minutes));
-    for (const m of [...evaluatedNow].sort((a, b) => a - b)) {
-      if (m <= completeness.complete) continue;
-      const shards = completeness.lagging(m);
-      incompleteMinutes.push({ minute: m, evaluated_at_ms: now, shards });
-      logger.warn('minute evaluated before every shard was ingested past it: its maximum wait ran out', {
-        minute: m,
-        minute_label: minuteLabel(m),
-        shards: shards.map((x) => ({ shard_id: x.shard_id, behind_ms: x.behind_ms })),
-      });
-    }
-    if (deps.metrics)
-      deps.metrics(
-        emfDocument(now, {}, {}, [
-          { name: EVALUATE_METRICS.incompleteMinutes, unit: 'Count', value: incompleteMinutes.length },
-          { name: EVALUATE_METRICS.shardsBehind, unit: 'Count', value: completeness.behind },
-        ]),
-      );
-    if (completeness.proven.size > 0 || incompleteMinutes.length > 0) {
-      try {
-        await writeProgress(store, progressRead, completeness.proven, incompleteMinutes);
-      } catch (error) {
-        // The progress object saves probes and shows stalls; the evaluation itself is committed below regardless.
-        logger.error('writing the evaluation progress failed', { error: describeError(error) });
-      }
+  const evaluatedNow = new Set(plans.flatMap((p) => p.minutes));
+  for (const m of [...evaluatedNow].sort((a, b) => a - b)) {
+    if (m <= completeness.complete) continue;
+    const shards = completeness.lagging(m);
+    incompleteMinutes.push({ minute: m, evaluated_at_ms: now, shards });
+    logger.warn('minute evaluated before every shard was ingested past it: its maximum wait ran out', {
+      minute: m,
+      minute_label: minuteLabel(m),
+      shards: shards.map((x) => ({ shard_id: x.shard_id, behind_ms: x.behind_ms })),
+    });
+  }
+  if (deps.metrics)
+    deps.metrics(
+      emfDocument(now, {}, {}, [
+        { name: EVALUATE_METRICS.incompleteMinutes, unit: 'Count', value: incompleteMinutes.length },
+        { name: EVALUATE_METRICS.shardsBehind, unit: 'Count', value: completeness.behind },
+      ]),
+    );
+  if (completeness.proven.size > 0 || incompleteMinutes.length > 0) {
+    try {
+      await writeProgress(deps.store, progressRead, completeness.proven, incompleteMinutes);
+    } catch (error) {
+      // The progress object saves probes and shows stalls; the evaluation itself is committed below regardless.
+      logger.error('writing the evaluation progress failed', { error: describeError(error) });
     }
   }
+  return incompleteMinutes;
+}
 
-  let evaluateMs = 0;
-  let minutesEvaluated = 0;
-  let transitions = 0;
-  let outboxWritten = 0;
-  let conflicts = 0;
-  let series = 0;
-  let samples = 0;
-  let rulesWaiting = 0;
+/** Evaluates and commits every group's planned minutes (conditional writes, `updateGroupState`). */
+async function advanceGroups(
+  store: ObjectStore,
+  plans: readonly GroupPlan[],
+  window: RollupWindow | undefined,
+  minute: number,
+  maxCatchUp: number,
+): Promise<AdvanceTotals> {
+  const totals: AdvanceTotals = {
+    minutesEvaluated: 0,
+    transitions: 0,
+    outboxWritten: 0,
+    conflicts: 0,
+    series: 0,
+    samples: 0,
+    rulesWaiting: 0,
+    evaluateMs: 0,
+    writeMs: 0,
+    mergeTime: { ms: 0 },
+  };
   const cache = new Map<string, ReadonlyMap<string, Aggregate>>();
-  const mergeTime = { ms: 0 };
   const writeStarted = performance.now();
   await mapLimit(plans, GROUP_CONCURRENCY, async (plan) => {
     let evaluated = 0;
@@ -282,76 +384,67 @@ async function run(deps: EvaluateDeps): Promise<EvaluationSummary> {
         counts.samples = 0;
         counts.incomplete = 0;
         evaluated =
-          read === undefined ? 0 : advanceGroup(state, plan.rules, read, minute, maxCatchUp, cache, counts, mergeTime);
-        evaluateMs += performance.now() - t0;
+          window === undefined
+            ? 0
+            : advanceGroup({
+                state,
+                rules: plan.rules,
+                window,
+                minute,
+                maxCatchUp,
+                cache,
+                counts,
+                mergeTime: totals.mergeTime,
+              });
+        totals.evaluateMs += performance.now() - t0;
         return state;
       },
       plan.first,
     );
     if (result.advanced) {
-      minutesEvaluated += evaluated;
-      samples += counts.samples;
-      rulesWaiting += counts.incomplete;
+      totals.minutesEvaluated += evaluated;
+      totals.samples += counts.samples;
+      totals.rulesWaiting += counts.incomplete;
     }
-    transitions += result.committed.length;
-    outboxWritten += result.written;
-    conflicts += result.conflicts;
-    for (const rule of Object.values(result.state.rules)) series += Object.keys(rule).length;
+    totals.transitions += result.committed.length;
+    totals.outboxWritten += result.written;
+    totals.conflicts += result.conflicts;
+    for (const rule of Object.values(result.state.rules)) totals.series += Object.keys(rule).length;
   });
-  const writeMs = performance.now() - writeStarted - evaluateMs;
+  totals.writeMs = performance.now() - writeStarted - totals.evaluateMs;
+  return totals;
+}
 
-  // Compact the arrival minutes that closed with the minutes evaluated now (nothing can land in them any more), and
-  // revisit those compacted a grace period ago: the objects a generation covers are deleted on that second call.
-  const compactStarted = performance.now();
-  let minutesCompacted = 0;
-  if (window !== undefined && minutesEvaluated > 0) {
-    // An arrival partition p is closed once every shard is past end(p) (no batch can start in it any more); two
-    // minutes more leave room for a retried batch rewriting its own key.
-    const complete = completeness?.complete ?? minute;
-    const closedTo = Math.min(minute, complete) - 2;
-    const closedFrom = Math.max(earliest - 2, closedTo - maxCatchUp + 1);
-    const revisit = Math.ceil(ROLLUP_COMPACTION_GRACE_MS / MINUTE_MS) + 1;
-    const minutes = new Set<number>();
-    for (let m = closedFrom; m <= closedTo; m++) minutes.add(m).add(m - revisit);
-    for (const m of [...minutes].sort((a, b) => a - b)) {
-      try {
-        const result = await compactRollupMinute(store, m, deps.clock);
-        if (result.written) minutesCompacted++;
-      } catch (error) {
-        // Compaction only saves reads: a minute left uncompacted is still read correctly, from its batch objects.
-        logger.error('rollup compaction failed', { minute: m, error: describeError(error) });
-      }
+/**
+ * Compacts the arrival minutes that closed with the minutes evaluated now (nothing can land in them any more), and
+ * revisits those compacted a grace period ago: the objects a generation covers are deleted on that second call.
+ * Returns the minutes compacted into a new generation.
+ */
+async function compactClosedMinutes(
+  deps: EvaluateDeps,
+  minute: number,
+  complete: number,
+  earliest: number,
+  maxCatchUp: number,
+): Promise<number> {
+  // An arrival partition p is closed once every shard is past end(p) (no batch can start in it any more); two
+  // minutes more leave room for a retried batch rewriting its own key.
+  const closedTo = Math.min(minute, complete) - 2;
+  const closedFrom = Math.max(earliest - 2, closedTo - maxCatchUp + 1);
+  const revisit = Math.ceil(ROLLUP_COMPACTION_GRACE_MS / MINUTE_MS) + 1;
+  const minutes = new Set<number>();
+  for (let m = closedFrom; m <= closedTo; m++) minutes.add(m).add(m - revisit);
+  let compacted = 0;
+  for (const m of [...minutes].sort((a, b) => a - b)) {
+    try {
+      const result = await compactRollupMinute(deps.store, m, deps.clock);
+      if (result.written) compacted++;
+    } catch (error) {
+      // Compaction only saves reads: a minute left uncompacted is still read correctly, from its batch objects.
+      deps.logger.error('rollup compaction failed', { minute: m, error: describeError(error) });
     }
   }
-  const compactMs = performance.now() - compactStarted;
-
-  const complete = completeness?.complete;
-  return {
-    minute,
-    completeMinute: complete === undefined || !Number.isFinite(complete) ? null : complete,
-    incompleteMinutes,
-    shardsProbed: completeness?.probed ?? 0,
-    minutesEvaluated,
-    minutesSkipped,
-    groups: plans.length,
-    rules: deps.rules.rules.length,
-    seriesEvaluated: samples,
-    rulesWaiting,
-    series,
-    transitions,
-    outboxWritten,
-    conflicts,
-    objectsRead: window?.objectsRead ?? 0,
-    minutesCompacted,
-    durationMs: Math.round(performance.now() - started),
-    timings: {
-      readMs: round(readMs),
-      mergeMs: round(mergeTime.ms),
-      evaluateMs: round(evaluateMs - mergeTime.ms),
-      writeMs: round(writeMs),
-      compactMs: round(compactMs),
-    },
-  };
+  return compacted;
 }
 
 /** Which due minutes are complete, and what holds the others back. */
@@ -444,120 +537,6 @@ async function completeMinutes(
       return out;
     },
   };
-}
-
-/** The minutes a group evaluates: every minute after `last` up to `minute`, bounded by the catch-up. */
-export function plannedMinutes(
-  last: number | null,
-  minute: number,
-  maxCatchUp: number,
-): { minutes: number[]; skipped: number } {
-  if (last === null) return { minutes: [minute], skipped: 0 };
-  if (last >= minute) return { minutes: [], skipped: 0 };
-  const from = Math.max(last + 1, minute - maxCatchUp + 1);
-  const minutes: number[] = [];
-  for (let m = from; m <= minute; m++) minutes.push(m);
-  return { minutes, skipped: from - (last + 1) };
-}
-
-/**
- * Evaluates the group's rules for every planned minute (from the state it is given, which may be newer than the
- * one planned from) and records the transitions in `unflushed`. Returns the number of minutes evaluated.
- */
-function advanceGroup(
-  state: AlertGroupState,
-  rules: readonly EvaluatorRule[],
-  window: RollupWindow,
-  minute: number,
-  maxCatchUp: number,
-  cache: Map<string, ReadonlyMap<string, Aggregate>>,
-  counts: { samples: number; incomplete: number },
-  mergeTime: { ms: number },
-): number {
-  const { minutes } = plannedMinutes(state.last_evaluated_minute, minute, maxCatchUp);
-  const absentMeasures = new Set<string>();
-  for (const r of rules) if (r.absent) for (const id of r.measureIds) absentMeasures.add(id);
-  const annotators = rules.map(
-    (rule): Annotate =>
-      (labels, value) =>
-        renderAnnotations(rule, { labels, value }),
-  );
-  for (const m of minutes) {
-    trackKnownGroups(state, absentMeasures, window, m);
-    const view = windowView(window, m, state, cache, mergeTime);
-    for (let i = 0; i < rules.length; i++) {
-      const rule = rules[i];
-      const annotate = annotators[i];
-      if (rule === undefined || annotate === undefined) continue;
-      const interval = windowMinutes(rule.intervalMs ?? MINUTE_MS);
-      if (m % interval !== 0) continue;
-      // A rule added since some of the window's rollups were written has no data there, not zero: evaluating it
-      // would fire `absent(...)` or a `< threshold` rule falsely. It waits until every rollup read carries it.
-      if (!rule.measureIds.every((id) => window.isMeasureComplete(id))) {
-        counts.incomplete++;
-        continue;
-      }
-      const samples = rule.evaluate(view);
-      counts.samples += samples.length;
-      for (const t of stepRule(rule, state, samples, m, annotate)) state.unflushed.push(t);
-    }
-  }
-  state.last_evaluated_minute = Math.max(state.last_evaluated_minute ?? minute, minute);
-  pruneRetired(state, minute);
-  return minutes.length;
-}
-
-/** Records the groups of `absent` measures with data at minute `m`, and forgets those unseen for an hour. */
-function trackKnownGroups(
-  state: AlertGroupState,
-  measures: ReadonlySet<string>,
-  window: RollupWindow,
-  m: number,
-): void {
-  for (const id of measures) {
-    let known = state.known_groups[id];
-    if (known === undefined) {
-      known = {};
-      state.known_groups[id] = known;
-    }
-    for (const [key, agg] of window.aggregate(id, m, m)) if (agg.n > 0) known[key] = m;
-    for (const [key, seen] of Object.entries(known)) if (m - seen >= KNOWN_GROUP_RETENTION_MINUTES) delete known[key];
-  }
-  for (const id of Object.keys(state.known_groups)) if (!measures.has(id)) delete state.known_groups[id];
-}
-
-/**
- * The rules' view of minute `m`: each (measure, window) merged once per `cache` (one per run, shared by every group),
- * whatever the number of rules reading it.
- */
-export function windowView(
-  window: RollupWindow,
-  m: number,
-  state: Pick<AlertGroupState, 'known_groups'>,
-  cache: Map<string, ReadonlyMap<string, Aggregate>> = new Map(),
-  mergeTime: { ms: number } = { ms: 0 },
-): WindowView {
-  return {
-    aggregate(measureId, windowMs) {
-      const w = windowMinutes(windowMs);
-      const key = `${m}:${w}:${measureId}`;
-      let merged = cache.get(key);
-      if (merged === undefined) {
-        const t0 = performance.now();
-        merged = window.aggregate(measureId, m - w + 1, m);
-        mergeTime.ms += performance.now() - t0;
-        cache.set(key, merged);
-      }
-      return merged;
-    },
-    knownGroups(measureId) {
-      return Object.keys(state.known_groups[measureId] ?? {});
-    },
-  };
-}
-
-function windowMinutes(ms: number): number {
-  return Math.max(1, Math.ceil(ms / MINUTE_MS));
 }
 
 function round(ms: number): number {

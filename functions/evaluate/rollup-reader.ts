@@ -1,11 +1,13 @@
 import { z } from 'zod';
 import type { SourceRange } from '../../schemas/compaction.ts';
 import { describeError, describeIssue, SkeinError, StoreError } from '../../schemas/errors.ts';
+import type { Exemplar } from '../../schemas/exemplars.ts';
 import { type Aggregate, RollupObject, type ShardMark } from '../../schemas/measures.ts';
 import type { Clock } from '../core/clock.ts';
 import { mapLimit } from '../core/map-limit.ts';
 import type { ObjectStore } from '../core/object-store.ts';
 import { newSketch, type Sketch, sketchMergeInto, sketchToData } from '../core/sketch.ts';
+import { exemplarOrderOf, mergeExemplars } from '../shared/exemplar-select.ts';
 import { decodeRollup, ROLLUP_CONTENT_TYPE, ROLLUP_LATENESS_MINUTES, rollupPartitionPrefix } from '../shared/rollup.ts';
 import { marksRecord, mergeMarks } from '../shared/watermark.ts';
 
@@ -79,6 +81,8 @@ class MergedAggregate {
   min: number | undefined = undefined;
   max: number | undefined = undefined;
   sketch: Sketch | undefined = undefined;
+  exemplars: Exemplar[] | undefined = undefined;
+  low: Exemplar[] | undefined = undefined;
 
   add(a: Aggregate): void {
     this.n += a.n;
@@ -89,6 +93,9 @@ class MergedAggregate {
       if (!this.sketch) this.sketch = newSketch(a.sketch.alpha);
       sketchMergeInto(this.sketch, a.sketch);
     }
+    // The same choice as one batch holding every row (D22): the selection is a function of the rows alone.
+    if (a.exemplars !== undefined) this.exemplars = mergeExemplars(this.exemplars, a.exemplars, exemplarOrderOf(a));
+    if (a.exemplars_low !== undefined) this.low = mergeExemplars(this.low, a.exemplars_low, 'smallest');
   }
 
   addMerged(a: MergedAggregate): void {
@@ -101,6 +108,8 @@ class MergedAggregate {
     if (this.min !== undefined) out.min = this.min;
     if (this.max !== undefined) out.max = this.max;
     if (this.sketch) out.sketch = sketchToData(this.sketch);
+    if (this.exemplars !== undefined && this.exemplars.length > 0) out.exemplars = this.exemplars;
+    if (this.low !== undefined && this.low.length > 0) out.exemplars_low = this.low;
     return out;
   }
 }

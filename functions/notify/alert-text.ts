@@ -47,3 +47,47 @@ export function queryUrl(template: string | undefined, t: AlertTransition): stri
     return encodeURIComponent(value ?? '');
   });
 }
+
+/** One exemplar as notifications show it (D22): ids, time, value and service, and how to open it. */
+export interface ExemplarView {
+  readonly trace_id: string | null;
+  readonly request_id: string | null;
+  /** ISO time of the row. */
+  readonly time: string;
+  readonly value: number;
+  readonly service?: string;
+  /** The command that opens it: `skein query trace <id>` (or `request <id>` for a row without a trace id). */
+  readonly query: string;
+  /** `<console_url>/trace/<id>` (or `/request/<id>`), only when a console URL is configured. */
+  readonly url?: string;
+}
+
+/**
+ * The exemplars of a firing transition as notifications carry them: request ids and services redacted like
+ * annotations (ids are ids, but a producer may put anything in a request id), each with its command and, when a
+ * console URL is configured, its link. Empty for resolves and for transitions without exemplars.
+ */
+export function exemplarViews(
+  t: AlertTransition,
+  redactor: TextRedactor,
+  consoleUrl: string | undefined,
+): ExemplarView[] {
+  if (t.status !== 'firing') return [];
+  const out: ExemplarView[] = [];
+  for (const e of t.exemplars ?? []) {
+    const requestId = e.request_id === null ? null : redactor.redactText(e.request_id);
+    const [kind, id] = e.trace_id !== null ? (['trace', e.trace_id] as const) : (['request', requestId] as const);
+    if (id === null) continue;
+    const view: ExemplarView = {
+      trace_id: e.trace_id,
+      request_id: requestId,
+      time: new Date(e.time_ms).toISOString(),
+      value: e.value,
+      ...(e.service === undefined ? {} : { service: redactor.redactText(e.service) }),
+      query: `skein query ${kind} ${id}`,
+      ...(consoleUrl === undefined ? {} : { url: `${consoleUrl}/${kind}/${encodeURIComponent(id)}` }),
+    };
+    out.push(view);
+  }
+  return out;
+}

@@ -1,7 +1,7 @@
 import type { AlertTransition } from '../../schemas/alerts.ts';
 import type { PagerDutySeverity } from '../../schemas/notify-config.ts';
 import type { TextRedactor } from '../core/redact.ts';
-import { alertTitle, queryUrl, safeAnnotations, truncate } from './alert-text.ts';
+import { alertTitle, exemplarViews, queryUrl, safeAnnotations, truncate } from './alert-text.ts';
 
 /** PagerDuty Events API v2 limits: `summary` at most 1024 characters. */
 export const PAGERDUTY_SUMMARY_MAX = 1024;
@@ -50,6 +50,8 @@ export function pagerDutySeverity(
  * The Events API v2 event for a transition: `trigger` while firing, `resolve` when resolved, `dedup_key` = the alert
  * fingerprint (so a redelivered trigger updates the same incident instead of paging again), a summary of at most 1024
  * characters, source/component/group/class from the alert, annotations and labels in `custom_details`, the query link.
+ * Exemplars (D22) go to `custom_details.exemplars` (ids, time, value, service, the `skein query` command) and, when
+ * a console URL is configured, one link each in `links`.
  */
 export function pagerDutyEvent(
   t: AlertTransition,
@@ -57,6 +59,7 @@ export function pagerDutyEvent(
     routingKey: string;
     severityMap: Readonly<Record<string, PagerDutySeverity>>;
     queryUrlTemplate?: string | undefined;
+    consoleUrl?: string | undefined;
     redactor: TextRedactor;
   },
 ): PagerDutyEvent {
@@ -65,6 +68,17 @@ export function pagerDutyEvent(
     return { routing_key: options.routingKey, event_action: 'resolve', dedup_key: t.fingerprint };
   }
   const annotations = safeAnnotations(t, options.redactor);
+  const exemplars = exemplarViews(t, options.redactor, options.consoleUrl);
+  const links: { href: string; text: string }[] = [];
+  if (link !== undefined) links.push({ href: link, text: 'Query in Skein' });
+  for (const e of exemplars) {
+    if (e.url === undefined) continue;
+    const id = e.trace_id ?? e.request_id ?? '';
+    links.push({
+      href: e.url,
+      text: `${e.trace_id === null ? 'Request' : 'Trace'} ${id}${e.service ? ` (${e.service})` : ''}`,
+    });
+  }
   const component = t.labels.component ?? t.labels.service;
   return {
     routing_key: options.routingKey,
@@ -87,8 +101,9 @@ export function pagerDutyEvent(
         expr: t.expr,
         fingerprint: t.fingerprint,
         active_at: t.active_at,
+        ...(exemplars.length === 0 ? {} : { exemplars }),
       },
     },
-    ...(link === undefined ? {} : { links: [{ href: link, text: 'Query in Skein' }] }),
+    ...(links.length === 0 ? {} : { links }),
   };
 }

@@ -41,6 +41,7 @@ const alertmanagerRequest: RequestBuilder = async ({ pass, endpoint, transitions
       nowMs: pass.now,
       resendIntervalMs: config.delivery.resendIntervalMs,
       queryUrlTemplate: config.queryUrlTemplate,
+      consoleUrl: config.consoleUrl,
       redactor: pass.redactor,
     }),
   );
@@ -57,6 +58,7 @@ const pagerDutyRequest: RequestBuilder = async ({ pass, endpoint, transitions })
     routingKey,
     severityMap: pd.severityMap,
     queryUrlTemplate: pass.deps.config.queryUrlTemplate,
+    consoleUrl: pass.deps.config.consoleUrl,
     redactor: pass.redactor,
   });
   return post(pass, pd.url, event);
@@ -73,6 +75,7 @@ const slackRequest: RequestBuilder = async ({ pass, endpoint, transitions, repea
   const message = slackMessage(transitions, {
     channel: slack.channel,
     queryUrlTemplate: config.queryUrlTemplate,
+    consoleUrl: config.consoleUrl,
     redactor: pass.redactor,
     repeat,
   });

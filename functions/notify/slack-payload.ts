@@ -1,6 +1,14 @@
 import type { AlertTransition } from '../../schemas/alerts.ts';
 import type { TextRedactor } from '../core/redact.ts';
-import { alertTitle, queryUrl, safeAnnotations, TRUNCATION_MARKER, truncate } from './alert-text.ts';
+import {
+  alertTitle,
+  type ExemplarView,
+  exemplarViews,
+  queryUrl,
+  safeAnnotations,
+  TRUNCATION_MARKER,
+  truncate,
+} from './alert-text.ts';
 
 /** Slack limits (api.slack.com/reference/block-kit): 50 blocks a message, 3000 characters a section text. */
 export const SLACK_LIMITS = { blocks: 50, sectionChars: 3000, headerChars: 150, fallbackChars: 3000 } as const;
@@ -44,7 +52,8 @@ export interface SlackMessage {
 
 /**
  * One incoming-webhook message for a group of transitions: a header (`[FIRING:2] HighErrorRate`), one section per
- * alert (severity emoji, title, description, labels, query link), coloured by the most severe firing alert or green
+ * alert (severity emoji, title, description, labels, query link, and for a firing alert its example requests with the
+ * `skein query` command and console link, D22), coloured by the most severe firing alert or green
  * when all are resolved, with a plain-text fallback. At most 50 blocks and 3000 characters a section: longer text ends
  * with `… [truncated]`, alerts beyond the block limit are counted in a last "… and N more" block.
  */
@@ -53,6 +62,7 @@ export function slackMessage(
   options: {
     channel?: string | undefined;
     queryUrlTemplate?: string | undefined;
+    consoleUrl?: string | undefined;
     redactor: TextRedactor;
     /** A re-notification of alerts still firing (repeat_interval). */
     repeat?: boolean;
@@ -94,6 +104,8 @@ export function slackMessage(
     );
     const link = queryUrl(options.queryUrlTemplate, t);
     if (link !== undefined) lines.push(`<${link}|Query in Skein>`);
+    const exemplars = exemplarViews(t, options.redactor, options.consoleUrl);
+    if (exemplars.length > 0) lines.push('*Example requests:*', ...exemplars.map(exemplarLine));
     blocks.push({
       type: 'section',
       text: { type: 'mrkdwn', text: truncate(lines.join('\n'), SLACK_LIMITS.sectionChars) },
@@ -112,6 +124,17 @@ export function slackMessage(
     ...(options.channel === undefined ? {} : { channel: options.channel }),
     attachments: [{ color: top ? top.color : RESOLVED.color, fallback: text, blocks }],
   };
+}
+
+/** `• 4bf9… orders · 1 · 12:00:03Z — `skein query trace 4bf9…` · <url|open>`: one exemplar, one line. */
+function exemplarLine(e: ExemplarView): string {
+  const id = e.trace_id ?? e.request_id ?? '';
+  const parts = [`• \`${escapeMrkdwn(id)}\``];
+  if (e.service !== undefined) parts.push(escapeMrkdwn(e.service));
+  parts.push(`value ${e.value}`, e.time);
+  let line = `${parts.join(' · ')} — \`${escapeMrkdwn(e.query)}\``;
+  if (e.url !== undefined) line += ` · <${e.url}|open in console>`;
+  return line;
 }
 
 /** Slack's mrkdwn control characters, escaped as its docs require. */

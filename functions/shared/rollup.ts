@@ -1,4 +1,5 @@
 import { describeError, describeIssue, SkeinError } from '../../schemas/errors.ts';
+import { type Exemplar, MAX_EXEMPLARS } from '../../schemas/exemplars.ts';
 import { type Aggregate, type MeasureSpec, RollupObject, type ShardMark } from '../../schemas/measures.ts';
 import type { LogRecord, SpanRecord } from '../../schemas/records.ts';
 import {
@@ -11,6 +12,7 @@ import {
   type RowPredicate,
 } from '../core/row-labels.ts';
 import { newSketch, SKETCH_DEFAULT_ALPHA, type Sketch, sketchAdd, sketchToData } from '../core/sketch.ts';
+import { compareExemplars, type ExemplarOrder, offerExemplar } from './exemplar-select.ts';
 import type { BatchId } from './object-keys.ts';
 import { assignedMinute, DEFAULT_ALLOWED_LATENESS_MS } from './watermark.ts';
 
@@ -70,6 +72,10 @@ interface CompiledMeasure {
   /** Undefined for count measures. */
   readonly field: FieldExtractor | undefined;
   readonly sketch: boolean;
+  /** Which rows its `exemplars` keep (D22): the latest for counts, the largest values otherwise. */
+  readonly order: ExemplarOrder;
+  /** Stats measures also keep the smallest values (`exemplars_low`), for `min(...)` rules. */
+  readonly low: boolean;
 }
 
 /** The measures of one table, and the distinct group-key functions they use. */
@@ -132,6 +138,8 @@ export function compileMeasures(measures: readonly MeasureSpec[]): CompiledMeasu
         keySlot,
         field,
         sketch: spec.kind === 'sketch',
+        order: spec.kind === 'count' ? 'latest' : 'largest',
+        low: spec.kind === 'stats',
       });
       seen.add(spec.id);
       ids.push(spec.id);
@@ -165,6 +173,9 @@ class Accumulator {
   min = Number.POSITIVE_INFINITY;
   max = Number.NEGATIVE_INFINITY;
   sketch: Sketch | undefined = undefined;
+  /** Best first (functions/shared/exemplar-select.ts). */
+  exemplars: Exemplar[] = [];
+  low: Exemplar[] | undefined = undefined;
 }
 
 /** Per event minute: per measure slot, group key → accumulator. */
@@ -280,7 +291,31 @@ function accumulate(
       if (value > acc.max) acc.max = value;
       if (acc.sketch) sketchAdd(acc.sketch, value);
     }
+    offerRow(acc.exemplars, m.order, cursor, m.field ? value : 1);
+    if (m.low) {
+      if (acc.low === undefined) acc.low = [];
+      offerRow(acc.low, 'smallest', cursor, value);
+    }
   }
+}
+
+/**
+ * Offers the cursor's row as an exemplar. Most rows of a busy group cannot beat the worst of a full set: that is
+ * decided on time or value alone, before any object is built.
+ */
+function offerRow(set: Exemplar[], order: ExemplarOrder, cursor: RowCursor, value: number): void {
+  const row = cursor.span ?? cursor.log;
+  if (row === undefined || (row.trace_id === null && row.request_id === null)) return;
+  const time = cursor.span ? cursor.span.start_time : (cursor.log?.time ?? 0);
+  const worst = set.length >= MAX_EXEMPLARS ? set[set.length - 1] : undefined;
+  if (worst !== undefined) {
+    if (order === 'latest' ? time < worst.time_ms : order === 'largest' ? value < worst.value : value > worst.value)
+      return;
+  }
+  const e: Exemplar = { trace_id: row.trace_id, request_id: row.request_id, time_ms: time, value };
+  if (row.service_name !== null) e.service = row.service_name;
+  if (worst !== undefined && compareExemplars(order, e, worst) >= 0) return;
+  offerExemplar(set, order, e);
 }
 
 function toRollupObject(compiled: CompiledMeasures, minutes: ReadonlyMap<number, MinuteSlots>): RollupObject {
@@ -310,9 +345,15 @@ function toRollupObject(compiled: CompiledMeasures, minutes: ReadonlyMap<number,
 
 function toAggregate(acc: Accumulator): Aggregate {
   // A count measure never touches min (it stays +Infinity): that is how its aggregate stays `{ n }`.
-  if (acc.min === Number.POSITIVE_INFINITY) return { n: acc.n };
-  if (acc.sketch) return { n: acc.n, sum: acc.sum, min: acc.min, max: acc.max, sketch: sketchToData(acc.sketch) };
-  return { n: acc.n, sum: acc.sum, min: acc.min, max: acc.max };
+  const out: Aggregate =
+    acc.min === Number.POSITIVE_INFINITY
+      ? { n: acc.n }
+      : acc.sketch
+        ? { n: acc.n, sum: acc.sum, min: acc.min, max: acc.max, sketch: sketchToData(acc.sketch) }
+        : { n: acc.n, sum: acc.sum, min: acc.min, max: acc.max };
+  if (acc.exemplars.length > 0) out.exemplars = acc.exemplars;
+  if (acc.low !== undefined && acc.low.length > 0) out.exemplars_low = acc.low;
+  return out;
 }
 
 /** A rollup object as stored: compact JSON, UTF-8. */

@@ -5,9 +5,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { alertsCommand } from '../../cli/alerts-command.ts';
 import { ingestHandler, type LocalUpStarted, runLocalUp } from '../../cli/local-up-command.ts';
+import { queryCommand } from '../../cli/query-command.ts';
 import { LOG_FILE } from '../../cli/terminal.ts';
 import { findAlertmanager, SETUP_HINT } from '../../local/alertmanager.ts';
 import type { ReceivedRequest } from '../../local/sinks.ts';
+import { MAX_EXEMPLARS } from '../../schemas/exemplars.ts';
 import { captureIo } from '../builders/cli-io.ts';
 
 const ALERT = 'DemoHighErrorRate';
@@ -19,13 +21,33 @@ const NOTIFICATION_TIMEOUT_MS = 150_000;
 const AlertmanagerWebhook = z.object({
   version: z.literal('4'),
   status: z.enum(['firing', 'resolved']),
-  alerts: z.array(z.object({ status: z.string(), labels: z.record(z.string(), z.string()) })),
+  alerts: z.array(
+    z.object({
+      status: z.string(),
+      labels: z.record(z.string(), z.string()),
+      annotations: z.record(z.string(), z.string()).optional(),
+    }),
+  ),
 });
 const PagerDutyTrigger = z.object({
   routing_key: z.string(),
   event_action: z.literal('trigger'),
   dedup_key: z.string(),
-  payload: z.object({ class: z.string(), source: z.string(), severity: z.string(), summary: z.string() }),
+  payload: z.object({
+    class: z.string(),
+    source: z.string(),
+    severity: z.string(),
+    summary: z.string(),
+    custom_details: z.object({
+      exemplars: z.array(z.object({ trace_id: z.string().nullable(), query: z.string() })).optional(),
+    }),
+  }),
+});
+/** A row of `skein query trace <id> --json`. */
+const QueriedRow = z.object({
+  table: z.string(),
+  service_name: z.string().nullable(),
+  status_code: z.string().optional(),
 });
 const PagerDutyResolve = z.object({
   routing_key: z.string(),
@@ -105,6 +127,29 @@ describe('alerting end to end: skein local up → burst → Alertmanager, PagerD
     const alertsCode = await alertsCommand(['--local', dir, '--state', 'firing'], alerts);
     const trigger = PagerDutyTrigger.parse(pdTrigger.body);
 
+    // Assess (issue 12): each payload names failing requests of the service, and `skein query trace <id>` opens them
+    const amAlert = AlertmanagerWebhook.parse(amFiring.body).alerts.find(
+      (a) => a.status === 'firing' && a.labels.alertname === ALERT && a.labels.service === SERVICE,
+    );
+    const exemplarIds = {
+      alertmanager: amAlert?.annotations?.exemplar_trace_ids?.split(',') ?? [],
+      pagerduty: (trigger.payload.custom_details.exemplars ?? []).flatMap((e) =>
+        e.trace_id === null ? [] : [e.trace_id],
+      ),
+      slack: [...slackFiring.rawBody.matchAll(/skein query trace ([0-9a-f]{32})/g)].map((m) => m[1] ?? ''),
+    };
+    const opened = new Map<string, z.infer<typeof QueriedRow>[]>();
+    for (const id of new Set(Object.values(exemplarIds).flat())) {
+      const query = captureIo();
+      expect(await queryCommand(['trace', id, '--local', dir, '--json'], query)).toBe(0);
+      const rows = query
+        .out()
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => QueriedRow.parse(JSON.parse(l)));
+      opened.set(id, rows);
+    }
+
     // Act: the burst ends, until every receiver has the resolve
     const endAt = workload.setFailureRate(undefined);
     const [amResolved, pdResolve, slackResolved] = await Promise.all([
@@ -139,6 +184,23 @@ describe('alerting end to end: skein local up → burst → Alertmanager, PagerD
     expect(AlertmanagerWebhook.parse(amFiring.body).version).toBe('4');
     expect(AlertmanagerWebhook.parse(amResolved.body).status).toBe('resolved');
     expect(trigger.dedup_key).toMatch(/^[0-9a-f]{16}$/);
+    console.log(`alerting e2e: exemplar trace ids ${JSON.stringify(exemplarIds)}`);
+    for (const [receiver, ids] of Object.entries(exemplarIds)) {
+      expect(ids.length, receiver).toBeGreaterThan(0);
+      expect(ids.length, receiver).toBeLessThanOrEqual(MAX_EXEMPLARS);
+      for (const id of ids) {
+        const failing = (opened.get(id) ?? []).filter(
+          (r) => r.table === 'spans' && r.service_name === SERVICE && r.status_code === 'ERROR',
+        );
+        expect(failing.length, `${receiver}: trace ${id} has a failing ${SERVICE} span`).toBeGreaterThan(0);
+      }
+    }
+    expect(alerts.out()).toMatch(
+      new RegExp(
+        `^examples ${ALERT} service="${SERVICE}": [0-9a-f]{32}.* · open one: skein query trace [0-9a-f]{32} --local `,
+        'm',
+      ),
+    );
     expect(trigger.payload.severity).toBe('critical');
     expect(PagerDutyResolve.parse(pdResolve.body).routing_key).toBe(trigger.routing_key);
     expect(SlackMessage.parse(slackResolved.body).text).toContain('[RESOLVED:');

@@ -77,6 +77,22 @@ describe('notifyOnce delivery', () => {
     expect(await record(store, keys[0] ?? '', 'pd.pagerduty')).toMatchObject({ status: 'delivered', attempts: 1 });
   });
 
+  it('links every exemplar to the console in all three receivers when console_url is set', async () => {
+    // Prepare
+    const { store, http, deps } = setup(`${ALL}\nconsole_url: https://console.example.test/`);
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const exemplar = { trace_id: traceId, request_id: 'req-1', time_ms: NOTIFY_T0 - 30_000, value: 1, service: 'api' };
+    const keys = await putOutbox(store, [aTransition({ exemplars: [exemplar] })]);
+
+    // Act
+    await notifyOnce(deps, { keys });
+
+    // Assess
+    const link = `https://console.example.test/trace/${traceId}`;
+    expect(http.requests.map((r) => r.url)).toEqual([`${AM}/api/v2/alerts`, PD, SLACK_URL]);
+    for (const req of http.requests) expect(req.body).toContain(link);
+  });
+
   it('sends exactly once per endpoint when two notifiers process the same transitions concurrently', async () => {
     const a = setup(ALL);
     const httpB = fakeHttp();

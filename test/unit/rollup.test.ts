@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { resolveLabel } from '../../functions/core/row-labels.ts';
 import { newSketch, sketchAdd, sketchToData } from '../../functions/core/sketch.ts';
+import { compareExemplars, type ExemplarOrder } from '../../functions/shared/exemplar-select.ts';
 import {
   compileMeasures,
   computeRollup,
@@ -9,6 +10,7 @@ import {
   rollupObjectKey,
 } from '../../functions/shared/rollup.ts';
 import { DEFAULT_ALLOWED_LATENESS_MS, MAX_ALLOWED_LATENESS_MS } from '../../functions/shared/watermark.ts';
+import { type Exemplar, MAX_EXEMPLARS } from '../../schemas/exemplars.ts';
 import type { Aggregate, MeasureSpec } from '../../schemas/measures.ts';
 import type { LogRecord, SpanRecord } from '../../schemas/records.ts';
 import { aLogRecord, aSpanRecord, ROW_T0 } from '../builders/rows.ts';
@@ -67,9 +69,14 @@ function rowsFor(seed: number, count: number): { logs: LogRecord[]; spans: SpanR
     const time = ROW_T0 - 3 * MINUTE + rand(4 * MINUTE);
     const service = services[rand(services.length)] ?? null;
     const lagged = rand(3) === 0;
+    // A few traces recur (exemplars name each request once); some log lines have only a request id, or neither.
+    const traceId = `${rand(40).toString(16).padStart(2, '0')}${'ab'.repeat(15)}`;
+    const idKind = rand(4);
     logs.push(
       aLogRecord({
         time,
+        trace_id: idKind === 0 ? null : traceId,
+        request_id: idKind === 1 ? null : `req-${rand(30)}`,
         service_name: service,
         severity_number: [0, 5, 9, 13, 17, 21][rand(6)] ?? 9,
         body: lagged ? 'consumer lag high' : 'request done',
@@ -83,6 +90,7 @@ function rowsFor(seed: number, count: number): { logs: LogRecord[]; spans: SpanR
       aSpanRecord(
         {
           start_time: time,
+          trace_id: traceId,
           service_name: service,
           kind: rand(4) === 0 ? 'CLIENT' : 'SERVER',
           status_code: rand(5) === 0 ? 'ERROR' : 'OK',
@@ -107,6 +115,7 @@ function naiveRollup(
   const oldest = Math.floor((arrivalMs - latenessMs) / MINUTE);
   const out: Record<string, Record<string, Record<string, Aggregate>>> = {};
   const values = new Map<string, number[]>();
+  const candidates = new Map<string, Exemplar[]>();
   const severityRank = (label: string) => ['', 'trace', 'debug', 'info', 'warn', 'error', 'fatal'].indexOf(label);
   for (const m of measures) {
     const table = m.selector.table;
@@ -152,9 +161,31 @@ function naiveRollup(
         }
       }
       byGroup[key] = agg;
+      if (row.trace_id !== null || row.request_id !== null) {
+        const e: Exemplar = { trace_id: row.trace_id, request_id: row.request_id, time_ms: time, value: value ?? 1 };
+        if (row.service_name !== null) e.service = row.service_name;
+        const list = candidates.get(`${minute}|${m.id}|${key}`) ?? [];
+        list.push(e);
+        candidates.set(`${minute}|${m.id}|${key}`, list);
+        agg.exemplars = naiveExemplars(list, m.kind === 'count' ? 'latest' : 'largest');
+        if (m.kind === 'stats') agg.exemplars_low = naiveExemplars(list, 'smallest');
+      }
     }
   }
   return out;
+}
+
+/** Every candidate sorted, each request (trace id, else request id) once, the first MAX_EXEMPLARS. */
+function naiveExemplars(rows: readonly Exemplar[], order: ExemplarOrder): Exemplar[] {
+  const seen = new Set<string>();
+  const out: Exemplar[] = [];
+  for (const e of [...rows].sort((a, b) => compareExemplars(order, a, b))) {
+    const id = e.trace_id === null ? `r:${e.request_id}` : `t:${e.trace_id}`;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    out.push(e);
+  }
+  return out.slice(0, MAX_EXEMPLARS);
 }
 
 afterEach(() => {
@@ -187,7 +218,14 @@ describe('computeRollup', () => {
     // Act
     const rollup = computeRollup(logs, [], [count], ROW_T0 + 40_000, { latenessMs: 30_000 });
     // Assess
-    expect(rollup.minutes).toEqual({ [T0_MINUTE]: { [count.id]: { '[]': { n: 4 } } } });
+    const latest = {
+      trace_id: logs[0]?.trace_id,
+      request_id: null,
+      time_ms: ROW_T0 + 10 * MINUTE,
+      value: 1,
+      service: 'orders',
+    };
+    expect(rollup.minutes).toEqual({ [T0_MINUTE]: { [count.id]: { '[]': { n: 4, exemplars: [latest] } } } });
     expect(rollup.lateness_ms).toBe(30_000);
   });
 
@@ -198,7 +236,14 @@ describe('computeRollup', () => {
     // Act
     const rollup = computeRollup(logs, [], [count], ROW_T0 + 20_000, { latenessMs: 30_000 });
     // Assess: both count in T0 − 1 (the older one is later than L: it counts in the oldest minute L reaches)
-    expect(rollup.minutes).toEqual({ [T0_MINUTE - 1]: { [count.id]: { '[]': { n: 2 } } } });
+    const latest = {
+      trace_id: logs[0]?.trace_id,
+      request_id: null,
+      time_ms: ROW_T0 - 30_000,
+      value: 1,
+      service: 'orders',
+    };
+    expect(rollup.minutes).toEqual({ [T0_MINUTE - 1]: { [count.id]: { '[]': { n: 2, exemplars: [latest] } } } });
   });
 
   it("records the batch's shard watermark", () => {
@@ -246,7 +291,17 @@ describe('computeRollup', () => {
     // Act
     const rollup = computeRollup(logs, [], [lag], ROW_T0);
     // Assess
-    expect(rollup.minutes[T0_MINUTE]?.[lag.id]).toEqual({ '["orders"]': { n: 2, sum: 40, min: 10, max: 30 } });
+    const row = { trace_id: logs[0]?.trace_id, request_id: null, time_ms: ROW_T0, service: 'orders' };
+    expect(rollup.minutes[T0_MINUTE]?.[lag.id]).toEqual({
+      '["orders"]': {
+        n: 2,
+        sum: 40,
+        min: 10,
+        max: 30,
+        exemplars: [{ ...row, value: 30 }],
+        exemplars_low: [{ ...row, value: 10 }],
+      },
+    });
   });
 
   it('parses each row attributes JSON at most once however many measures read attributes', () => {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseDuration } from '../../../schemas/durations.ts';
 import { SkeinError } from '../../../schemas/errors.ts';
+import type { Exemplar } from '../../../schemas/exemplars.ts';
 import type { Aggregate, MeasureKind, MeasureSpec, Selector } from '../../../schemas/measures.ts';
 import type { NoData, RuleGroup } from '../../../schemas/rules.ts';
 import { sketchQuantile } from '../../core/sketch.ts';
@@ -13,6 +14,8 @@ export interface WindowView {
   aggregate(measureId: string, windowMs: number): ReadonlyMap<string, Aggregate>;
   /** Group keys of a measure seen recently (the evaluator remembers them; used by absent(...) by (...)). */
   knownGroups(measureId: string): Iterable<string>;
+  /** The exemplars of a group's last minute with data (the evaluator remembers them for absent(...) rules). */
+  lastExemplars?(measureId: string, key: string): readonly Exemplar[] | undefined;
 }
 
 /** One series of a rule at one evaluation. */
@@ -23,6 +26,12 @@ export interface RuleSample {
   readonly value: number | null;
   /** Whether the condition holds. A series without data is never active here: `noData` is the evaluator's job. */
   readonly active: boolean;
+  /**
+   * Example rows of the window behind the value (D22): for `ratio` the numerator's latest rows, for `min` the
+   * smallest values, for `quantile`/`max`/`avg`/`sum` the largest, for `count`/`rate` the latest; for `absent` the
+   * last rows seen before the silence. Absent when the rollups hold none.
+   */
+  readonly exemplars?: readonly Exemplar[];
 }
 
 export interface CompiledRule {
@@ -168,16 +177,17 @@ function absentEvaluator(
   const id = fields.measureIds[0] ?? '';
   return (view) => {
     const window = view.aggregate(id, fields.windowMs);
-    if (!grouped) {
-      const present = (window.get(NO_BY_KEY)?.n ?? 0) > 0;
-      return [{ labels: {}, value: present ? null : 1, active: !present }];
-    }
+    const sample = (labels: Record<string, string>, key: string): RuleSample => {
+      const present = (window.get(key)?.n ?? 0) > 0;
+      if (present) return { labels, value: null, active: false };
+      return withExemplars({ labels, value: 1, active: true }, view.lastExemplars?.(id, key));
+    };
+    if (!grouped) return [sample({}, NO_BY_KEY)];
     const samples: RuleSample[] = [];
     for (const key of unionKeys([view.knownGroups(id), window.keys()])) {
       const labels = labelsOf(key);
       if (labels === undefined) continue;
-      const present = (window.get(key)?.n ?? 0) > 0;
-      samples.push({ labels, value: present ? null : 1, active: !present });
+      samples.push(sample(labels, key));
     }
     return samples;
   };
@@ -225,11 +235,17 @@ function valueEvaluator(
     for (const key of unionKeys(sources)) {
       const labels = labelsOf(key);
       if (labels === undefined) continue;
-      const value = seriesValue(windowA.get(key), windowB?.get(key));
-      samples.push({ labels, value, active: value !== null && compare(value, threshold) });
+      const a = windowA.get(key);
+      const value = seriesValue(a, windowB?.get(key));
+      const sample = { labels, value, active: value !== null && compare(value, threshold) };
+      samples.push(withExemplars(sample, func === 'min' ? a?.exemplars_low : a?.exemplars));
     }
     return samples;
   };
+}
+
+function withExemplars(sample: RuleSample, exemplars: readonly Exemplar[] | undefined): RuleSample {
+  return exemplars === undefined || exemplars.length === 0 ? sample : { ...sample, exemplars };
 }
 
 function unionKeys(sources: readonly Iterable<string>[]): Set<string> {
