@@ -1,5 +1,6 @@
 import type { ObjectStore } from '../functions/core/object-store.ts';
 import { ALERT_STATE_PREFIX, type AlertGroupState, type SeriesStatus } from '../schemas/alert-state.ts';
+import type { Exemplar } from '../schemas/exemplars.ts';
 
 /** One alert series as listed. */
 export interface ListedAlert {
@@ -13,6 +14,8 @@ export interface ListedAlert {
   readonly fired_at?: string;
   readonly resolved_at?: string;
   readonly last_evaluated_at: string | null;
+  /** Example rows of the window that made it fire, when the evaluator kept them. */
+  readonly exemplars?: readonly Exemplar[];
 }
 
 const ORDER: Readonly<Record<SeriesStatus, number>> = { firing: 0, pending: 1, resolved: 2 };
@@ -57,6 +60,7 @@ function alertsOf(state: AlertGroupState): ListedAlert[] {
         ...(s.fired_at === undefined ? {} : { fired_at: iso(s.fired_at) }),
         ...(s.resolved_at === undefined ? {} : { resolved_at: iso(s.resolved_at) }),
         last_evaluated_at: last,
+        ...(s.exemplars === undefined ? {} : { exemplars: s.exemplars }),
       });
     }
   }

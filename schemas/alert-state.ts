@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AlertTransition } from './alerts.ts';
+import { Exemplar } from './exemplars.ts';
 
 /**
  * The evaluator's state of one rule group, stored at `alerts/state/<group>.json` and only ever replaced with a
@@ -25,6 +26,8 @@ export const SeriesState = z.object({
   value: z.number().nullable(),
   /** Last transition sequence number emitted for this fingerprint (0: none yet). */
   seq: z.number().int().nonnegative(),
+  /** Example rows of the window that made it fire (issue 12): shown by `skein alerts` and the console. */
+  exemplars: z.array(Exemplar).optional(),
 });
 export type SeriesState = z.infer<typeof SeriesState>;
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { Exemplar } from './exemplars.ts';
 
 /**
  * One alert transition in the outbox: the contract between the evaluator (writer) and the notifier (reader).
@@ -31,6 +32,8 @@ export const AlertTransition = z.object({
   route: z.string().optional(),
   /** The rule expression, for links and context. */
   expr: z.string(),
+  /** Example rows of the window that made it fire (issue 12). */
+  exemplars: z.array(Exemplar).optional(),
 });
 export type AlertTransition = z.infer<typeof AlertTransition>;
 
