@@ -10,7 +10,7 @@ import { DEFAULT_MAX_WAIT_MS, MAX_ALLOWED_LATENESS_MS } from '../functions/share
 import type { AlertingStatus, LocalAlerting, LocalSinks } from '../local/alerting.ts';
 import type { RunningAlertmanager } from '../local/alertmanager.ts';
 import { type DemoWorkload, type DemoWorkloadOptions, startDemoWorkload } from '../local/demo-workload.ts';
-import type { Endpoints } from '../local/endpoints.ts';
+import { type Endpoints, writeEndpoints } from '../local/endpoints.ts';
 import type { KinesisBatchHandler, Poller } from '../local/poller.ts';
 import { type ScheduledJob, scheduleJob } from '../local/scheduler.ts';
 import { type LocalStack, startLocalStack } from '../local/stack.ts';
@@ -141,6 +141,8 @@ export interface LocalUpStarted {
   readonly alerting: LocalAlerting | undefined;
   /** The event-source poller (tests stop it to see `skein smoke` notice). */
   readonly poller: Poller;
+  /** The console's URL (also `console` in endpoints.json). */
+  readonly consoleUrl: string;
 }
 
 export interface LocalUpDeps {
@@ -263,6 +265,7 @@ export function runLocalUp(args: string[], io: CliIo, deps: LocalUpDeps): Promis
     let kinesis: { destroy(): void } | undefined;
     let progressKinesis: { destroy(): void } | undefined;
     let s3: { destroy(): void } | undefined;
+    let consoleServer: { url: string; close(): Promise<void> } | undefined;
     // The handler needs the endpoints, which exist once the emulators run: invocations wait for it.
     let handlerReady!: (handler: KinesisBatchHandler) => void;
     let handlerFailed!: (error: unknown) => void;
@@ -275,6 +278,7 @@ export function runLocalUp(args: string[], io: CliIo, deps: LocalUpDeps): Promis
     // Stops what runs on the stack before the stack: runs in flight finish writing while S3 is still there.
     const stopAll = async () => {
       await progress?.stop();
+      await consoleServer?.close();
       await pollerStatus?.stop();
       await workload?.stop();
       await alerting?.stop();
@@ -362,6 +366,18 @@ export function runLocalUp(args: string[], io: CliIo, deps: LocalUpDeps): Promis
         });
       }
 
+      const { startLocalConsole } = await import('./console-command.ts');
+      consoleServer = await startLocalConsole({
+        dir,
+        endpoints,
+        store,
+        rules: alertingInput?.rules,
+        stack,
+        tally,
+        log,
+      });
+      await writeEndpoints(resolve(dir), { ...endpoints, console: consoleServer.url });
+
       const demoClient = demo ? kinesisClient({ endpoint: endpoints.kinesis }) : undefined;
       kinesis = demoClient;
       const incidents = deps.demoIncidents === undefined ? DEMO_INCIDENTS : deps.demoIncidents;
@@ -381,6 +397,7 @@ export function runLocalUp(args: string[], io: CliIo, deps: LocalUpDeps): Promis
         alertmanager: alerting?.alertmanager,
         alerting,
         poller: stack.poller,
+        consoleUrl: consoleServer.url,
       });
       log.info('local stack ready', {
         ...endpoints,
@@ -393,6 +410,7 @@ export function runLocalUp(args: string[], io: CliIo, deps: LocalUpDeps): Promis
         readyText({
           dir,
           endpoints,
+          consoleUrl: consoleServer.url,
           shards,
           workload,
           incidents: workload ? incidents : null,
@@ -641,6 +659,7 @@ function processSignals(): ProcessSignals {
 interface ReadyInfo {
   readonly dir: string;
   readonly endpoints: Endpoints;
+  readonly consoleUrl: string;
   readonly shards: number;
   readonly workload: DemoWorkload | undefined;
   readonly incidents: DemoWorkloadOptions['incidents'] | null;
@@ -682,6 +701,7 @@ function readyText(info: ReadyInfo): string {
         }`
       : '  Demo     off (--no-demo)',
     ...alertingLines,
+    `  Console  ${info.consoleUrl}${demo?.lastTraceId ? `   a demo trace: ${info.consoleUrl}/trace/${demo.lastTraceId}` : ''}`,
     '  Compactor every 60 s: hours 2 min after they end; replaced files deleted 2 min later',
     '',
     'Try:',

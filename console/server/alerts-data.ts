@@ -92,9 +92,7 @@ export async function ruleDetail(
   const mine = alerts.filter((a) => a.rule === name);
   const transitions = outbox.filter((o) => o.transition?.rule === name);
   const rule = rules?.rules.find((r) => r.name === name);
-  const curve = rule
-    ? await ruleCurve(store, rule, options)
-    : { minutes: [], series: [], threshold: null };
+  const curve = rule ? await ruleCurve(store, rule, options) : { minutes: [], series: [], threshold: null };
   const exemplars: Exemplar[] = [];
   const seen = new Set<string>();
   const addExemplars = (list: readonly Exemplar[] | undefined) => {
@@ -120,7 +118,12 @@ export async function ruleDetail(
     exemplars,
     alerts: mine,
     notifications: transitions.map(notificationView).reverse(),
-    note: rules === undefined ? 'no rule files loaded: state and notifications only' : rule ? null : 'not in the rule files loaded',
+    note:
+      rules === undefined
+        ? 'no rule files loaded: state and notifications only'
+        : rule
+          ? null
+          : 'not in the rule files loaded',
   };
 }
 
@@ -181,11 +184,16 @@ function firingPeriods(entries: readonly OutboxEntry[], alerts: readonly ListedA
     .filter((t): t is AlertTransition => t !== undefined)
     .sort((a, b) => a.seq - b.seq);
   for (const t of ordered) {
-    if (t.status === 'firing') open.set(t.fingerprint, { labels: t.labels, fromMs: Date.parse(t.starts_at), toMs: null });
+    if (t.status === 'firing')
+      open.set(t.fingerprint, { labels: t.labels, fromMs: Date.parse(t.starts_at), toMs: null });
     else {
       const began = open.get(t.fingerprint);
       open.delete(t.fingerprint);
-      out.push({ labels: t.labels, fromMs: began?.fromMs ?? Date.parse(t.starts_at), toMs: Date.parse(t.ends_at ?? t.evaluated_at) });
+      out.push({
+        labels: t.labels,
+        fromMs: began?.fromMs ?? Date.parse(t.starts_at),
+        toMs: Date.parse(t.ends_at ?? t.evaluated_at),
+      });
     }
   }
   for (const a of alerts)

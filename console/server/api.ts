@@ -25,7 +25,11 @@ const DEFAULT_LIMIT = 20;
 const MAX_LIMIT = 1_000;
 
 /** Routes `/api/<…>` (path after `/api/`, already URI-decoded per segment) to its answer. */
-export async function answerApi(segments: readonly string[], params: URLSearchParams, ctx: ApiContext): Promise<ApiAnswer> {
+export async function answerApi(
+  segments: readonly string[],
+  params: URLSearchParams,
+  ctx: ApiContext,
+): Promise<ApiAnswer> {
   const [what, arg, ...rest] = segments;
   if (rest.length > 0) return notFound();
   switch (what) {

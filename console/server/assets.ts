@@ -10,7 +10,10 @@ export interface Asset {
 
 /** Where `npm run build` (scripts/build-console.mjs) writes the page's bundle. */
 export const ASSETS_DIR = join(packageRoot(import.meta.url), 'dist', 'console');
-export const ASSET_FILES = { 'app.js': 'text/javascript; charset=utf-8', 'app.css': 'text/css; charset=utf-8' } as const;
+export const ASSET_FILES = {
+  'app.js': 'text/javascript; charset=utf-8',
+  'app.css': 'text/css; charset=utf-8',
+} as const;
 export type AssetName = keyof typeof ASSET_FILES;
 
 /**
@@ -18,9 +21,9 @@ export type AssetName = keyof typeof ASSET_FILES;
  * package build them), else built now in memory with esbuild from console/page/ — so `npm start` (which runs the
  * TypeScript sources) works on a checkout that was never built. `fresh` always builds (tests of the page itself).
  */
-export async function loadAssets(options: { readonly dir?: string; readonly fresh?: boolean } = {}): Promise<
-  Map<AssetName, Asset>
-> {
+export async function loadAssets(
+  options: { readonly dir?: string; readonly fresh?: boolean } = {},
+): Promise<Map<AssetName, Asset>> {
   if (!options.fresh) {
     const built = await readBuilt(options.dir ?? ASSETS_DIR);
     if (built) return built;
