@@ -65,7 +65,7 @@ export async function api<T>(path: string): Promise<T> {
 
 /** An error box (the message as text). */
 export function errorBox(error: unknown): HTMLElement {
-  return el('pre', { class: 'error' }, error instanceof Error ? error.message : String(error));
+  return el('pre', { class: 'error-box' }, error instanceof Error ? error.message : String(error));
 }
 
 /** `1.23 s`, `45.6 ms`, `789 µs` */

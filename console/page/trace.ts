@@ -195,9 +195,8 @@ function rowView(row: Row, index: number, total: number): HTMLElement {
       bar.append(tick);
     }
     append(lane, bar, el('span', { class: 'dur' }, formatNs(row.durationNs)));
-    const where = (row.startNs / total) * 100;
     const dur = lane.lastElementChild as HTMLElement;
-    dur.style.left = `${Math.min(where + (row.durationNs / total) * 100, 90)}%`;
+    dur.style.left = `${Math.min(((row.startNs + row.durationNs) / total) * 100, 100)}%`;
   } else {
     append(
       label,

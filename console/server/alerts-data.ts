@@ -78,7 +78,7 @@ export interface RuleDetail {
 }
 
 /**
- * `/api/alerts/<rule>`: the rule's value per minute over the last `hours` (the rule evaluated over the rollups, as
+ * `/api/alerts/<rule>`: the rule's value per minute over the last `hours` up to the current minute (the rule evaluated over the rollups, as
  * the evaluator does), its threshold, its firing periods (from the outbox's transitions and the current state), the
  * exemplars of its alerts, and the notifications sent for it with their deliveries.
  */
@@ -137,7 +137,8 @@ async function ruleCurve(
     import('../../functions/evaluate/evaluate.ts'),
     import('../../functions/shared/rules/expr-parser.ts'),
   ]);
-  const last = Math.floor(options.nowMs / MINUTE_MS) - 1;
+  // The current minute too, still filling: the evaluator waits for it to complete, people want to see it coming.
+  const last = Math.floor(options.nowMs / MINUTE_MS);
   const first = last - Math.round(options.hours * 60) + 1;
   const windowMinutes = Math.max(1, Math.ceil(rule.windowMs / MINUTE_MS));
   const window = await readRollupWindow(store, {

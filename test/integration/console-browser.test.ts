@@ -130,7 +130,7 @@ describe('the console in a real browser', () => {
 
     const rng = seededRng(1313);
     const now = Date.now();
-    for (let i = 0; i < REQUESTS; i++) requests.push(generateRequest(rng, now - 150_000 + i * 5_000, 0.5));
+    for (let i = 0; i < REQUESTS; i++) requests.push(generateRequest(rng, now - 12_000 + i * 500, 0.5));
     const hostileStart = BigInt(now - 30_000) * 1_000_000n;
     const hostile = [
       anOtlpTraceRequest('web-gateway', [
@@ -256,12 +256,14 @@ describe('the console in a real browser', () => {
     await page.goto(`${started.consoleUrl}/alerts/DemoHighErrorRate?hours=1`);
     await ready(page);
     await page.waitForSelector('#rule-chart canvas');
+    const seriesDrawn = Number(await page.locator('#rule-chart').getAttribute('data-series'));
     await page.screenshot({ path: join(shots, 'alert.png'), fullPage: true });
     await page.click(`#rule-chart a.exemplar[data-trace-id="${failing.traceId}"]`);
     await page.waitForURL(`**/trace/${failing.traceId}`);
     await ready(page);
 
-    // Assess
+    // Assess: the rule's value per minute was drawn (its series of the pushed services), then the exemplar led here.
+    expect(seriesDrawn).toBeGreaterThan(0);
     expect(await page.locator('h1').textContent()).toContain(failing.traceId);
     expect(await page.locator('#waterfall .wf-row[data-kind="span"]').count()).toBe(spansOf(failing).length);
     expect(await page.locator('#waterfall .wf-row.span.error').count()).toBeGreaterThan(0);
