@@ -166,10 +166,10 @@ describe('console server', () => {
 
     // Assess
     expect(traceparent.status).toBe(200);
-    expect((await traceparent.json()).cli).toBe(`skein query trace ${TRACE} --local .skein`);
+    expect(((await traceparent.json()) as { cli: string }).cli).toBe(`skein query trace ${TRACE} --local .skein`);
     expect(source.lookups).toEqual([`trace ${TRACE}`]);
     expect(bad.status).toBe(400);
-    expect((await bad.json()).error).toMatch(/^not a trace id/);
+    expect(((await bad.json()) as { error: string }).error).toMatch(/^not a trace id/);
   });
 
   it('resolves what the Find box gets: a trace id with rows to its trace, an unknown UUID to a request', async () => {
@@ -196,7 +196,7 @@ describe('console server', () => {
 
     // Assess
     expect(res.status).toBe(400);
-    expect((await res.json()).error).toContain('^');
+    expect(((await res.json()) as { error: string }).error).toContain('^');
   });
 
   it('hides the message of an unexpected failure behind a 500 and reports it to the host', async () => {

@@ -1,0 +1,123 @@
+/**
+ * The console: its shipped asset size (what `npm run build` writes to dist/console/, raw and gzipped), and the time a
+ * 10,000-span trace takes to render in Chromium — from navigation to the waterfall drawn, and scrolling to its last
+ * span — next to a 10-span trace through the same server and page (the floor: page load, fetch, JSON parse).
+ *
+ * The rows come from a fixed source (no DuckDB, no S3), so the figure is the console's own: the server's view of the
+ * rows, the JSON, and the page. Needs Debian's chromium (scripts/setup-chromium.sh).
+ */
+import { gzipSync } from 'node:zlib';
+import type { Browser } from 'playwright-core';
+import { loadAssets } from '../../console/server/assets.ts';
+import { startConsole } from '../../console/server/server.ts';
+import type { ConsoleSource } from '../../console/server/source.ts';
+import { memoryObjectStore } from '../../functions/core/object-store.ts';
+import { humanBytes } from '../../query/read-stats.ts';
+import type { QueryRow } from '../../query/rows.ts';
+import { aSpanRecord } from '../builders/rows.ts';
+import { launchChromium } from '../support/chromium.ts';
+
+const BIG = 10_000;
+const SMALL = 10;
+const T0 = Date.UTC(2026, 0, 10, 12, 0);
+const RUNS = 3;
+
+/** A trace of `n` spans: a 4-ary tree (depth ~7), each span starting a little after its parent. */
+function trace(traceId: string, n: number): QueryRow[] {
+  const rows: QueryRow[] = [];
+  for (let i = 0; i < n; i++) {
+    const parent = i === 0 ? null : Math.floor((i - 1) / 4);
+    const startNs = BigInt(T0) * 1_000_000n + BigInt(i) * 50_000n;
+    const durationNs = BigInt(Math.max(1, n - i)) * 40_000n;
+    rows.push({
+      table: 'spans',
+      row: aSpanRecord({
+        trace_id: traceId,
+        span_id: i.toString(16).padStart(16, '0'),
+        parent_span_id: parent === null ? null : parent.toString(16).padStart(16, '0'),
+        name: `op-${i % 37}`,
+        service_name: `service-${i % 7}`,
+        start_time: T0 + Math.floor(i / 20),
+        start_time_unix_nano: startNs,
+        end_time_unix_nano: startNs + durationNs,
+        duration_nano: durationNs,
+        status_code: i % 97 === 0 ? 'ERROR' : 'OK',
+        resource_attributes: '{"service.version":"1.2.3"}',
+        sequence_number: String(i),
+      }),
+    });
+  }
+  return rows;
+}
+
+export async function benchConsole(): Promise<string[]> {
+  const lines: string[] = [];
+  const built = await loadAssets({ fresh: true });
+  let raw = 0;
+  let zipped = 0;
+  for (const [name, asset] of built) {
+    raw += asset.body.length;
+    zipped += gzipSync(asset.body).length;
+    lines.push(
+      `  console asset ${name.padEnd(8)} ${humanBytes(asset.body.length).padStart(9)} (${humanBytes(gzipSync(asset.body).length)} gzipped)`,
+    );
+  }
+  lines.push(`  console assets total   ${humanBytes(raw).padStart(9)} (${humanBytes(zipped)} gzipped)`);
+
+  const bigId = 'b'.repeat(32);
+  const smallId = 'a'.repeat(32);
+  const traces = new Map([
+    [bigId, trace(bigId, BIG)],
+    [smallId, trace(smallId, SMALL)],
+  ]);
+  const source: ConsoleSource = {
+    where: 'bench',
+    store: memoryObjectStore(),
+    cliTarget: '--local .skein',
+    replayCommand: 'skein replay',
+    lookup: async (_by, id) => ({ rows: traces.get(id) ?? [], read: 'fixed rows' }),
+    search: async () => ({ traces: [], read: 'none' }),
+  };
+  const server = await startConsole({ source, assets: built });
+  let browser: Browser | undefined;
+  try {
+    browser = await launchChromium();
+    const measure = async (id: string): Promise<{ drawn: number; scrolled: number }> => {
+      const page = await browser!.newPage({ viewport: { width: 1400, height: 900 } });
+      const t0 = performance.now();
+      await page.goto(`${server.url}/trace/${id}`);
+      await page.waitForSelector('#app[data-state="ready"] #waterfall .wf-row');
+      const drawn = performance.now() - t0;
+      const t1 = performance.now();
+      await page.$eval('#waterfall', (el) => {
+        el.scrollTop = el.scrollHeight;
+      });
+      await page.waitForSelector(`#waterfall .wf-row[data-index="${(traces.get(id)?.length ?? 1) - 1}"]`);
+      const scrolled = performance.now() - t1;
+      await page.close();
+      return { drawn, scrolled };
+    };
+    await measure(smallId); // warm-up: Chromium's first page, the asset cache
+    const best = async (id: string) => {
+      let drawn = Number.POSITIVE_INFINITY;
+      let scrolled = Number.POSITIVE_INFINITY;
+      for (let i = 0; i < RUNS; i++) {
+        const m = await measure(id);
+        drawn = Math.min(drawn, m.drawn);
+        scrolled = Math.min(scrolled, m.scrolled);
+      }
+      return { drawn, scrolled };
+    };
+    const small = await best(smallId);
+    const big = await best(bigId);
+    const json = Buffer.byteLength(await (await fetch(`${server.url}/api/trace/${bigId}`)).text());
+    lines.push(
+      `  render ${BIG.toLocaleString('en-US')}-span trace  ${big.drawn.toFixed(0).padStart(6)} ms to the waterfall, ${big.scrolled.toFixed(0)} ms to scroll to its last span (JSON ${humanBytes(json)}; best of ${RUNS})`,
+      `  render ${SMALL}-span trace (floor) ${small.drawn.toFixed(0).padStart(6)} ms to the waterfall, ${small.scrolled.toFixed(0)} ms to its last span`,
+    );
+  } finally {
+    await browser?.close();
+    await server.close();
+  }
+  return lines;
+}
