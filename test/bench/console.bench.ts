@@ -81,9 +81,10 @@ export async function benchConsole(): Promise<string[]> {
   const server = await startConsole({ source, assets: built });
   let browser: Browser | undefined;
   try {
-    browser = await launchChromium();
+    const chromium = await launchChromium();
+    browser = chromium;
     const measure = async (id: string): Promise<{ drawn: number; scrolled: number }> => {
-      const page = await browser!.newPage({ viewport: { width: 1400, height: 900 } });
+      const page = await chromium.newPage({ viewport: { width: 1400, height: 900 } });
       const t0 = performance.now();
       await page.goto(`${server.url}/trace/${id}`);
       await page.waitForSelector('#app[data-state="ready"] #waterfall .wf-row');
