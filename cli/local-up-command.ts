@@ -53,6 +53,9 @@ delivering to recording sinks for PagerDuty and Slack and to the real Alertmanag
 redacted, in <dir>/sinks/*.ndjson. The demo has an incident every 10 min (the first at start) for 2 min, in which
 60 % of requests fail, so the demo rules fire and resolve.
 
+It serves the web console (read-only) on a free port of 127.0.0.1 and prints its URL, also written to
+<dir>/endpoints.json as "console" (docs/console.md).
+
 Options:
   --dir <dir>                   state folder (default .skein); --local <dir> is the same
   --shards <n>                  shards of a new stream, 1-50 (default 2); an existing one keeps its own
