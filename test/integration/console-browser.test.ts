@@ -23,6 +23,7 @@ interface PushedSpan {
   readonly traceId: string;
   readonly spanId: string;
   readonly parentSpanId: string | undefined;
+  readonly name: string;
   readonly service: string;
   readonly startNs: bigint;
   readonly error: boolean;
@@ -32,6 +33,7 @@ interface PushedSpan {
 interface PushedLog {
   readonly traceId: string;
   readonly spanId: string;
+  readonly body: string;
 }
 
 const REQUESTS = 24;
@@ -50,6 +52,7 @@ function spansOf(request: DemoRequest): PushedSpan[] {
             traceId: s.traceId,
             spanId: s.spanId,
             parentSpanId: s.parentSpanId || undefined,
+            name: s.name,
             service: record.service,
             startNs: BigInt(s.startTimeUnixNano),
             error: s.status?.code === 2,
@@ -64,7 +67,11 @@ function logsOf(request: DemoRequest): PushedLog[] {
     .flatMap((r) => Buffer.from(r.data).toString('utf8').trim().split('\n'))
     .map((line) => {
       const json = JSON.parse(line);
-      return { traceId: request.traceId, spanId: String(json.span_id ?? json.spanId) };
+      return {
+        traceId: request.traceId,
+        spanId: String(json.span_id ?? json.spanId),
+        body: String(json.msg ?? json.message),
+      };
     });
 }
 
@@ -191,9 +198,20 @@ describe('the console in a real browser', () => {
         y: n.getBoundingClientRect().top,
       })),
     );
+    await page.click('#waterfall .wf-row[data-index="0"]');
+    const selected = await page.locator('#details h3').textContent();
+    const needle = logs[logs.length - 1]?.body ?? '';
+    await page.fill('#log-text', needle);
+    const filtered = await page.locator('#log-list li .body').allTextContents();
+    await page.fill('#log-text', '');
     await page.screenshot({ path: join(shots, 'trace.png'), fullPage: true });
 
     // Assess
+    const root = depthFirst(spans)[0];
+    expect(selected).toBe(spans.find((s) => s.spanId === root?.spanId)?.name);
+    expect(filtered.length).toBeGreaterThan(0);
+    expect(filtered.every((body) => body.includes(needle))).toBe(true);
+    expect(filtered).toEqual(logs.filter((l) => l.body.includes(needle)).map((l) => l.body));
     rows.sort((a, b) => a.y - b.y);
     expect(rows.filter((r) => r.kind === 'span').map((r) => ({ spanId: r.spanId, depth: r.depth }))).toEqual(
       depthFirst(spans),
