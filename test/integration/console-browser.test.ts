@@ -288,6 +288,37 @@ describe('the console in a real browser', () => {
     await page.close();
   });
 
+  it('opens a request from the Find box by its id in another spelling, and a trace by its traceparent', async () => {
+    // Prepare
+    const request = requests[1];
+    if (request === undefined) throw new Error('no request pushed');
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    await page.goto(`${started.consoleUrl}/`);
+    await ready(page);
+
+    // Act: the request id as an upper-case UUID (a UUID also reads as a trace id: no trace has it, so the request)
+    await page.fill('#find-box', request.requestId.toUpperCase());
+    await page.press('#find-box', 'Enter');
+    await page.waitForURL('**/request/**');
+    await ready(page);
+    const requestPath = new URL(page.url()).pathname;
+    const requestSpans = await page.locator('#waterfall .wf-row[data-kind="span"]').count();
+    await page.screenshot({ path: join(shots, 'request.png'), fullPage: true });
+    await page.goto(`${started.consoleUrl}/`);
+    await ready(page);
+    await page.fill('#find-box', `00-${request.traceId}-${spansOf(request)[0]?.spanId}-01`);
+    await page.press('#find-box', 'Enter');
+    await page.waitForURL('**/trace/**');
+    await ready(page);
+    const tracePath = new URL(page.url()).pathname;
+
+    // Assess
+    expect(requestPath).toBe(`/request/${request.requestId.replaceAll('-', '')}`);
+    expect(requestSpans).toBe(spansOf(request).length);
+    expect(tracePath).toBe(`/trace/${request.traceId}`);
+    await page.close();
+  });
+
   it('searches the error traces of a service from the Find box', async () => {
     // Prepare
     const expected = requests
