@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { packageRoot } from '../../functions/core/package-root.ts';
 
 /** One file the console serves, with its content type. */
@@ -30,7 +31,7 @@ export async function loadAssets(
   }
   // scripts/build-console.mjs holds the one esbuild configuration; it is plain JavaScript, loaded as it is.
   const script = join(packageRoot(import.meta.url), 'scripts', 'build-console.mjs');
-  const { buildConsole } = (await import(script)) as {
+  const { buildConsole } = (await import(pathToFileURL(script).href)) as {
     buildConsole(options: { write: false }): Promise<{ path: string; contents: Uint8Array }[]>;
   };
   const files = await buildConsole({ write: false });
