@@ -1,9 +1,10 @@
 import { resolve } from 'node:path';
 import { createLogger, type Logger } from '../functions/core/logger.ts';
+import type { CompiledRuleSet } from '../functions/shared/rules/compile-rules.ts';
 import type { LocalAlerting, LocalSinks } from '../local/alerting.ts';
 import type { RunningAlertmanager } from '../local/alertmanager.ts';
 import type { DemoWorkload, DemoWorkloadOptions } from '../local/demo-workload.ts';
-import type { Endpoints } from '../local/endpoints.ts';
+import { type Endpoints, writeEndpoints } from '../local/endpoints.ts';
 import { type HandlerFactory, ingestHandler } from '../local/ingest-handler.ts';
 import { IngestTally } from '../local/ingest-tally.ts';
 import { LocalRun, type Pipeline, startAlertingStep, startDemoStep, startPipeline } from '../local/local-run.ts';
@@ -48,6 +49,9 @@ delivering to recording sinks for PagerDuty and Slack and to the real Alertmanag
 redacted, in <dir>/sinks/*.ndjson. The demo has an incident every 10 min (the first at start) for 2 min, in which
 60 % of requests fail, so the demo rules fire and resolve.
 
+It serves the web console (read-only) on a free port of 127.0.0.1 and prints its URL, also written to
+<dir>/endpoints.json as "console" (docs/console.md).
+
 Options:
   --dir <dir>                   state folder (default .skein); --local <dir> is the same
   --shards <n>                  shards of a new stream, 1-50 (default 2); an existing one keeps its own
@@ -77,6 +81,8 @@ export interface LocalUpStarted {
   readonly alerting: LocalAlerting | undefined;
   /** The event-source poller (tests stop it to see `skein smoke` notice). */
   readonly poller: Poller;
+  /** The console's URL (also `console` in endpoints.json). */
+  readonly consoleUrl: string;
 }
 
 export interface LocalUpDeps {
@@ -162,6 +168,13 @@ export function runLocalUp(args: string[], io: CliIo, deps: LocalUpDeps): Promis
           })
         : undefined;
 
+      const consoleUrl = await startConsoleStep(run, pipeline, {
+        dir: options.dir,
+        rules: alertingInput?.rules,
+        tally,
+        log,
+      });
+
       const incidents = deps.demoIncidents === undefined ? DEMO_INCIDENTS : deps.demoIncidents;
       const workload = options.demo
         ? await startDemoStep(run, pipeline, {
@@ -178,6 +191,7 @@ export function runLocalUp(args: string[], io: CliIo, deps: LocalUpDeps): Promis
         alertmanager: alerting?.alertmanager,
         alerting,
         poller: pipeline.stack.poller,
+        consoleUrl,
       });
       log.info('local stack ready', {
         ...pipeline.endpoints,
@@ -190,6 +204,7 @@ export function runLocalUp(args: string[], io: CliIo, deps: LocalUpDeps): Promis
         readyText({
           dir: options.dir,
           endpoints: pipeline.endpoints,
+          consoleUrl,
           shards: options.shards,
           workload,
           incidents: workload ? incidents : null,
@@ -216,6 +231,27 @@ export function runLocalUp(args: string[], io: CliIo, deps: LocalUpDeps): Promis
       signals.dispose();
     }
   });
+}
+
+/** Step 3: the read-only console on a free port (D23); its URL goes into endpoints.json as `console`. */
+async function startConsoleStep(
+  run: LocalRun,
+  pipeline: Pipeline,
+  o: { dir: string; rules: CompiledRuleSet | undefined; tally: IngestTally; log: Logger },
+): Promise<string> {
+  const { startLocalConsole } = await import('./console-command.ts');
+  const server = await startLocalConsole({
+    dir: o.dir,
+    endpoints: pipeline.endpoints,
+    store: pipeline.store,
+    rules: o.rules,
+    stack: pipeline.stack,
+    tally: o.tally,
+    log: o.log,
+  });
+  run.onStop(() => server.close());
+  await writeEndpoints(resolve(o.dir), { ...pipeline.endpoints, console: server.url });
+  return server.url;
 }
 
 /** What the start found in the state folder; once the last run's backlog is ingested, a line saying so. */

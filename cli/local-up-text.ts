@@ -93,6 +93,7 @@ export function shownPath(path: string): string {
 export interface ReadyInfo {
   readonly dir: string;
   readonly endpoints: Endpoints;
+  readonly consoleUrl: string;
   readonly shards: number;
   readonly workload: DemoWorkload | undefined;
   readonly incidents: DemoWorkloadOptions['incidents'] | null;
@@ -135,6 +136,7 @@ export function readyText(info: ReadyInfo): string {
         }`
       : '  Demo     off (--no-demo)',
     ...alertingLines,
+    `  Console  ${info.consoleUrl}${demo?.lastTraceId ? `   a demo trace: ${info.consoleUrl}/trace/${demo.lastTraceId}` : ''}`,
     '  Compactor every 60 s: hours 2 min after they end; replaced files deleted 2 min later',
     '',
     'Try:',

@@ -16,6 +16,7 @@ Commands:
   alerts                current alert states of the local stack (pending, firing)
   outbox ls | retry     alert notifications: pending, delivered, dead-lettered; re-drive dead letters
   cost                  monthly cost on AWS by part, against CloudWatch Logs + X-Ray and Firehose + Athena
+  console               the web console (read-only): waterfalls, alerts against thresholds, pipeline
   smoke                 check a deployed stack (--stack) or the local stack (--local) end to end, one line per check
 
 Run 'skein <command> --help' for the options of a command.
@@ -68,6 +69,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   outbox: async (args, io) => (await import('./outbox-command.ts')).outboxCommand(args, io),
   cost: async (args, io) => (await import('./cost-command.ts')).costCommand(args, io),
   smoke: async (args, io) => (await import('./smoke-command.ts')).smokeCommand(args, io),
+  console: async (args, io) => (await import('./console-command.ts')).consoleCommand(args, io),
 };
 
 /**

@@ -11,6 +11,8 @@ export const Endpoints = z.object({
   bucket: z.string().min(1),
   /** s3rver's folder: objects are `<dataDir>/<bucket>/<key>._S3rver_object`. */
   dataDir: z.string().min(1),
+  /** The console `skein local up` serves (absent until it runs, and with older stacks). */
+  console: z.url().optional(),
 });
 export type Endpoints = z.infer<typeof Endpoints>;
 

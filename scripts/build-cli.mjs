@@ -34,3 +34,7 @@ await build({
   },
   logLevel: 'warning',
 });
+
+// The console's page (dist/console/), which `skein console` and `skein local up` serve.
+const { buildConsole } = await import('./build-console.mjs');
+await buildConsole();

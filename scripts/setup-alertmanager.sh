@@ -7,10 +7,11 @@
 # (local/alertmanager.ts runs its own instance on a free port with its own config).
 set -euo pipefail
 
+SETUP_NAME=setup-alertmanager
 PACKAGE=prometheus-alertmanager
 FALLBACK=/usr/bin/prometheus-alertmanager
-
-say() { printf 'setup-alertmanager: %s\n' "$*"; }
+# shellcheck source=lib/apt-install.sh
+. "$(dirname "$0")/lib/apt-install.sh"
 
 find_binary() {
   if command -v "$PACKAGE" >/dev/null 2>&1; then
@@ -32,37 +33,7 @@ if binary=$(find_binary); then
   exit 0
 fi
 
-if [ "$(id -u)" -ne 0 ]; then
-  say "$PACKAGE is not installed, and installing it needs root. Run:" >&2
-  say "  sudo $0" >&2
-  say "(or: sudo apt-get update && sudo apt-get install -y --no-install-recommends $PACKAGE)" >&2
-  exit 1
-fi
-
-if ! command -v apt-get >/dev/null 2>&1; then
-  say "apt-get is not available: install Alertmanager 0.25+ so that '$PACKAGE' is on PATH" >&2
-  exit 1
-fi
-
-# Keep the package's maintainer scripts from starting its service (invoke-rc.d consults policy-rc.d; 101 = "action
-# not allowed"). Only a policy file we create ourselves is removed again.
-POLICY=/usr/sbin/policy-rc.d
-created_policy=no
-if [ ! -e "$POLICY" ]; then
-  printf '#!/bin/sh\nexit 101\n' >"$POLICY"
-  chmod 0755 "$POLICY"
-  created_policy=yes
-fi
-cleanup() {
-  if [ "$created_policy" = yes ]; then rm -f "$POLICY"; fi
-}
-trap cleanup EXIT
-
-export DEBIAN_FRONTEND=noninteractive
-say "updating the package lists (apt-get update)…"
-apt-get update -qq
-say "installing $PACKAGE…"
-apt-get install -y -qq --no-install-recommends "$PACKAGE" >/dev/null
+apt_install "$PACKAGE"
 
 # Should a service have started anyway (a system with a real init), stop it through its own init script, which
 # stops exactly the process in its pid file.

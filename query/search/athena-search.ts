@@ -31,8 +31,6 @@ export async function athenaSearchCommand(
   deps: AthenaRunDeps & { readonly client?: AthenaClient } = {},
 ): Promise<number> {
   const client = deps.client ?? new AthenaClient(options.region ? { region: options.region } : {});
-  const since = options.range.since ?? options.range.until - HOUR_MS;
-  const sql = searchSql(options.query, { since, until: options.range.until, limit: options.limit }, options.database);
   const tty = io.stderr.isTTY === true;
   let lastState = '';
   const onProgress = (p: AthenaProgress) => {
@@ -41,9 +39,9 @@ export async function athenaSearchCommand(
     else if (p.state !== lastState) io.stderr.write(`${line}\n`);
     lastState = p.state;
   };
-  const result = await runStatement(client, sql, options, 'search', { ...deps, onProgress });
+  const result = await runAthenaSearch(client, options, { ...deps, onProgress });
   if (tty) io.stderr.write('\r\x1b[K');
-  const traces = result.rows.map(toHit);
+  const { traces } = result;
   if (options.json) for (const t of traces) io.stdout.write(`${JSON.stringify(toJsonTrace(t))}\n`);
   else if (traces.length === 0) io.stdout.write('no traces match in that time range\n');
   else io.stdout.write(formatSearchTable(traces));
@@ -51,6 +49,25 @@ export async function athenaSearchCommand(
     `athena (search, ${isIndexSearch(options.query) ? 'trace index only' : 'spans of the range'}): ${formatBytes(result.bytesScanned)} scanned, engine ${(result.engineMs / 1000).toFixed(1)} s\n`,
   );
   return 0;
+}
+
+/** What one Athena search returns: the traces, newest first, and what Athena scanned. */
+export interface AthenaSearchResult {
+  readonly traces: SearchHit[];
+  readonly bytesScanned: number;
+  readonly engineMs: number;
+}
+
+/** Runs a search as one Athena statement ({@link searchSql}); `skein query search --athena` and the console. */
+export async function runAthenaSearch(
+  client: AthenaClient,
+  options: Pick<AthenaSearchOptions, 'query' | 'range' | 'limit' | 'workgroup' | 'database'>,
+  deps: AthenaRunDeps = {},
+): Promise<AthenaSearchResult> {
+  const since = options.range.since ?? options.range.until - HOUR_MS;
+  const sql = searchSql(options.query, { since, until: options.range.until, limit: options.limit }, options.database);
+  const result = await runStatement(client, sql, options, 'search', deps);
+  return { traces: result.rows.map(toHit), bytesScanned: result.bytesScanned, engineMs: result.engineMs };
 }
 
 /** A result row (Athena returns strings) as a search hit. */

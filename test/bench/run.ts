@@ -2,6 +2,7 @@
  * `npm run bench`: every hot path's figure next to its floor, measured in the same run on the same bytes.
  * No thresholds: the numbers are reported, not asserted.
  */
+import { benchConsole } from './console.bench.ts';
 import { benchEvaluate } from './evaluate.bench.ts';
 import { benchFormats } from './formats.bench.ts';
 import { benchLookup } from './lookup.bench.ts';
@@ -14,6 +15,7 @@ const benches: { name: string; run: () => Promise<string[]> }[] = [
   { name: 'rollup', run: benchRollup },
   { name: 'evaluate', run: benchEvaluate },
   { name: 'lookup', run: benchLookup },
+  { name: 'console', run: benchConsole },
 ];
 
 const only = process.argv.slice(2);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readEndpoints } from '../../local/endpoints.ts';
+import { launchChromium, screenshotDir } from '../support/chromium.ts';
 
 const run = promisify(execFile);
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -76,6 +77,20 @@ describe('npm start', () => {
       if (!/services .*, /.test(timeline)) await new Promise((resolve) => setTimeout(resolve, 500));
     }
     const json = await skein('query', 'trace', traceId ?? '', '--local', dir, '--json');
+    // The console it printed, on the demo trace it printed, in Chromium.
+    const [, consoleUrl, consoleTrace] =
+      /Console {2}(http:\/\/127\.0\.0\.1:\d+) {3}a demo trace: \S+\/trace\/([0-9a-f]{32})/.exec(stdout) ?? [];
+    const browser = await launchChromium();
+    let waterfallSpans = 0;
+    try {
+      const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+      await page.goto(`${consoleUrl}/trace/${consoleTrace}`);
+      await page.waitForSelector('#app[data-state="ready"]', { timeout: 30_000 });
+      waterfallSpans = await page.locator('#waterfall .wf-row[data-kind="span"]').count();
+      await page.screenshot({ path: join(await screenshotDir('console'), 'npm-start-trace.png'), fullPage: true });
+    } finally {
+      await browser.close();
+    }
     process.kill(-(child.pid ?? 0), 'SIGINT');
     // npm itself may die of the SIGINT (a terminal sends it to the whole group); skein must stop cleanly and say so,
     // and every process of the group must be gone once stdout closes.
@@ -88,6 +103,9 @@ describe('npm start', () => {
 
     // Assess
     expect(endpoints.stream).toBeTruthy();
+    expect(endpoints.console).toBe(consoleUrl);
+    expect(consoleTrace).toBe(traceId);
+    expect(waterfallSpans).toBeGreaterThanOrEqual(2);
     expect(timeline).toMatch(new RegExp(`^trace ${traceId} · services [a-z-]+(, [a-z-]+)+ · \\d+ spans · \\d+ logs`));
     expect(timeline).toMatch(/SPAN /);
     expect(timeline).toMatch(/LOG /);
