@@ -8,6 +8,7 @@ import {
   type ManifestState,
   manifestGeneration,
   manifestPrefix as manifestPrefixOf,
+  partitionPrefix as partitionPrefixOf,
 } from '../core/manifests.ts';
 import type { ObjectStore } from '../core/object-store.ts';
 
@@ -35,7 +36,7 @@ const HOUR_MS = 3_600_000;
 
 /** `tables/<t>/dt=D/hour=H/`: where ingest, replay and the compactor put an hour's objects. */
 export function partitionPrefix(table: ManifestTable, p: HourPartition): string {
-  return `tables/${table}/dt=${p.dt}/hour=${p.hour}/`;
+  return partitionPrefixOf(table, p);
 }
 
 /** `tables/_manifests/<t>/dt=D/hour=H/`: the manifests of one hour partition. */

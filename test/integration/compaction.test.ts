@@ -7,7 +7,7 @@ import { loadCompactConfig } from '../../functions/compact/config.ts';
 import type { CompactDeps } from '../../functions/compact/deps.ts';
 import { type DataTable, type HourPartition, partitionPrefix } from '../../functions/compact/layout.ts';
 import { runCompaction } from '../../functions/compact/run-compaction.ts';
-import { visibleHourObjects } from '../../functions/compact/visible.ts';
+import { visibleHourObjects } from '../support/visible-objects.ts';
 import { s3Client } from '../../functions/core/aws-clients.ts';
 import { memoryLogger } from '../../functions/core/logger.ts';
 import { type ObjectStore, s3ObjectStore } from '../../functions/core/object-store.ts';
