@@ -27,6 +27,13 @@ export { ManifestError, manifestGeneration };
  */
 export const IndexManifest = CompactionManifest.extend({
   data_generations: z.object({ logs: z.number().int().nonnegative(), spans: z.number().int().nonnegative() }),
+  /**
+   * Which tier the generation's outputs are (decision D24): `merged` — objects in the hour's own partition that
+   * merge its per-batch index objects (a minute's worth each while the hour is open, one per hour once it has
+   * closed), written by `mergeIndexHour`; `buckets` (or absent, as before D24) — the bucket-day objects
+   * `compactIndexHour` derives from the compacted data.
+   */
+  tier: z.enum(['merged', 'buckets']).optional(),
 });
 export type IndexManifest = z.infer<typeof IndexManifest>;
 
@@ -70,7 +77,7 @@ export function inputsHash(inputKeys: readonly string[]): string {
 
 /** `tables/<t>/dt=D/hour=H/compacted-g<G>-<inputsHash>-<NNNN>.parquet` */
 export function compactedObjectKey(
-  table: DataTable,
+  table: ManifestTable,
   p: HourPartition,
   generation: number,
   hash: string,
