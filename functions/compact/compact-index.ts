@@ -190,7 +190,7 @@ async function indexRowsOf(
 }
 
 /** Replaces the rows of hour `p` in one bucket-day object; retried when another writer changed it meanwhile. */
-async function mergeBucket(
+export async function mergeBucket(
   store: ObjectStore,
   bucket: string,
   p: HourPartition,

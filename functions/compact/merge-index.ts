@@ -1,18 +1,19 @@
 import { TRACE_INDEX_COLUMNS } from '../../schemas/columns.ts';
 import { isCompactedKey, isRewrittenInPlace, manifestKey } from '../../schemas/compaction.ts';
 import { StoreError } from '../../schemas/errors.ts';
+import { indexBucket } from '../core/index-bucket.ts';
 import { mapLimit } from '../core/map-limit.ts';
 import { writeParquet } from '../shared/parquet/parquet-writer.ts';
 import { TRACE_INDEX_ROW_GROUP_ROWS, type TraceIndexRow } from '../shared/trace-index.ts';
-import { compareIndexRows, isTraceIndexRow } from './compact-index.ts';
+import { compareIndexRows, isTraceIndexRow, mergeBucket } from './compact-index.ts';
 import { type CompactDeps, IO_CONCURRENCY, JSON_CONTENT_TYPE, PARQUET_CONTENT_TYPE } from './deps.ts';
 import {
-  compactedGeneration,
   compactedObjectKey,
   encodeManifest,
   type HourPartition,
   hourEndMs,
   type IndexManifest,
+  indexBucketObjectKey,
   inputsHash,
   loadIndexManifests,
   partitionPrefix,
@@ -48,8 +49,6 @@ export const INDEX_FOLD_DELAY_MS = 120_000;
  * second. The next run merges the rest.
  */
 export const MAX_MERGE_INPUTS = 2_000;
-/** A closed hour keeps merged objects of at most this many generations: its fold, and one merge of late batches. */
-const CLOSED_HOUR_GENERATIONS = 2;
 
 /**
  * The middle tier of the trace index (decision D24): merges an hour's per-batch index objects, before the hour is
@@ -78,14 +77,14 @@ export async function mergeIndexHour(deps: CompactDeps, p: HourPartition): Promi
     .filter((k) => !isCompactedKey(k) && !isRewrittenInPlace(k) && !covered.has(k))
     .slice(0, MAX_MERGE_INPUTS);
   const carried = current?.outputs ?? [];
-  const generations = new Set(carried.map((k) => compactedGeneration(k)));
-  if (fresh.length > 0) generations.add(generation + 1);
-  const fold = hourEndMs(p) + INDEX_FOLD_DELAY_MS <= deps.clock() && generations.size > CLOSED_HOUR_GENERATIONS;
+  const bucketed = carried.some(isBucketKey);
+  const fold = !bucketed && hourEndMs(p) + INDEX_FOLD_DELAY_MS <= deps.clock();
   if (fresh.length === 0 && !fold) return { status: 'up-to-date', generation };
 
   const next = generation + 1;
-  const inputs = fold ? [...carried, ...fresh] : fresh;
-  const written = await writeMerged(deps, p, next, inputs, new Set(carried));
+  const written = fold
+    ? await foldIntoBuckets(deps, p, [...carried, ...fresh], new Set(carried))
+    : await writeMerged(deps, p, next, fresh, new Set());
   const manifest: IndexManifest = {
     version: 1,
     table: 'trace_index',
@@ -121,6 +120,32 @@ export async function mergeIndexHour(deps: CompactDeps, p: HourPartition): Promi
   };
 }
 
+/** Reads `inputs` in key order and hands each object's index rows to `take`. */
+async function readIndexRows(
+  deps: CompactDeps,
+  inputs: readonly string[],
+  carried: ReadonlySet<string>,
+  take: (rows: TraceIndexRow[]) => Promise<void>,
+): Promise<void> {
+  for (let start = 0; start < inputs.length; start += IO_CONCURRENCY) {
+    const chunk = inputs.slice(start, start + IO_CONCURRENCY);
+    const bodies = await mapLimit(chunk, IO_CONCURRENCY, (key) => deps.store.get(key));
+    for (const [i, key] of chunk.entries()) {
+      const body = bodies[i];
+      if (body === undefined) {
+        const what = carried.has(key) ? 'merged index object named by the current manifest' : 'index object listed';
+        throw new StoreError(`${what} ${key} is missing; the next run retries`);
+      }
+      const rows: TraceIndexRow[] = [];
+      for (const row of readParquetRows(body, TRACE_INDEX_COLUMNS, key)) {
+        if (!isTraceIndexRow(row)) throw new ParquetReadError(`${key} holds an index row of unknown kind or table`);
+        rows.push(row);
+      }
+      await take(rows);
+    }
+  }
+}
+
 /**
  * Reads `inputs` in key order and writes their rows, sorted by id, kind, table, hour and object, as objects of at
  * most `maxRowsPerRun` rows: `compacted-g<next>-<hash of inputs>-<n>`, so the same inputs give the same keys and
@@ -147,22 +172,42 @@ async function writeMerged(
     rows += held.length;
     held = [];
   };
-  for (let start = 0; start < inputs.length; start += IO_CONCURRENCY) {
-    const chunk = inputs.slice(start, start + IO_CONCURRENCY);
-    const bodies = await mapLimit(chunk, IO_CONCURRENCY, (key) => deps.store.get(key));
-    for (const [i, key] of chunk.entries()) {
-      const body = bodies[i];
-      if (body === undefined) {
-        const what = carried.has(key) ? 'merged index object named by the current manifest' : 'index object listed';
-        throw new StoreError(`${what} ${key} is missing; the next run retries`);
-      }
-      for (const row of readParquetRows(body, TRACE_INDEX_COLUMNS, key)) {
-        if (!isTraceIndexRow(row)) throw new ParquetReadError(`${key} holds an index row of unknown kind or table`);
-        held.push(row);
-      }
-      if (held.length >= deps.config.maxRowsPerRun) await flush();
-    }
-  }
+  await readIndexRows(deps, inputs, carried, async (list) => {
+    for (const row of list) held.push(row);
+    if (held.length >= deps.config.maxRowsPerRun) await flush();
+  });
   await flush();
   return { keys, rows };
+}
+
+/**
+ * Folds a closed hour's index rows (its merged objects and per-batch objects not merged yet) into the bucket-day
+ * objects (`mergeBucket`: the hour's rows of each bucket replaced, so a re-run after a crash writes the same rows), the
+ * same objects compaction later rewrites from the compacted data. Until the manifest lists a bucket object, the Athena
+ * view and the visibility rule ignore the hour's rows there.
+ */
+async function foldIntoBuckets(
+  deps: CompactDeps,
+  p: HourPartition,
+  inputs: readonly string[],
+  carried: ReadonlySet<string>,
+): Promise<{ keys: string[]; rows: number }> {
+  const byBucket = new Map<string, TraceIndexRow[]>();
+  let rows = 0;
+  await readIndexRows(deps, inputs, carried, async (list) => {
+    for (const row of list) {
+      const bucket = indexBucket(row.id);
+      const group = byBucket.get(bucket);
+      if (group === undefined) byBucket.set(bucket, [row]);
+      else group.push(row);
+      rows++;
+    }
+  });
+  const buckets = [...byBucket.keys()].sort();
+  await mapLimit(buckets, IO_CONCURRENCY, (b) => mergeBucket(deps.store, b, p, byBucket.get(b) ?? []));
+  return { keys: buckets.map((b) => indexBucketObjectKey(b, p.dt)), rows };
+}
+
+function isBucketKey(key: string): boolean {
+  return key.startsWith('tables/trace_index/bucket=');
 }

@@ -58,17 +58,23 @@ class Hour {
   }
 
   /**
-   * Every index row of a per-batch object is visible exactly once in the hour's partition (raw or merged), unless
-   * the bucket rows cover it; and every id of the data is found (bucket rows included).
+   * Every index row of a per-batch object is visible exactly once — raw, merged, or in a bucket object the hour's
+   * merged-tier manifest lists (as the Athena view reads them) — unless the bucket rows compaction derived from the
+   * data cover it; and every id of the data is found (bucket rows included).
    */
   async expectExactlyOnce(): Promise<void> {
     const { current } = await loadIndexManifests(this.store, P);
-    const bucketCovered = new Set(current !== undefined && current.tier !== 'merged' ? current.sources : []);
+    const merged = current?.tier === 'merged';
+    const bucketCovered = new Set(current !== undefined && !merged ? current.sources : []);
     const expected: string[] = [];
     for (const [key, rows] of this.rawRows) if (!bucketCovered.has(key)) expected.push(...rows);
     const seen: string[] = [];
     for (const key of await visibleHourObjects(this.store, 'trace_index', P))
       seen.push(...(await indexRowsOf(this.store, key)));
+    for (const key of merged ? (current?.outputs ?? []).filter((k) => k.includes('/bucket=')) : []) {
+      for (const row of readParquetRows(await bodyOf(this.store, key), TRACE_INDEX_COLUMNS, key))
+        if (row.data_dt === P.dt && row.data_hour === P.hour) seen.push(canonRow(row));
+    }
     expect(seen.sort()).toEqual(expected.sort());
     await expectIndexComplete(this.store, this.batches);
     await expectVisibleExactly(this.store, this.batches);
@@ -105,7 +111,7 @@ describe('merging index objects of hours not compacted yet', () => {
     await hour.expectExactlyOnce();
   });
 
-  it('folds a closed hour into one object, keeps a late merge beside it, and folds again at the third generation', async () => {
+  it('folds a closed hour into the bucket-day objects, and merges late batches beside them', async () => {
     // Prepare: three generations of minute merges.
     const hour = new Hour();
     for (const [i, b] of [0, 1, 2].entries()) {
@@ -116,19 +122,21 @@ describe('merging index objects of hours not compacted yet', () => {
     // Act
     const folded = await runCompaction(depsOf(hour.store, CLOSED));
     const afterFold = await visibleHourObjects(hour.store, 'trace_index', P);
+    await hour.expectExactlyOnce();
     await hour.put(7);
     const late = await runCompaction(depsOf(hour.store, CLOSED + MINUTE));
-    const afterLate = await visibleHourObjects(hour.store, 'trace_index', P);
     await hour.put(8);
     const again = await runCompaction(depsOf(hour.store, CLOSED + 2 * MINUTE));
 
     // Assess
-    expect(folded.merged).toMatchObject([{ status: 'merged', generation: 4, inputs: 0, outputs: 1, folded: true }]);
-    expect(afterFold).toHaveLength(1);
-    expect(late.merged).toMatchObject([{ status: 'merged', inputs: 1, folded: false }]);
-    expect(afterLate).toHaveLength(2);
-    expect(again.merged).toMatchObject([{ status: 'merged', inputs: 1, folded: true }]);
-    expect(await visibleHourObjects(hour.store, 'trace_index', P)).toHaveLength(1);
+    const buckets = await hour.store.list('tables/trace_index/bucket=');
+    expect(buckets.length).toBeGreaterThan(1);
+    expect(folded.merged).toMatchObject([{ status: 'merged', generation: 4, inputs: 0, folded: true }]);
+    expect(folded.merged[0]).toMatchObject({ outputs: buckets.length });
+    expect(afterFold).toEqual([]);
+    expect(late.merged).toMatchObject([{ status: 'merged', inputs: 1, outputs: 1, folded: false }]);
+    expect(again.merged).toMatchObject([{ status: 'merged', inputs: 1, outputs: 1, folded: false }]);
+    expect(await visibleHourObjects(hour.store, 'trace_index', P)).toHaveLength(2);
     await hour.expectExactlyOnce();
   });
 
