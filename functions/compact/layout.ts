@@ -28,10 +28,11 @@ export { ManifestError, manifestGeneration };
 export const IndexManifest = CompactionManifest.extend({
   data_generations: z.object({ logs: z.number().int().nonnegative(), spans: z.number().int().nonnegative() }),
   /**
-   * Which tier the generation's outputs are (decision D24): `merged` — objects in the hour's own partition that
-   * merge its per-batch index objects (a minute's worth each while the hour is open, one per hour once it has
-   * closed), written by `mergeIndexHour`; `buckets` (or absent, as before D24) — the bucket-day objects
-   * `compactIndexHour` derives from the compacted data.
+   * Which tier the generation's outputs are (decision D24): `merged` — written by `mergeIndexHour` before the hour
+   * is compacted: objects in the hour's own partition that merge its per-batch index objects (a minute's worth
+   * each), and once the hour has closed the bucket-day objects its rows were folded into; its sources stay covered
+   * only until compaction. `buckets` (or absent, as before D24) — the bucket-day objects `compactIndexHour` derives
+   * from the compacted data.
    */
   tier: z.enum(['merged', 'buckets']).optional(),
 });

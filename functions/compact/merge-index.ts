@@ -31,17 +31,17 @@ export type MergeIndexResult =
       readonly generation: number;
       /** Per-batch index objects newly covered. */
       readonly inputs: number;
-      /** Merged objects written. */
+      /** Merged objects written, or bucket objects the hour was folded into. */
       readonly outputs: number;
-      /** Whether the hour's earlier merged objects were folded in too (a closed hour). */
+      /** Whether the hour was folded into the bucket-day objects (a closed hour). */
       readonly folded: boolean;
       readonly rows: number;
     }
   | { readonly status: 'lost-race'; readonly generation: number };
 
 /**
- * A closed hour's merged objects are folded into one (fewer when above the row budget) once the hour ended this long
- * ago: the batches Lambda was still handing over at the hour's end have landed by then.
+ * A closed hour is folded into the bucket-day objects once it ended this long ago: the batches Lambda was still
+ * handing over at the hour's end have landed by then.
  */
 export const INDEX_FOLD_DELAY_MS = 120_000;
 /**
@@ -51,20 +51,21 @@ export const INDEX_FOLD_DELAY_MS = 120_000;
 export const MAX_MERGE_INPUTS = 2_000;
 
 /**
- * The middle tier of the trace index (decision D24): merges an hour's per-batch index objects, before the hour is
- * compacted, into sorted objects in the hour's own partition (`compacted-g<G>-<hash>-<n>.parquet` of
- * `tables/trace_index/dt=D/hour=H/`), behind the same manifest switch as compaction:
+ * The middle tier of the trace index (decision D24): merges an hour's per-batch index objects before the hour is
+ * compacted, behind the same manifest switch as compaction:
  *
- * - while the hour is open, every run merges the per-batch objects that appeared since the last run into one new
- *   object (a minute's worth at a run a minute) and carries the earlier ones over;
- * - once the hour has closed ({@link INDEX_FOLD_DELAY_MS}), the next run folds the hour's merged objects and any
- *   remaining per-batch objects into one object per `maxRowsPerRun` index rows.
+ * - while the hour is open, every run merges the per-batch objects that appeared since the last run into one sorted
+ *   object in the hour's partition (`compacted-g<G>-<hash>-<n>.parquet` of `tables/trace_index/dt=D/hour=H/`, a
+ *   minute's worth at a run a minute) and carries the earlier ones over;
+ * - once the hour has closed ({@link INDEX_FOLD_DELAY_MS}), the next run folds its merged objects and remaining
+ *   per-batch objects into the bucket-day objects (`mergeBucket`, as compaction does), so a lookup opens one index
+ *   object per day for it; batches landing later are merged beside the buckets, never folded again.
  *
  * Manifest G+1 (`tier: 'merged'`, `If-None-Match: *`) covers the merged per-batch objects (sources, cumulative) and
- * lists the merged objects (outputs), so every index row is visible exactly once before, during and after a run; a
- * crash leaves only invisible outputs, and a re-run of the same inputs writes the same keys. Replay index objects are
- * left raw (rewritten in place, D8). Once `compactIndexHour` has written the hour's bucket rows it owns the hour's
- * index manifests, and this does nothing.
+ * lists the merged or bucket objects (outputs), so every index row is visible exactly once before, during and after
+ * a run; a crash leaves only invisible outputs, and a re-run of the same inputs writes the same keys and rows.
+ * Replay index objects are left raw (rewritten in place, D8). Once `compactIndexHour` has written the hour's bucket
+ * rows from the compacted data it owns the hour's index manifests, and this does nothing.
  */
 export async function mergeIndexHour(deps: CompactDeps, p: HourPartition): Promise<MergeIndexResult> {
   const { store } = deps;
