@@ -48,7 +48,9 @@ export interface CompactionRunSummary {
 }
 
 /**
- * One scheduled run of the compactor: finds the closed hours (hour end + `settleMs` ≤ now) of the last `lookbackDays`
+ * One scheduled run of the compactor (every minute). First merges the index of the hours not due for compaction
+ * (`mergeIndexHour`, decision D24: the open hour a minute at a time, a closed one folded into the buckets). Then finds
+ * the closed hours (hour end + `settleMs` ≤ now) of the last `lookbackDays`
  * days that have work — raw objects (new, late, or covered and awaiting deletion), older manifests, or compacted
  * objects outside the current generation — and, oldest first, for at most `maxHoursPerRun` hours and while the
  * time budget lasts: compacts `logs` and `spans` (several generations when an hour exceeds the row budget), then
