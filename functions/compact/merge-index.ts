@@ -79,7 +79,7 @@ export async function mergeIndexHour(deps: CompactDeps, p: HourPartition): Promi
     .slice(0, MAX_MERGE_INPUTS);
   const carried = current?.outputs ?? [];
   const bucketed = carried.some(isBucketKey);
-  const fold = !bucketed && hourEndMs(p) + INDEX_FOLD_DELAY_MS <= deps.clock();
+  const fold = !bucketed && carried.length + fresh.length > 0 && hourEndMs(p) + INDEX_FOLD_DELAY_MS <= deps.clock();
   if (fresh.length === 0 && !fold) return { status: 'up-to-date', generation };
 
   const next = generation + 1;
