@@ -127,8 +127,11 @@ describe('merging index objects of hours not compacted yet', () => {
     const late = await runCompaction(depsOf(hour.store, CLOSED + MINUTE));
     await hour.put(8);
     const again = await runCompaction(depsOf(hour.store, CLOSED + 2 * MINUTE));
+    const idle = countingStore(hour.store);
+    await runCompaction(depsOf(idle, CLOSED + 3 * MINUTE));
 
     // Assess
+    expect(idle.writes).toBe(0);
     const buckets = await hour.store.list('tables/trace_index/bucket=');
     expect(buckets.length).toBeGreaterThan(1);
     expect(folded.merged).toMatchObject([{ status: 'merged', generation: 4, inputs: 0, folded: true }]);
