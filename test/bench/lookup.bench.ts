@@ -205,10 +205,16 @@ export async function compactDataset(folder: LocalStore): Promise<string> {
  */
 export async function mergeDatasetIndex(folder: LocalStore): Promise<string> {
   const summary = await runCompactor(folder, { SKEIN_COMPACT_SETTLE_SECONDS: String(7 * 86_400) });
-  const merged = summary.result.merged.filter((m) => m.status === 'merged');
-  const inputs = merged.reduce((n, m) => n + (m.status === 'merged' ? m.inputs : 0), 0);
-  const outputs = merged.reduce((n, m) => n + (m.status === 'merged' ? m.outputs : 0), 0);
-  return `index merge: ${merged.length} hours, ${inputs} per-batch index objects into ${outputs}, ${summary.result.failed} failed, ${summary.seconds} s`;
+  let hours = 0;
+  let inputs = 0;
+  let bucketWrites = 0;
+  for (const m of summary.result.merged) {
+    if (m.status !== 'merged') continue;
+    hours++;
+    inputs += m.inputs;
+    bucketWrites += m.folded ? m.outputs : 0;
+  }
+  return `index merge: ${hours} closed hours, ${inputs} per-batch index objects folded into the day's bucket objects (${bucketWrites} bucket writes), ${summary.result.failed} failed, ${summary.seconds} s`;
 }
 
 async function runCompactor(
