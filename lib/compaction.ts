@@ -11,8 +11,11 @@ import { DATA_PREFIXES } from './storage.ts';
 /** Entry of the compact Lambda, relative to the repository root. */
 export const COMPACT_ENTRY = 'functions/compact/handler.ts';
 
-/** How often the compactor looks for closed hours to merge. */
-export const COMPACT_SCHEDULE = Duration.minutes(5);
+/**
+ * How often the compactor runs: every minute, so the index objects of the open hour are merged a minute at a time
+ * (the middle tier of the index, decision D24); closed hours are compacted by the same runs once settled.
+ */
+export const COMPACT_SCHEDULE = Duration.minutes(1);
 
 export interface CompactionProps {
   readonly bucket: Bucket;
@@ -20,9 +23,11 @@ export interface CompactionProps {
 }
 
 /**
- * The compactor: every 5 minutes it merges the small per-batch objects of closed hours into large sorted ones and
- * re-partitions the trace index by bucket (functions/compact). One run at a time (reserved concurrency 1): runs are
- * safe to overlap (manifests are written with If-None-Match), but a second one would only redo the same work.
+ * The compactor: every minute it merges the open hours' per-batch index objects (one object per minute, one per hour
+ * once closed), and merges the small per-batch objects of settled hours into large sorted ones and re-partitions the
+ * trace index by bucket (functions/compact, decisions D13, D14, D24). One run at a time (reserved concurrency 1):
+ * runs are safe to overlap (manifests are written with If-None-Match), but a second one would only redo the same
+ * work; a minute's invocation that finds a long run still going is throttled and retried by the async queue.
  */
 export class Compaction extends Construct {
   readonly fn: SkeinFunction;
@@ -34,7 +39,7 @@ export class Compaction extends Construct {
 
     this.fn = new SkeinFunction(this, 'Compact', {
       entry: COMPACT_ENTRY,
-      description: 'Skein compact: merges closed hours of small Parquet objects, re-partitions the trace index',
+      description: 'Skein compact: merges the open hours index objects, compacts closed hours, re-partitions the index',
       roleDescription: 'Skein compact: read, write and delete objects under tables/ of the data bucket',
       // Memory buys CPU on Lambda (a full vCPU at 1,769 MB, two at 3,538 MB); an hour is held in memory while merged.
       memorySize: 3008,

@@ -1,6 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CompactionManifest, MANIFEST_PREFIX, visibleObjects } from '../schemas/compaction.ts';
+import { type StoreReader, visiblePartitionObjects } from '../functions/core/manifests.ts';
 import { SkeinError } from '../schemas/errors.ts';
 import { partitionInRange, type TimeRange } from './time-range.ts';
 
@@ -64,12 +64,10 @@ export async function listPartitions(
     for (const hourDir of await subdirectories(join(tableDir, dtDir))) {
       const hour = HOUR_DIR.exec(hourDir)?.[1];
       if (hour === undefined || !partitionInRange(dt, hour, range)) continue;
-      const prefix = `tables/${table}/${dtDir}/${hourDir}/`;
-      // The manifest first, then the listing: a generation published in between only adds outputs we do not read,
-      // while its superseded objects stay for the grace period. Listing first could miss the rows it moved.
-      const manifest = await latestManifest(store, `${MANIFEST_PREFIX}${table}/${dtDir}/${hourDir}/`);
-      const keys = await completeObjects(store, prefix, '.parquet');
-      out.push({ dt, hour, keys, visible: visibleObjects(keys, manifest ? [manifest] : []) });
+      // The manifest first, then the listing (visiblePartitionObjects, the readers' one rule): a generation published
+      // in between only adds outputs we do not read, while its superseded objects stay for the grace period.
+      const { keys, visible } = await visiblePartitionObjects(folderReader(store), table, { dt, hour });
+      out.push({ dt, hour, keys, visible });
     }
   }
   return out;
@@ -124,28 +122,26 @@ async function completeObjects(store: LocalStore, prefix: string, extension: str
 }
 
 /**
- * The manifest of the highest generation in a partition's manifest folder, or undefined. Generation numbers are
- * zero-padded in the key, so the last key in sort order is the highest. A manifest that does not parse fails the
- * query: guessing visibility could show rows twice or not at all.
+ * The local store as a read-only `StoreReader`. Partition and manifest folders are flat, so listing the complete
+ * `.parquet` and `.json` objects directly under a prefix is every key under it. A manifest that does not parse fails
+ * the query (`ManifestError`): guessing visibility could show rows twice or not at all.
  */
-async function latestManifest(store: LocalStore, prefix: string): Promise<CompactionManifest | undefined> {
-  const keys = await completeObjects(store, prefix, '.json');
-  const last = keys[keys.length - 1];
-  if (last === undefined) return undefined;
-  const text = await readFile(objectPath(store, last), 'utf8');
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new SkeinError('query_failed', `compaction manifest ${last} is not JSON`, { cause: error });
-  }
-  const parsed = CompactionManifest.safeParse(json);
-  if (!parsed.success) {
-    throw new SkeinError('query_failed', `compaction manifest ${last} does not match schemas/compaction.ts`, {
-      cause: parsed.error,
-    });
-  }
-  return parsed.data;
+function folderReader(store: LocalStore): StoreReader {
+  return {
+    list: async (prefix) =>
+      [
+        ...(await completeObjects(store, prefix, '.parquet')),
+        ...(await completeObjects(store, prefix, '.json')),
+      ].sort(),
+    get: async (key) => {
+      try {
+        return new Uint8Array(await readFile(objectPath(store, key)));
+      } catch (error) {
+        if (isMissing(error)) return undefined;
+        throw error;
+      }
+    },
+  };
 }
 
 async function entries(dir: string): Promise<string[]> {

@@ -24,8 +24,9 @@ export const STACK_OUTPUTS = {
 } as const;
 
 /**
- * The compactor runs every 5 minutes and the evaluator every minute (lib/compaction.ts, lib/alerting.ts); a marker
- * older than three periods means runs are failing or not scheduled.
+ * The compactor and the evaluator run every minute (lib/compaction.ts, lib/alerting.ts); a compactor run that
+ * compacts hours may take up to its 15-minute timeout, one that evaluates up to a few minutes. A marker older than
+ * that means runs are failing or not scheduled.
  */
 export const AWS_MARKER_MAX_AGE_MS = { compact: 15 * 60_000, evaluate: 5 * 60_000 } as const;
 

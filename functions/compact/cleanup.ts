@@ -33,7 +33,8 @@ export interface CleanupResult {
  *   newer than it (superseded outputs and the orphans of lost races or crashes), and older manifests — only once the
  *   hour's compacted index is derived from the current data generations (it names compacted objects, and the
  *   per-batch index objects name raw ones), and the grace has passed since that index manifest too;
- * - per-batch index objects covered by the current index manifest, and older index manifests.
+ * - per-batch index objects covered by the current index manifest's bucket rows, merged index objects it does not
+ *   list (D24), and older index manifests.
  * Compacted objects of a newer generation than the manifest are never touched: a compactor may be about to publish
  * them. Every deleted object is invisible under the current manifest, so a crash between deletes changes nothing a
  * reader sees.
@@ -78,10 +79,22 @@ export async function cleanupHour(deps: CompactDeps, p: HourPartition): Promise<
       doomed.push(...olderManifests(state));
     }
   }
-  if (index.current !== undefined) {
-    if (ripe(index.current)) {
-      const covered = new Set(index.current.sources);
-      for (const key of await store.list(partitionPrefix('trace_index', p))) if (covered.has(key)) doomed.push(key);
+  const currentIndex = index.current;
+  if (currentIndex !== undefined) {
+    if (ripe(currentIndex)) {
+      // Per-batch index objects only once bucket rows cover them: a merged generation's sources (D24) turn visible
+      // again when the bucket generation cannot cover them yet. Merged objects the current manifest does not list
+      // (every one, once the bucket rows are written) are superseded; newer ones may be about to be published.
+      const covered = new Set(currentIndex.tier === 'merged' ? [] : currentIndex.sources);
+      const outputs = new Set(currentIndex.outputs);
+      for (const key of await store.list(partitionPrefix('trace_index', p))) {
+        if (!isCompactedKey(key)) {
+          if (covered.has(key)) doomed.push(key);
+          continue;
+        }
+        const generation = compactedGeneration(key);
+        if (generation !== undefined && generation <= currentIndex.generation && !outputs.has(key)) doomed.push(key);
+      }
       doomed.push(...olderManifests(index));
     } else waiting = true;
   }

@@ -71,7 +71,10 @@ export async function compactIndexHour(
   if (dataGenerations.logs === 0 && dataGenerations.spans === 0) return { status: 'up-to-date', generation };
 
   const batchIndexKeys = (await store.list(partitionPrefix('trace_index', p))).filter((k) => !isCompactedKey(k));
-  const alreadyCovered = new Set(current?.sources ?? []);
+  // Only a bucket generation's sources stay covered: those of merged generations (D24) are covered again here when
+  // their data is compacted, else they turn visible again while the merged objects holding their rows turn invisible.
+  const buckets = current !== undefined && current.tier !== 'merged' ? current : undefined;
+  const alreadyCovered = new Set(buckets?.sources ?? []);
   const coverable = await coverableIndexObjects(
     store,
     p,
@@ -79,9 +82,9 @@ export async function compactIndexHour(
     data,
   );
   const sameData =
-    current !== undefined &&
-    current.data_generations.logs === dataGenerations.logs &&
-    current.data_generations.spans === dataGenerations.spans;
+    buckets !== undefined &&
+    buckets.data_generations.logs === dataGenerations.logs &&
+    buckets.data_generations.spans === dataGenerations.spans;
   if (sameData && coverable.length === 0) return { status: 'up-to-date', generation };
 
   // Index rows of every current output, by bucket.
@@ -105,8 +108,8 @@ export async function compactIndexHour(
   }
   // The hour's ids only grow (data rows are never removed), so every bucket holding old rows of this hour gets new
   // ones and is rewritten: no stale rows of the hour survive in a bucket we do not touch.
-  const buckets = [...byBucket.keys()].sort();
-  await mapLimit(buckets, IO_CONCURRENCY, (bucket) => mergeBucket(store, bucket, p, byBucket.get(bucket) ?? []));
+  const bucketNames = [...byBucket.keys()].sort();
+  await mapLimit(bucketNames, IO_CONCURRENCY, (bucket) => mergeBucket(store, bucket, p, byBucket.get(bucket) ?? []));
 
   const next = generation + 1;
   const manifest: IndexManifest = {
@@ -115,11 +118,12 @@ export async function compactIndexHour(
     dt: p.dt,
     hour: p.hour,
     generation: next,
-    sources: [...new Set([...(current?.sources ?? []), ...coverable])].sort(),
-    outputs: buckets.map((b) => indexBucketObjectKey(b, p.dt)),
+    sources: [...new Set([...(buckets?.sources ?? []), ...coverable])].sort(),
+    outputs: bucketNames.map((b) => indexBucketObjectKey(b, p.dt)),
     rows,
     created_at: new Date(deps.clock()).toISOString(),
     data_generations: dataGenerations,
+    tier: 'buckets',
   };
   const etag = await store.putIf(
     manifestKey('trace_index', p.dt, p.hour, next),
@@ -134,10 +138,10 @@ export async function compactIndexHour(
   log.info('index hour re-partitioned', {
     generation: next,
     rows,
-    buckets: buckets.length,
+    buckets: bucketNames.length,
     new_sources: coverable.length,
   });
-  return { status: 'compacted', generation: next, rows, buckets: buckets.length, newSources: coverable.length };
+  return { status: 'compacted', generation: next, rows, buckets: bucketNames.length, newSources: coverable.length };
 }
 
 /**
@@ -186,7 +190,7 @@ async function indexRowsOf(
 }
 
 /** Replaces the rows of hour `p` in one bucket-day object; retried when another writer changed it meanwhile. */
-async function mergeBucket(
+export async function mergeBucket(
   store: ObjectStore,
   bucket: string,
   p: HourPartition,
@@ -218,7 +222,7 @@ async function mergeBucket(
 }
 
 /** The two index columns whose TypeScript type is narrower than the Parquet column's. */
-function isTraceIndexRow(
+export function isTraceIndexRow(
   row: RowOf<typeof TRACE_INDEX_COLUMNS>,
 ): row is RowOf<typeof TRACE_INDEX_COLUMNS> & TraceIndexRow {
   return (
@@ -227,7 +231,7 @@ function isTraceIndexRow(
 }
 
 /** Id, kind, table, then data hour and object: a total order, so a re-run writes the same bytes. */
-function compareIndexRows(a: TraceIndexRow, b: TraceIndexRow): number {
+export function compareIndexRows(a: TraceIndexRow, b: TraceIndexRow): number {
   if (a.id !== b.id) return a.id < b.id ? -1 : 1;
   if (a.id_kind !== b.id_kind) return a.id_kind < b.id_kind ? -1 : 1;
   if (a.data_table !== b.data_table) return a.data_table < b.data_table ? -1 : 1;

@@ -8,6 +8,7 @@ import {
   type ManifestState,
   manifestGeneration,
   manifestPrefix as manifestPrefixOf,
+  partitionPrefix as partitionPrefixOf,
 } from '../core/manifests.ts';
 import type { ObjectStore } from '../core/object-store.ts';
 
@@ -26,6 +27,14 @@ export { ManifestError, manifestGeneration };
  */
 export const IndexManifest = CompactionManifest.extend({
   data_generations: z.object({ logs: z.number().int().nonnegative(), spans: z.number().int().nonnegative() }),
+  /**
+   * Which tier the generation's outputs are (decision D24): `merged` — written by `mergeIndexHour` before the hour
+   * is compacted: objects in the hour's own partition that merge its per-batch index objects (a minute's worth
+   * each), and once the hour has closed the bucket-day objects its rows were folded into; its sources stay covered
+   * only until compaction. `buckets` (or absent, as before D24) — the bucket-day objects `compactIndexHour` derives
+   * from the compacted data.
+   */
+  tier: z.enum(['merged', 'buckets']).optional(),
 });
 export type IndexManifest = z.infer<typeof IndexManifest>;
 
@@ -35,7 +44,7 @@ const HOUR_MS = 3_600_000;
 
 /** `tables/<t>/dt=D/hour=H/`: where ingest, replay and the compactor put an hour's objects. */
 export function partitionPrefix(table: ManifestTable, p: HourPartition): string {
-  return `tables/${table}/dt=${p.dt}/hour=${p.hour}/`;
+  return partitionPrefixOf(table, p);
 }
 
 /** `tables/_manifests/<t>/dt=D/hour=H/`: the manifests of one hour partition. */
@@ -69,7 +78,7 @@ export function inputsHash(inputKeys: readonly string[]): string {
 
 /** `tables/<t>/dt=D/hour=H/compacted-g<G>-<inputsHash>-<NNNN>.parquet` */
 export function compactedObjectKey(
-  table: DataTable,
+  table: ManifestTable,
   p: HourPartition,
   generation: number,
   hash: string,

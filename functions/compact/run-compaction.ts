@@ -14,6 +14,7 @@ import {
   type ManifestTable,
   manifestGeneration,
 } from './layout.ts';
+import { type MergeIndexResult, mergeIndexHour } from './merge-index.ts';
 
 const DAY_MS = 86_400_000;
 const TABLES: readonly ManifestTable[] = ['logs', 'spans', 'trace_index'];
@@ -31,16 +32,25 @@ export interface HourOutcome extends HourPartition {
   readonly error?: string;
 }
 
+/** What a run did to the index of an hour not compacted yet (D24). */
+export type IndexMergeOutcome = HourPartition &
+  (MergeIndexResult | { readonly status: 'failed'; readonly error: string });
+
 /** The result of one scheduled run. */
 export interface CompactionRunSummary {
   readonly hours: readonly HourOutcome[];
   /** Hours that needed work but were left for the next run (time budget or `maxHoursPerRun`). */
   readonly deferred: number;
+  /** Hours whose index objects were looked at for merging (hours not due for compaction yet: the open ones). */
+  readonly merged: readonly IndexMergeOutcome[];
+  /** Hours that failed, compaction or index merge. */
   readonly failed: number;
 }
 
 /**
- * One scheduled run of the compactor: finds the closed hours (hour end + `settleMs` ≤ now) of the last `lookbackDays`
+ * One scheduled run of the compactor (every minute). First merges the index of the hours not due for compaction
+ * (`mergeIndexHour`, decision D24: the open hour a minute at a time, a closed one folded into the buckets). Then finds
+ * the closed hours (hour end + `settleMs` ≤ now) of the last `lookbackDays`
  * days that have work — raw objects (new, late, or covered and awaiting deletion), older manifests, or compacted
  * objects outside the current generation — and, oldest first, for at most `maxHoursPerRun` hours and while the
  * time budget lasts: compacts `logs` and `spans` (several generations when an hour exceeds the row budget), then
@@ -50,7 +60,11 @@ export interface CompactionRunSummary {
 export async function runCompaction(deps: CompactDeps): Promise<CompactionRunSummary> {
   const started = deps.clock();
   const { config } = deps;
-  const candidates = await findCandidateHours(deps, started);
+  const listed = await listHours(deps, started);
+  // The open hours' index first: a minute's merge is small, and recent data is what lookups ask for most.
+  const merged: IndexMergeOutcome[] = [];
+  for (const p of indexMergeHours(listed, started, config.settleMs)) merged.push(await mergeOne(deps, p));
+  const candidates = candidateHours(listed, started, config.settleMs);
   const hours: HourOutcome[] = [];
   let deferred = 0;
   for (const p of candidates) {
@@ -60,16 +74,27 @@ export async function runCompaction(deps: CompactDeps): Promise<CompactionRunSum
     }
     hours.push(await processHour(deps, p, started));
   }
-  const failed = hours.filter((h) => h.error !== undefined).length;
+  const failed = hours.filter((h) => h.error !== undefined).length + merged.filter((m) => m.status === 'failed').length;
   deps.logger.info('compaction run finished', {
     hours: hours.length,
     deferred,
+    index_merges: merged.filter((m) => m.status === 'merged').length,
     failed,
     rows: hours.reduce((n, h) => n + h.rows, 0),
     deleted: hours.reduce((n, h) => n + h.deleted, 0),
     duration_ms: deps.clock() - started,
   });
-  return { hours, deferred, failed };
+  return { hours, deferred, merged, failed };
+}
+
+async function mergeOne(deps: CompactDeps, p: HourPartition): Promise<IndexMergeOutcome> {
+  try {
+    return { ...p, ...(await mergeIndexHour(deps, p)) };
+  } catch (error) {
+    const message = describeError(error);
+    deps.logger.error('merging an hour of index objects failed; the next run retries it', { ...p, error: message });
+    return { ...p, status: 'failed', error: message };
+  }
 }
 
 async function processHour(deps: CompactDeps, p: HourPartition, started: number): Promise<HourOutcome> {
@@ -121,6 +146,11 @@ interface HourListing {
  * for the manifests: `3 × 2 × lookbackDays` listings per run, whatever the number of hours.
  */
 export async function findCandidateHours(deps: CompactDeps, now: number): Promise<HourPartition[]> {
+  return candidateHours(await listHours(deps, now), now, deps.config.settleMs);
+}
+
+/** Every hour partition of the lookback days with what is listed in it, by `dt/hour`. */
+async function listHours(deps: CompactDeps, now: number): Promise<Map<string, HourListing>> {
   const { config } = deps;
   const byHour = new Map<string, HourListing>();
   const entry = (p: HourPartition): HourListing => {
@@ -154,14 +184,42 @@ export async function findCandidateHours(deps: CompactDeps, now: number): Promis
       }
     }
   }
+  return byHour;
+}
+
+function candidateHours(listed: ReadonlyMap<string, HourListing>, now: number, settleMs: number): HourPartition[] {
   const candidates: HourPartition[] = [];
-  for (const [id, listing] of byHour) {
-    const [dt = '', hour = ''] = id.split('/');
-    const p = { dt, hour };
-    if (hourEndMs(p) + config.settleMs > now) continue;
+  for (const [id, listing] of listed) {
+    const p = partitionOf(id);
+    if (hourEndMs(p) + settleMs > now) continue;
     if (hasWork(listing)) candidates.push(p);
   }
-  return candidates.sort((a, b) => (a.dt === b.dt ? (a.hour < b.hour ? -1 : 1) : a.dt < b.dt ? -1 : 1));
+  return candidates.sort(byTime);
+}
+
+/**
+ * Hours whose index the middle tier merges (D24), oldest first: not due for compaction yet (open, or closed for
+ * less than the settle time), with a per-batch index object, and no data compacted.
+ */
+function indexMergeHours(listed: ReadonlyMap<string, HourListing>, now: number, settleMs: number): HourPartition[] {
+  const hours: HourPartition[] = [];
+  for (const [id, listing] of listed) {
+    const p = partitionOf(id);
+    if (hourEndMs(p) + settleMs <= now) continue;
+    if ((listing.manifests.get('logs') ?? []).length > 0 || (listing.manifests.get('spans') ?? []).length > 0) continue;
+    const index = listing.keys.get('trace_index') ?? [];
+    if (index.some((k) => !isCompactedKey(k) && !isRewrittenInPlace(k))) hours.push(p);
+  }
+  return hours.sort(byTime);
+}
+
+function partitionOf(id: string): HourPartition {
+  const [dt = '', hour = ''] = id.split('/');
+  return { dt, hour };
+}
+
+function byTime(a: HourPartition, b: HourPartition): number {
+  return a.dt === b.dt ? (a.hour < b.hour ? -1 : 1) : a.dt < b.dt ? -1 : 1;
 }
 
 /**

@@ -1,13 +1,17 @@
 import type { z } from 'zod';
-import { type CompactionManifest, MANIFEST_PREFIX, manifestKey } from '../../schemas/compaction.ts';
+import { CompactionManifest, MANIFEST_PREFIX, manifestKey, visibleObjects } from '../../schemas/compaction.ts';
 import { describeIssue, SkeinError } from '../../schemas/errors.ts';
 import type { ObjectStore } from './object-store.ts';
 
 /**
- * Reading compaction manifests (schemas/compaction.ts): the compactor reads them to know what it covered, and ingest
- * reads them to drop re-delivered records a compacted hour already holds (decision D19). Neutral, so neither Lambda
- * imports the other's folder.
+ * Reading compaction manifests (schemas/compaction.ts): the compactor reads them to know what it covered, ingest
+ * reads them to drop re-delivered records a compacted hour already holds (decision D19), and the query layer reads
+ * them to know which objects of a partition are visible. Neutral, so neither Lambda imports the other's folder and
+ * the visibility rule is read in one place.
  */
+
+/** What reading manifests and partitions needs of a store: a listing and a read (the `ObjectStore` port has both). */
+export type StoreReader = Pick<ObjectStore, 'list' | 'get'>;
 
 /** One hour partition of one table. */
 export interface HourPartition {
@@ -48,7 +52,7 @@ export function manifestGeneration(key: string): number | undefined {
  * @throws {ManifestError} when that object is not a valid manifest of this partition.
  */
 export async function loadManifestState<M extends CompactionManifest>(
-  store: ObjectStore,
+  store: StoreReader,
   table: string,
   p: HourPartition,
   schema: z.ZodType<M>,
@@ -84,4 +88,34 @@ export async function loadManifestState<M extends CompactionManifest>(
     throw new ManifestError(`manifest ${top} describes ${m.table} ${m.dt} ${m.hour} generation ${m.generation}`);
   }
   return { keys, current: m };
+}
+
+/** `tables/<t>/dt=D/hour=H/`: where ingest, replay and the compactor put an hour's objects. */
+export function partitionPrefix(table: string, p: HourPartition): string {
+  return `tables/${table}/dt=${p.dt}/hour=${p.hour}/`;
+}
+
+/** Every object key of one hour partition, and the ones the visibility rule lets a reader see. */
+export interface VisiblePartition {
+  readonly keys: string[];
+  readonly visible: string[];
+}
+
+/**
+ * The objects a reader must read for one hour of one table (the visibility rule, `visibleObjects` in
+ * schemas/compaction.ts), read in the only safe order: the manifest first, then the listing. Listing first could miss
+ * the outputs of a generation published in between while its manifest hides the raw objects they replace; with the
+ * manifest first, every object that manifest makes visible is already written and is deleted only a grace period
+ * after a newer manifest. The one implementation for the compactor, its tests and the query layer.
+ *
+ * @throws {ManifestError} when the partition's current manifest is not a valid manifest of it.
+ */
+export async function visiblePartitionObjects(
+  store: StoreReader,
+  table: string,
+  p: HourPartition,
+): Promise<VisiblePartition> {
+  const { current } = await loadManifestState(store, table, p, CompactionManifest);
+  const keys = await store.list(partitionPrefix(table, p));
+  return { keys, visible: visibleObjects(keys, current ? [current] : []) };
 }

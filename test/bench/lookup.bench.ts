@@ -1,8 +1,9 @@
 /**
  * Lookup by id over ≥ 1M rows in 24 hourly partitions: how little of the data a lookup reads, with and without a time
- * range, before and after compaction, next to a full scan of the same window.
+ * range, before any compaction, after the index merge (D24) and after compaction, next to a full scan of the same
+ * window — at two batch rates: 4 batches of 5,000 records an hour, and the same rows as 10× more, smaller batches.
  *
- * The data goes through the real ingest path (`ingest()`, 5,000 records a batch, 4 batches an hour) into a folder
+ * The data goes through the real ingest path (`ingest()`) into a folder
  * laid out as s3rver lays out a bucket, and the lookups run through the local query layer (DuckDB), exactly what
  * `skein query … --dir` does. Bytes read are modelled from the Parquet footers (see `LookupStats` in
  * query/read-stats.ts): footers plus the compressed chunks of the row groups whose min/max admit the id.
@@ -10,6 +11,7 @@
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { CompactionRunSummary } from '../../functions/compact/run-compaction.ts';
 import { createLogger } from '../../functions/core/logger.ts';
 import { loadIngestConfig } from '../../functions/ingest/config.ts';
 import { seededRng } from '../../local/demo-workload.ts';
@@ -32,8 +34,10 @@ const HOUR = 3_600_000;
  * lookups need hours 12 and 13, so fewer than 14 hours skip them and run the search lines only.
  */
 const HOURS = benchHours(process.env.SKEIN_BENCH_LOOKUP_HOURS);
-const BATCHES_PER_HOUR = 4;
-const RECORDS_PER_BATCH = 5_000;
+/** Batches per hour and records per batch of the base rate (1.08 M rows in 24 hours). */
+const BASE_RATE = { batchesPerHour: 4, recordsPerBatch: 5_000 } as const;
+/** Rows the base rate writes: 24 hours × 4 batches × 5,000 records × 18 rows / 8 records. */
+const BASE_ROWS = 1_080_000;
 /** Records per trace: one OTLP request of 4 spans, then 7 JSON-lines records of 2 lines each (18 rows a trace). */
 const RECORDS_PER_TRACE = 8;
 const SPANS_PER_TRACE = 4;
@@ -43,8 +47,25 @@ const SERVICES = ['web-gateway', 'orders', 'payments', 'inventory', 'notificatio
 /** The request the bench looks up: carried by one trace in hour 12 and one in hour 13 (a retried checkout). */
 const TARGET_REQUEST = '6f1c2e0a-9b7d-4c1e-8f3a-2d5b7e9c1a40';
 const TARGET_REQUEST_ID = TARGET_REQUEST.replaceAll('-', '');
-/** Position in its batch of the first record of the target trace (a multiple of RECORDS_PER_TRACE). */
-const TARGET_RECORD = 2_496;
+/** How the rows are cut into batches: `factor` × the base rate's batches, each 1/`factor` as large (× `scale`). */
+export interface BatchRate {
+  readonly batchesPerHour: number;
+  readonly recordsPerBatch: number;
+}
+
+/** The rate `factor` times the base batch rate, for `rows` rows in 24 hours (1.08 M by default). */
+export function batchRate(factor: number, rows = BASE_ROWS): BatchRate {
+  const records = Math.round((BASE_RATE.recordsPerBatch * rows) / BASE_ROWS / factor / RECORDS_PER_TRACE);
+  return {
+    batchesPerHour: BASE_RATE.batchesPerHour * factor,
+    recordsPerBatch: Math.max(1, records) * RECORDS_PER_TRACE,
+  };
+}
+
+/** Position in its batch of the first record of the target trace (a multiple of RECORDS_PER_TRACE, mid-batch). */
+function targetRecord(rate: BatchRate): number {
+  return Math.floor(rate.recordsPerBatch / 2 / RECORDS_PER_TRACE) * RECORDS_PER_TRACE;
+}
 
 function benchHours(raw: string | undefined): number {
   const n = raw === undefined ? 24 : Number(raw);
@@ -73,6 +94,7 @@ function uuid(rand: () => number): string {
 function batchRecords(
   rand: () => number,
   arrivalMs: number,
+  rate: BatchRate,
   target: { request?: string },
 ): { records: string[]; traceIds: string[] } {
   const records: string[] = [];
@@ -80,7 +102,7 @@ function batchRecords(
   let traceId = '';
   let requestId: string | undefined;
   let root = '';
-  for (let i = 0; i < RECORDS_PER_BATCH; i++) {
+  for (let i = 0; i < rate.recordsPerBatch; i++) {
     const at = arrivalMs - 5_000 + Math.floor(i / 2);
     const service = SERVICES[i % SERVICES.length] ?? 'orders';
     if (i % RECORDS_PER_TRACE === 0) {
@@ -88,7 +110,7 @@ function batchRecords(
       traceIds.push(traceId);
       const r = rand();
       requestId = r < 0.15 ? uuid(rand) : r < 0.3 ? `req-${randomHex(rand, 12)}` : undefined;
-      if (i === TARGET_RECORD && target.request) requestId = target.request;
+      if (i === targetRecord(rate) && target.request) requestId = target.request;
       root = randomHex(rand, 16);
       const spans = Array.from({ length: SPANS_PER_TRACE }, (_, s) => ({
         traceId,
@@ -126,8 +148,8 @@ function batchRecords(
   return { records, traceIds };
 }
 
-/** Ingests 24 hours × 4 batches × 5,000 records through `ingest()` into an s3rver-shaped folder. */
-export async function generateDataset(dataDir: string): Promise<Dataset> {
+/** Ingests 24 hours of batches at `rate` through `ingest()` into an s3rver-shaped folder. */
+export async function generateDataset(dataDir: string, rate: BatchRate = batchRate(1)): Promise<Dataset> {
   const folder = { dataDir, bucket: BUCKET };
   const store = s3rverFolderStore(dataDir, BUCKET);
   const config = loadIngestConfig({ SKEIN_BUCKET: BUCKET });
@@ -137,17 +159,19 @@ export async function generateDataset(dataDir: string): Promise<Dataset> {
   let traceId = '';
   let traceTimeMs = 0;
   const started = performance.now();
+  const factor = rate.batchesPerHour / BASE_RATE.batchesPerHour;
+  const target = targetRecord(rate);
   for (let h = 0; h < HOURS; h++) {
-    for (let b = 0; b < BATCHES_PER_HOUR; b++) {
-      const arrivalMs = BASE + h * HOUR + b * (HOUR / BATCHES_PER_HOUR) + 60_000;
-      const isTarget = (h === 12 && b === 1) || (h === 13 && b === 2);
-      const { records, traceIds } = batchRecords(rand, arrivalMs, isTarget ? { request: TARGET_REQUEST } : {});
-      if (h === 12 && b === 1) {
-        traceId = traceIds[TARGET_RECORD / RECORDS_PER_TRACE] ?? '';
-        traceTimeMs = arrivalMs - 5_000 + TARGET_RECORD / 2;
+    for (let b = 0; b < rate.batchesPerHour; b++) {
+      const arrivalMs = BASE + h * HOUR + b * (HOUR / rate.batchesPerHour) + 60_000;
+      const isTarget = (h === 12 && b === factor) || (h === 13 && b === 2 * factor);
+      const { records, traceIds } = batchRecords(rand, arrivalMs, rate, isTarget ? { request: TARGET_REQUEST } : {});
+      if (h === 12 && b === factor) {
+        traceId = traceIds[target / RECORDS_PER_TRACE] ?? '';
+        traceTimeMs = arrivalMs - 5_000 + target / 2;
       }
       const shard = `shardId-00000000000${b % 2}`;
-      const firstSeq = 49_650_000_000_000_000_000n + BigInt(h * BATCHES_PER_HOUR + b) * 10_000n;
+      const firstSeq = 49_650_000_000_000_000_000n + BigInt(h * rate.batchesPerHour + b) * 100_000n;
       const event = aKinesisEvent(records, { shardId: shard, firstSeq, arrivalMs });
       const summary = await ingestWithIndex(event.Records, { store, config, clock: () => arrivalMs, logger });
       rows += summary.logRows + summary.spanRows;
@@ -169,6 +193,34 @@ export const BENCH_COMPACT_ROW_GROUP_ROWS = 2_500;
  * Superseded raw objects stay (grace period), so the lookups after it also show that the visibility rule hides them.
  */
 export async function compactDataset(folder: LocalStore): Promise<string> {
+  const summary = await runCompactor(folder, {});
+  const rows = summary.result.hours.reduce((n, h) => n + h.rows, 0);
+  return `compaction (row groups of ${BENCH_COMPACT_ROW_GROUP_ROWS.toLocaleString('en-US')} rows): ${summary.result.hours.length} hours, ${rows.toLocaleString('en-US')} rows, ${summary.result.failed} failed, ${summary.seconds} s`;
+}
+
+/**
+ * The index merge alone (D24): the compactor run with a settle time longer than the dataset, so no hour is due for
+ * compaction and every hour's per-batch index objects are merged — closed hours into one object each, as the
+ * minute-by-minute runs leave them once an hour has closed.
+ */
+export async function mergeDatasetIndex(folder: LocalStore): Promise<string> {
+  const summary = await runCompactor(folder, { SKEIN_COMPACT_SETTLE_SECONDS: String(7 * 86_400) });
+  let hours = 0;
+  let inputs = 0;
+  let bucketWrites = 0;
+  for (const m of summary.result.merged) {
+    if (m.status !== 'merged') continue;
+    hours++;
+    inputs += m.inputs;
+    bucketWrites += m.folded ? m.outputs : 0;
+  }
+  return `index merge: ${hours} closed hours, ${inputs} per-batch index objects folded into the day's bucket objects (${bucketWrites} bucket writes), ${summary.result.failed} failed, ${summary.seconds} s`;
+}
+
+async function runCompactor(
+  folder: LocalStore,
+  env: Record<string, string>,
+): Promise<{ result: CompactionRunSummary; seconds: string }> {
   const { runCompaction } = await import('../../functions/compact/run-compaction.ts');
   const { loadCompactConfig } = await import('../../functions/compact/config.ts');
   const {
@@ -180,13 +232,13 @@ export async function compactDataset(folder: LocalStore): Promise<string> {
     SKEIN_COMPACT_MAX_HOURS: '100',
     SKEIN_COMPACT_TIME_BUDGET_SECONDS: '3600',
     SKEIN_COMPACT_ROW_GROUP_ROWS: String(BENCH_COMPACT_ROW_GROUP_ROWS),
+    ...env,
   });
   const logger = createLogger({ service: 'bench', level: 'error', write: () => {} });
   const store = s3rverFolderStore(folder.dataDir, folder.bucket);
   const started = performance.now();
-  const summary = await runCompaction({ store, logger, config, clock: () => BASE + (HOURS + 2) * HOUR });
-  const rows = summary.hours.reduce((n, h) => n + h.rows, 0);
-  return `compaction (row groups of ${BENCH_COMPACT_ROW_GROUP_ROWS.toLocaleString('en-US')} rows): ${summary.hours.length} hours, ${rows.toLocaleString('en-US')} rows, ${summary.failed} failed, ${((performance.now() - started) / 1000).toFixed(1)} s`;
+  const result = await runCompaction({ store, logger, config, clock: () => BASE + (HOURS + 2) * HOUR });
+  return { result, seconds: ((performance.now() - started) / 1000).toFixed(1) };
 }
 
 /** Bytes of every visible data object in the window: what a full scan reads. */
@@ -278,16 +330,30 @@ async function searchCases(data: Dataset, fullBytes: number): Promise<string[]> 
   return lines;
 }
 
-/** `npm run bench lookup`. */
-export async function benchLookup(): Promise<string[]> {
+/** Options of `npm run bench -- lookup [--rows N]`. */
+export interface LookupBenchOptions {
+  /** Rows of the 24-hour window (1.08 M by default). */
+  readonly rows?: number;
+}
+
+/** `npm run bench lookup`: the base batch rate, then the same rows as 10× more, smaller batches. */
+export async function benchLookup(options: LookupBenchOptions = {}): Promise<string[]> {
+  const lines: string[] = [];
+  for (const factor of [1, 10]) lines.push(...(await benchLookupAt(batchRate(factor, options.rows), factor)));
+  return lines;
+}
+
+async function benchLookupAt(rate: BatchRate, factor: number): Promise<string[]> {
   const dir = await mkdtemp(join(tmpdir(), 'skein-bench-lookup-'));
   try {
-    const data = await generateDataset(dir);
+    const data = await generateDataset(dir, rate);
     const lines = [
-      `lookup: ${data.rows.toLocaleString('en-US')} rows over ${HOURS} hourly partitions (${HOURS * BATCHES_PER_HOUR} batches of ${RECORDS_PER_BATCH.toLocaleString('en-US')} records) ingested in ${(data.ingestMs / 1000).toFixed(1)} s; trace ${data.traceId}, request ${TARGET_REQUEST_ID}`,
+      `lookup${factor === 1 ? '' : `, ${factor}× the batch rate`}: ${data.rows.toLocaleString('en-US')} rows over ${HOURS} hourly partitions (${HOURS * rate.batchesPerHour} batches of ${rate.recordsPerBatch.toLocaleString('en-US')} records) ingested in ${(data.ingestMs / 1000).toFixed(1)} s; trace ${data.traceId}, request ${TARGET_REQUEST_ID}`,
       '  bytes read = footers + compressed chunks of the row groups whose min/max admit the id (parquet_metadata)',
     ];
-    lines.push(...(await runCases('before compaction', data)));
+    lines.push(...(await runCases('before any compaction', data)));
+    lines.push(`  ${await mergeDatasetIndex(data.folder)}`);
+    lines.push(...(await runCases('after the index merge', data)));
     lines.push(`  ${await compactDataset(data.folder)}`);
     lines.push(...(await runCases('after compaction', data)));
     return lines;

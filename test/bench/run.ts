@@ -9,16 +9,30 @@ import { benchLookup } from './lookup.bench.ts';
 import { benchParquetWriter } from './parquet-writer.bench.ts';
 import { benchRollup } from './rollup.bench.ts';
 
+/** `npm run bench -- [name…] [--rows N]`: `--rows` sizes the lookup bench's window (1.08 M rows by default). */
+function parseArgs(argv: readonly string[]): { only: string[]; rows?: number } {
+  const only: string[] = [];
+  let rows: number | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    if (arg === '--rows') {
+      rows = Number(argv[++i]);
+      if (!Number.isInteger(rows) || rows < 100_000) throw new Error('--rows: a whole number of at least 100000');
+    } else only.push(arg);
+  }
+  return rows === undefined ? { only } : { only, rows };
+}
+
+const { only, rows } = parseArgs(process.argv.slice(2));
 const benches: { name: string; run: () => Promise<string[]> }[] = [
   { name: 'ingest', run: benchFormats },
   { name: 'parquet', run: benchParquetWriter },
   { name: 'rollup', run: benchRollup },
   { name: 'evaluate', run: benchEvaluate },
-  { name: 'lookup', run: benchLookup },
+  { name: 'lookup', run: () => benchLookup(rows === undefined ? {} : { rows }) },
   { name: 'console', run: benchConsole },
 ];
 
-const only = process.argv.slice(2);
 console.log(`skein benchmarks — node ${process.version}, ${new Date().toISOString()}`);
 for (const bench of benches) {
   if (only.length > 0 && !only.includes(bench.name)) continue;

@@ -7,7 +7,6 @@ import { loadCompactConfig } from '../../functions/compact/config.ts';
 import type { CompactDeps } from '../../functions/compact/deps.ts';
 import { type DataTable, type HourPartition, partitionPrefix } from '../../functions/compact/layout.ts';
 import { runCompaction } from '../../functions/compact/run-compaction.ts';
-import { visibleHourObjects } from '../../functions/compact/visible.ts';
 import { s3Client } from '../../functions/core/aws-clients.ts';
 import { memoryLogger } from '../../functions/core/logger.ts';
 import { type ObjectStore, s3ObjectStore } from '../../functions/core/object-store.ts';
@@ -19,6 +18,7 @@ import { aKinesisEvent, T0 } from '../builders/kinesis.ts';
 import { aLogLine, anOtlpTraceRequest, aSpanId, aTraceId } from '../builders/telemetry.ts';
 import { crashingStore } from '../support/crashing-store.ts';
 import { duckQuery } from '../support/duckdb.ts';
+import { visibleHourObjects } from '../support/visible-objects.ts';
 
 const BUCKET = 'skein-compaction';
 /** The builders' arrival time T0 is 21:30 UTC: every batch below lands in hour 21. */

@@ -5,7 +5,6 @@ import { loadCompactConfig } from '../../functions/compact/config.ts';
 import type { CompactDeps } from '../../functions/compact/deps.ts';
 import { readParquetRows } from '../../functions/compact/read-parquet.ts';
 import { runCompaction } from '../../functions/compact/run-compaction.ts';
-import { visibleHourObjects } from '../../functions/compact/visible.ts';
 import { memoryLogger } from '../../functions/core/logger.ts';
 import { memoryObjectStore, type ObjectStore } from '../../functions/core/object-store.ts';
 import { compactRollupMinute, readRollupWindow } from '../../functions/evaluate/rollup-reader.ts';
@@ -16,6 +15,7 @@ import { LOG_COLUMNS } from '../../schemas/columns.ts';
 import type { MeasureSpec } from '../../schemas/measures.ts';
 import { aKinesisEvent } from '../builders/kinesis.ts';
 import { aLogLine, aTraceId } from '../builders/telemetry.ts';
+import { visibleHourObjects } from '../support/visible-objects.ts';
 
 const HOUR = { dt: '2026-11-25', hour: '21' };
 const ARRIVAL = Date.UTC(2026, 10, 25, 21, 40);

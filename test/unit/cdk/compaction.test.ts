@@ -29,9 +29,9 @@ describe('compaction', () => {
     });
   });
 
-  it('is invoked every 5 minutes by EventBridge, and not retried asynchronously', () => {
+  it('is invoked every minute by EventBridge (the index of the open hour is merged a minute at a time), and not retried asynchronously', () => {
     template.hasResourceProperties('AWS::Events::Rule', {
-      ScheduleExpression: 'rate(5 minutes)',
+      ScheduleExpression: 'rate(1 minute)',
       State: 'ENABLED',
       Targets: [Match.objectLike({ Arn: getAtt(compact.id) })],
     });

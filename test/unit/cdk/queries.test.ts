@@ -278,6 +278,70 @@ describe('views over compacted and uncompacted objects', () => {
     ]);
     expect(viewColumns('trace_index').map((c) => c.name)).toEqual([...names, 'bucket', 'dt']);
   });
+
+  it('present the merged index objects of an hour not compacted yet instead of the per-batch objects they merge (D24)', async () => {
+    // Prepare: hour 12 has per-batch objects a and b merged into m (generation 1), c arrived since, an orphan of a
+    // crashed merge (generation 2, no manifest), and bucket rows of a compaction whose index manifest is not written.
+    const names = [...TRACE_INDEX_COLUMNS.map((c) => c.name)];
+    const prefix = 'tables/trace_index/dt=2025-11-25/hour=12/';
+    const row = (source: string) => ({
+      id: TRACE,
+      id_kind: 'trace',
+      data_table: 'logs',
+      first_time: '2025-11-25 12:00:01',
+      last_time: '2025-11-25 12:00:02',
+      services: 'checkout',
+      span_count: 0,
+      log_count: 1,
+      error: false,
+      data_dt: '2025-11-25',
+      data_hour: '12',
+      object_key: source,
+    });
+    const files = [
+      ['shard-a.parquet', 'a'],
+      ['shard-b.parquet', 'b'],
+      ['shard-c.parquet', 'c (since the merge)'],
+      ['compacted-g1-0123456789ab-0000.parquet', 'a and b (merged)'],
+      ['compacted-g2-ba9876543210-0000.parquet', 'orphan'],
+    ] as const;
+    for (const [name, source] of files) {
+      await connection.run(
+        insert(BASE_TABLES.trace_index, [...names, 'dt', 'hour', '$path'], {
+          ...row(source),
+          dt: '2025-11-25',
+          hour: '12',
+          $path: `s3://b/${prefix}${name}`,
+        }),
+      );
+    }
+    await connection.run(
+      insert(BASE_TABLES.traceIndexCompacted, [...names, 'bucket', 'dt', '$path'], {
+        ...row('bucket 12 (not committed)'),
+        bucket: '4b',
+        dt: '2025-11-25',
+        $path: 's3://b/tables/trace_index/bucket=4b/dt=2025-11-25/index.parquet',
+      }),
+    );
+    await connection.run(
+      manifest(
+        'trace_index',
+        '2025-11-25',
+        '12',
+        1,
+        [`${prefix}shard-a.parquet`, `${prefix}shard-b.parquet`],
+        [`${prefix}compacted-g1-0123456789ab-0000.parquet`],
+      ),
+    );
+
+    // Act
+    const rows = (
+      await connection.runAndReadAll('SELECT object_key FROM skein.trace_index ORDER BY object_key')
+    ).getRowObjectsJson();
+
+    // Assess
+    expect(rows).toEqual([{ object_key: 'a and b (merged)' }, { object_key: 'c (since the merge)' }]);
+  });
 });
 
 describe('the two-step lookup of the CLI', () => {
