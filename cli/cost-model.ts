@@ -63,10 +63,14 @@ export const ASSUMPTIONS = {
   compactCpuMicrosPerRow: 20,
   compactMemoryGb: 3008 / 1024,
   /** Per closed hour the compactor rewrites up to 256 bucket-day index objects and a few data objects and manifests;
-   * each 5-minute run lists ~20 pages (docs/cost.md). */
+   * it runs every minute (D24) and each run lists ~20 pages (docs/cost.md). */
   compactIndexObjectsPerHour: 256,
   compactPutsPerHour: 265,
+  compactRunsPerHour: 60,
   compactListsPerRun: 20,
+  /** The index merge (D24), per run: one merged index object and one manifest written. Every per-batch index object
+   * is read once by the merge; each closed hour's merged objects once more by the fold into the day buckets. */
+  mergePutsPerRun: 2,
   /** Evaluator: one run a minute, ~0.5 s at 1 GB; notifier ~0.2 s at 0.5 GB (their benches' figures). */
   evaluatorSecondsPerRun: 0.5,
   evaluatorMemoryGb: 1,
@@ -76,9 +80,13 @@ export const ASSUMPTIONS = {
   evaluatorGetsPerMinutePerBatchRate: 60,
   evaluatorListsPerMinute: 60,
   notifierListsPerMinute: 4,
-  /** Index bytes per per-batch index object (before compaction) and per day once compacted (one row group). */
+  /** Index bytes per per-batch index object (before the merge) and per day once compacted (one row group). */
   rawIndexObjectBytes: 10 * 1024,
   compactedIndexBytesPerDay: 1024 * 1024,
+  /** What a lookup reads of one merged index object of the open hour (footer and the row group admitting the id). */
+  mergedIndexBytesRead: 16 * 1024,
+  /** Per-batch index objects a lookup still opens: those of the last minute or two, not merged yet (D24). */
+  unmergedIndexSeconds: 120,
   /** Rows in a row group: what a lookup of a compacted hour reads per table. */
   rowGroupRows: 10_000,
   /** Share of lookups that hit the last, not yet compacted hour (read whole) rather than older, sorted data. */
@@ -226,9 +234,12 @@ export function estimateCost(input: CostInput, prices: PriceList): CostEstimate 
     );
     const compactVcpu = Math.min(2, (a.compactMemoryGb * 1024) / a.lambdaMbPerVcpu);
     const compactGbSeconds = ((recordsPerMonth * a.compactCpuMicrosPerRow) / 1e6 / compactVcpu) * a.compactMemoryGb;
-    const compactRuns = 12 * 730;
-    const compactGets = (2 * 3600 * batchesPerSecond + a.compactIndexObjectsPerHour) * 730;
-    const compactPuts = a.compactPutsPerHour * 730 + a.compactListsPerRun * compactRuns;
+    const compactRuns = a.compactRunsPerHour * 730;
+    // Each batch's two data objects are read by compaction and its index object by the merge; the merged objects of
+    // a closed hour are read again by the fold; the day buckets are rewritten.
+    const compactGets = (3 * 3600 * batchesPerSecond + a.compactRunsPerHour + a.compactIndexObjectsPerHour) * 730;
+    const compactPuts =
+      (a.compactPutsPerHour + a.mergePutsPerRun * a.compactRunsPerHour) * 730 + a.compactListsPerRun * compactRuns;
     add(
       system,
       'Compaction (Lambda + S3)',
@@ -348,10 +359,23 @@ export function estimateCost(input: CostInput, prices: PriceList): CostEstimate 
  * reads one row group per table for a compacted hour, or the whole hour for the hour not yet compacted. Each of the
  * three queries is billed at least 10 MB.
  */
+/**
+ * Index bytes one lookup reads with the tiered index (D24): one row group of each retained day's bucket object, of
+ * each merged object of the open hour (one a minute), and the per-batch objects of the last minutes, read whole.
+ */
+function indexBytesPerLookup(input: CostInput, batchesPerSecond: number): number {
+  const a = ASSUMPTIONS;
+  return (
+    input.retentionDays * a.compactedIndexBytesPerDay +
+    a.compactRunsPerHour * a.mergedIndexBytesRead +
+    a.unmergedIndexSeconds * batchesPerSecond * a.rawIndexObjectBytes
+  );
+}
+
 export function skeinLookupBytes(input: CostInput, batchesPerSecond: number): number {
   const a = ASSUMPTIONS;
   const z = input.recordBytes * a.parquetBytesPerInputByte;
-  const index = input.retentionDays * a.compactedIndexBytesPerDay + 2 * 3600 * batchesPerSecond * a.rawIndexObjectBytes;
+  const index = indexBytesPerLookup(input, batchesPerSecond);
   const oldData = a.rowGroupRows * z;
   const recentData = input.ratePerSecond * 3600 * z;
   const perTable = (1 - a.recentLookupShare) * oldData + a.recentLookupShare * recentData;
@@ -377,7 +401,7 @@ export function recentLookupBytes(input: CostInput): number {
     input.ratePerSecond / input.batchSize,
     input.batchWindowSeconds > 0 ? Math.min(a.onDemandMinShards / input.batchWindowSeconds, input.ratePerSecond) : 0,
   );
-  const index = input.retentionDays * a.compactedIndexBytesPerDay + 2 * 3600 * batchesPerSecond * a.rawIndexObjectBytes;
+  const index = indexBytesPerLookup(input, batchesPerSecond);
   const hour = input.ratePerSecond * 3600 * input.recordBytes * a.parquetBytesPerInputByte;
   const min = a.athenaMinBytesPerQuery;
   return Math.max(min, index) + 2 * Math.max(min, hour);

@@ -45,6 +45,17 @@ describe('cost model: the worked example of docs/cost.md (1,000 records/s of 440
     expect(expected).toBeCloseTo(26.18, 2);
   });
 
+  it('bills the compactor a run a minute: the index merge reads every batch index object once (D24)', () => {
+    // 1 batch/s: per hour 3 × 3,600 batch objects read (2 data + 1 index), 60 merged objects folded, 256 buckets.
+    const gets = (3 * 3600 + 60 + 256) * 730;
+    // Per hour 265 compaction PUTs and 2 per merge run; 20 LIST pages per run.
+    const puts = (265 + 2 * 60) * 730 + 20 * 60 * 730;
+    const gbSeconds = ((records * 20) / 1e6 / (3008 / 1769)) * (3008 / 1024); // 3,008 MB: 1.7 vCPU
+    const expected =
+      gbSeconds * 0.0000133334 + (gets / 1000) * 0.0004 + (puts / 1000) * 0.005 + ((60 * 730) / 1e6) * 0.2;
+    expect(line(estimate, 'skein', 'Compaction (Lambda + S3)')).toBeCloseTo(expected, 6);
+  });
+
   it('counts four PUTs per ingest batch, one batch a second at this rate', () => {
     expect(line(estimate, 'skein', 'S3 requests: ingest')).toBeCloseTo(((4 * 730 * 3600) / 1000) * 0.005, 6);
   });
