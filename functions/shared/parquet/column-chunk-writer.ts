@@ -5,7 +5,7 @@
 import { gzipSync } from 'node:zlib';
 import type { ColumnDef } from '../../../schemas/columns.ts';
 import type { FileOutput } from './file-output.ts';
-import { PLAIN_CODECS, type PlainCodec, writeHybrid } from './page-encoding.ts';
+import { type MinMax, PLAIN_CODECS, type PlainCodec, writeHybrid } from './page-encoding.ts';
 import {
   type ChunkMeta,
   type ChunkStatistics,
@@ -108,8 +108,7 @@ export class ColumnChunkWriter {
     let pageStart = 0;
     let pageValues = 0;
     let nullCount = 0;
-    let min: ScalarValue | undefined;
-    let max: ScalarValue | undefined;
+    const stats: MinMax<ScalarValue> = { min: undefined, max: undefined };
     for (let i = 0; i < count; i++) {
       const value = values[i];
       if (value === null || value === undefined) {
@@ -118,17 +117,8 @@ export class ColumnChunkWriter {
         nullCount++;
         continue;
       }
-      if (!codec.accepts(value)) throw wrongType(column, codec, rowOffset + i, value);
+      if (!codec.append(page, value, pageValues++, stats)) throw wrongType(column, codec, rowOffset + i, value);
       defs[i] = 1;
-      const byteLength = codec.put(page, value, pageValues++);
-      if (min === undefined || max === undefined) {
-        min = value;
-        max = value;
-      } else if (codec.compare(value, min, byteLength) < 0) {
-        min = value;
-      } else if (codec.compare(value, max, byteLength) > 0) {
-        max = value;
-      }
       if (page.pos >= PAGE_TARGET_BYTES) {
         this.flushPlainPage(nullable, pageStart, i + 1);
         pageStart = i + 1;
@@ -136,6 +126,7 @@ export class ColumnChunkWriter {
       }
     }
     if (pageStart < count || this.dataPages === 0) this.flushPlainPage(nullable, pageStart, count);
+    const { min, max } = stats;
     return {
       nullCount,
       min: min === undefined ? undefined : codec.statistic(min),
@@ -220,14 +211,14 @@ export class ColumnChunkWriter {
     }
     page.reset();
 
-    // Statistics over the distinct values only: far cheaper than comparing every row. -1: never the ASCII shortcut.
+    // Statistics over the distinct values only: far cheaper than comparing every row.
     let min = dictionaryValues[0];
     let max = min;
     for (let k = 1; k < dictionaryValues.length; k++) {
       const value = dictionaryValues[k];
       if (value === undefined || min === undefined || max === undefined) continue;
-      if (codec.compare(value, min, -1) < 0) min = value;
-      if (codec.compare(value, max, -1) > 0) max = value;
+      if (codec.compare(value, min) < 0) min = value;
+      if (codec.compare(value, max) > 0) max = value;
     }
     return {
       nullCount,

@@ -6,90 +6,147 @@ import type { ColumnType } from '../../../schemas/columns.ts';
 import type { ScalarValue } from './parquet-format.ts';
 import type { ByteWriter } from './thrift-compact.ts';
 
-const INT64_MIN = -(2n ** 63n);
-const INT64_MAX = 2n ** 63n - 1n;
+/** The running minimum and maximum of a column chunk's values, in the column's statistics order. */
+export interface MinMax<T extends ScalarValue> {
+  min: T | undefined;
+  max: T | undefined;
+}
 
 /**
- * The PLAIN encoding of one column type: which JS values it accepts, how one is appended to a page, how two compare
- * for min/max statistics, and the statistic's bytes. One generic chunk loop drives all five.
+ * The PLAIN encoding of one column type: how one value is checked, appended to a page and counted in the min/max
+ * statistics (in one call, so the one generic chunk loop makes one dispatch per value), how two compare, and the
+ * statistic's bytes.
  */
 export interface PlainCodec<T extends ScalarValue> {
   /** What a value of this type must be, for the error message. */
   readonly expected: string;
-  accepts(value: unknown): value is T;
   /**
-   * Appends `value`, the `indexInPage`-th value of the page (booleans are bit-packed 8 to a byte), and returns its
-   * encoded length in bytes (for strings: the UTF-8 length, which tells the comparison whether `value` is ASCII).
+   * Appends `value`, the `indexInPage`-th value of the page (booleans are bit-packed 8 to a byte), and widens
+   * `stats` to include it; returns false and writes nothing when `value` is not of this type.
    */
-  put(page: ByteWriter, value: T, indexInPage: number): number;
+  append(page: ByteWriter, value: unknown, indexInPage: number, stats: MinMax<T>): boolean;
+  accepts(value: unknown): value is T;
   /** Negative, zero or positive as `a` orders before, with or after `b` in the column's statistics order. */
-  compare(a: T, b: T, aByteLength: number): number;
-  /** `a`'s PLAIN bytes as a statistic (strings without their length prefix). */
+  compare(a: T, b: T): number;
+  /** `value`'s PLAIN bytes as a statistic (strings without their length prefix). */
   statistic(value: T): Uint8Array;
+  /** Appends `value` without statistics (dictionary pages). */
+  put(page: ByteWriter, value: T, indexInPage: number): void;
   /** Bytes `value` adds to a dictionary page. */
   dictionaryBytes(value: T): number;
 }
 
 const compareNative = <T extends number | bigint | boolean>(a: T, b: T): number => (a < b ? -1 : a > b ? 1 : 0);
 
+function widen<T extends number | bigint | boolean>(stats: MinMax<T>, value: T): void {
+  if (stats.min === undefined || stats.max === undefined) {
+    stats.min = value;
+    stats.max = value;
+  } else if (value < stats.min) {
+    stats.min = value;
+  } else if (value > stats.max) {
+    stats.max = value;
+  }
+}
+
 const stringCodec: PlainCodec<string> = {
   expected: 'a string',
+  append: (page, value, _indexInPage, stats) => {
+    if (typeof value !== 'string') return false;
+    const byteLength = putPlainString(page, value);
+    const { min, max } = stats;
+    if (min === undefined || max === undefined) {
+      stats.min = value;
+      stats.max = value;
+    } else if (byteLength === value.length) {
+      // ASCII: UTF-16 code-unit order is UTF-8 byte order, so the native comparison is exact (and far cheaper).
+      if (value < min) stats.min = value;
+      else if (value > max) stats.max = value;
+    } else if (compareUtf8(value, min) < 0) {
+      stats.min = value;
+    } else if (compareUtf8(value, max) > 0) {
+      stats.max = value;
+    }
+    return true;
+  },
   accepts: (value): value is string => typeof value === 'string',
-  put: (page, value) => putPlainString(page, value),
-  // ASCII: UTF-16 code-unit order is UTF-8 byte order, so the native comparison is exact (and far cheaper).
-  compare: (a, b, aByteLength) => (aByteLength === a.length ? (a < b ? -1 : a > b ? 1 : 0) : compareUtf8(a, b)),
+  compare: compareUtf8,
   statistic: (value) => Buffer.from(value, 'utf8'),
+  put: (page, value) => {
+    putPlainString(page, value);
+  },
   dictionaryBytes: (value) => 4 + Buffer.byteLength(value, 'utf8'),
 };
 
+const isInt32 = (value: unknown): value is number => typeof value === 'number' && (value | 0) === value;
 const int32Codec: PlainCodec<number> = {
   expected: 'a 32-bit integer number',
-  accepts: (value): value is number => typeof value === 'number' && (value | 0) === value,
-  put: (page, value) => {
+  append: (page, value, _indexInPage, stats) => {
+    if (!isInt32(value)) return false;
     page.i32le(value);
-    return 4;
+    widen(stats, value);
+    return true;
   },
+  accepts: isInt32,
   compare: compareNative,
   statistic: int32Bytes,
+  put: (page, value) => page.i32le(value),
   dictionaryBytes: () => 4,
 };
 
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+const isInt64 = (value: unknown): value is bigint =>
+  typeof value === 'bigint' && value >= INT64_MIN && value <= INT64_MAX;
 const int64Codec: PlainCodec<bigint> = {
   expected: 'a bigint within the signed 64-bit range',
-  accepts: (value): value is bigint => typeof value === 'bigint' && value >= INT64_MIN && value <= INT64_MAX,
-  put: (page, value) => {
+  append: (page, value, _indexInPage, stats) => {
+    if (!isInt64(value)) return false;
     page.i64le(value);
-    return 8;
+    widen(stats, value);
+    return true;
   },
+  accepts: isInt64,
   compare: compareNative,
   statistic: int64Bytes,
+  put: (page, value) => page.i64le(value),
   dictionaryBytes: () => 8,
 };
 
+const isEpochMs = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value);
 const timestampCodec: PlainCodec<number> = {
   expected: 'a safe-integer number of epoch milliseconds',
-  accepts: (value): value is number => typeof value === 'number' && Number.isSafeInteger(value),
-  put: (page, value) => {
+  append: (page, value, _indexInPage, stats) => {
+    if (!isEpochMs(value)) return false;
     page.i64leNumber(value);
-    return 8;
+    widen(stats, value);
+    return true;
   },
+  accepts: isEpochMs,
   compare: compareNative,
   statistic: (value) => int64Bytes(BigInt(value)),
+  put: (page, value) => page.i64leNumber(value),
   dictionaryBytes: () => 8,
 };
 
+/** PLAIN booleans are bit-packed, least significant bit first. */
+function putBoolean(page: ByteWriter, value: boolean, indexInPage: number): void {
+  const bit = indexInPage & 7;
+  if (bit === 0) page.u8(0);
+  if (value) page.buf[page.pos - 1] = (page.buf[page.pos - 1] ?? 0) | (1 << bit);
+}
 const booleanCodec: PlainCodec<boolean> = {
   expected: 'a boolean',
-  accepts: (value): value is boolean => typeof value === 'boolean',
-  // PLAIN booleans are bit-packed, least significant bit first.
-  put: (page, value, indexInPage) => {
-    const bit = indexInPage & 7;
-    if (bit === 0) page.u8(0);
-    if (value) page.buf[page.pos - 1] = (page.buf[page.pos - 1] ?? 0) | (1 << bit);
-    return 1;
+  append: (page, value, indexInPage, stats) => {
+    if (typeof value !== 'boolean') return false;
+    putBoolean(page, value, indexInPage);
+    widen(stats, value);
+    return true;
   },
+  accepts: (value): value is boolean => typeof value === 'boolean',
   compare: compareNative,
   statistic: (value) => Uint8Array.of(value ? 1 : 0),
+  put: putBoolean,
   dictionaryBytes: () => 1,
 };
 
