@@ -26,10 +26,6 @@ import { ByteWriter, CompactWriter } from './thrift-compact.ts';
 const GZIP_LEVEL = 1;
 
 /**
- * Encodes column chunks straight into the output: values into a reusable page buffer, then levels + values into a
- * page body, then (maybe) compression, then the Thrift page header and the payload into the file.
- */
-/**
  * Page scratch shared by every file this process writes: two ~1 MiB buffers plus the level and index arrays. Why
  * shared: a batch writes three files, and fresh scratch per file was ~6 MiB of external memory per batch that V8
  * answered with full GCs over the batch's rows. `writeParquet` is synchronous, so one file at a time uses them.
