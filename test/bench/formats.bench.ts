@@ -1,6 +1,7 @@
 import { gunzipSync } from 'node:zlib';
 import protobuf from 'protobufjs/light.js';
 import otlpDescriptor from '../../schemas/proto/otlp.json' with { type: 'json' };
+import { benchColdStart } from './cold-start.bench.ts';
 import { benchIngestInput, type IngestBenchInput, mixedInput, parseJsonFloor } from './ingest.bench.ts';
 import { cloudWatchBenchRecords, cloudWatchFloor, kplBenchRecords, kplFloor } from './kpl-cloudwatch.bench-input.ts';
 import { otlpBenchRecords } from './otlp-fixtures.bench-input.ts';
@@ -62,5 +63,6 @@ export async function benchFormats(): Promise<string[]> {
   for (const input of formatInputs()) {
     lines.push(...(await benchIngestInput(input)), '');
   }
+  lines.push(...(await benchColdStart()));
   return lines;
 }
