@@ -1,6 +1,6 @@
 import { type DuckDBConnection, LIST, listValue, VARCHAR } from '@duckdb/node-api';
 import { z } from 'zod';
-import { compareUtf8 } from '../functions/shared/parquet/parquet-writer.ts';
+import { compareUtf8 } from '../functions/shared/parquet/page-encoding.ts';
 
 /**
  * What a lookup read, as a reader that prunes row groups by min/max statistics reads it (DuckDB locally, Athena

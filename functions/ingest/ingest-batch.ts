@@ -1,4 +1,3 @@
-import { SpanStatusCode, trace } from '@opentelemetry/api';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import { TABLES, type TableName } from '../../schemas/columns.ts';
 import { describeError } from '../../schemas/errors.ts';
@@ -16,7 +15,7 @@ import { buildTraceIndex, dataPartitionOf, encodeTraceIndex, traceIndexObjectKey
 import type { IngestConfig } from './config.ts';
 import { coveredRanges, uncoveredRecords } from './covered-records.ts';
 import { decodeRecord } from './decode-record.ts';
-import { type DecodeFailure, type DecodeOptions, newSink, type RecordContext } from './decoded.ts';
+import { type DecodeFailure, type DecodeOptions, type DecodeSink, newSink, type RecordContext } from './decoded.ts';
 import { finishRows } from './hygiene.ts';
 import { encodeQuarantine, type QuarantineEntry, quarantineEntry } from './quarantine.ts';
 import { millisToNanos } from './timestamps.ts';
@@ -58,7 +57,6 @@ export interface BatchSummary {
   readonly objectKeys: readonly string[];
 }
 
-const tracer = trace.getTracer('skein-ingest');
 const PARQUET = 'application/vnd.apache.parquet';
 const NDJSON = 'application/x-ndjson';
 
@@ -74,32 +72,13 @@ const NDJSON = 'application/x-ndjson';
  * batch is reported in `batchItemFailures` from its first record, and Lambda retries it onto the same keys.
  */
 export async function ingestBatch(event: KinesisStreamEvent, deps: IngestDeps): Promise<KinesisStreamBatchResponse> {
-  return tracer.startActiveSpan('skein.ingest.batch', async (span) => {
-    try {
-      const { response, summary } = await ingest(event.Records, deps);
-      span.setAttributes({
-        'skein.records': summary.records,
-        'skein.rows.logs': summary.logRows,
-        'skein.rows.spans': summary.spanRows,
-        'skein.quarantined': summary.quarantined,
-      });
-      return response;
-    } catch (error) {
-      span.recordException(error as Error);
-      span.setStatus({ code: SpanStatusCode.ERROR });
-      throw error;
-    } finally {
-      span.end();
-    }
-  });
+  const { response } = await ingest(event.Records, deps);
+  return response;
 }
 
 /**
- * The domain work of `ingestBatch`, returning its summary too (for tests and the benchmark).
- *
- * A batch whose hour may already be compacted (a Lambda retry or re-delivery arriving late) first drops the records a
- * compacted source already holds (D19): the rows of a bisected half or a re-keyed retry would otherwise be written
- * under a new key, visible next to the compacted copy. The batch's keys then derive from its first record left.
+ * The domain work of `ingestBatch`, returning its summary too (for tests and the benchmark): drop what compaction
+ * already holds, decode, encode the objects, write them, report.
  */
 export async function ingest(
   delivered: readonly KinesisStreamRecord[],
@@ -108,27 +87,8 @@ export async function ingest(
   const started = deps.clock();
   const deliveredFirst = delivered[0];
   if (!deliveredFirst) return { response: { batchItemFailures: [] }, summary: emptySummary() };
-  let records: readonly KinesisStreamRecord[] = delivered;
-  try {
-    const covered = await coveredRanges(deps.store, shardIdOf(deliveredFirst), delivered, started);
-    if (covered.ranges.length > 0) {
-      records = uncoveredRecords(delivered, covered.ranges);
-      if (records.length < delivered.length) {
-        deps.logger.info('records already in a compacted hour dropped', {
-          shard_id: shardIdOf(deliveredFirst),
-          first_sequence_number: deliveredFirst.kinesis.sequenceNumber,
-          dropped: delivered.length - records.length,
-          kept: records.length,
-        });
-      }
-    }
-  } catch (error) {
-    // Without the manifests we cannot tell what is already compacted: retry rather than risk duplicates.
-    deps.logger.error('reading the compaction manifests failed; Lambda will retry the batch', {
-      shard_id: shardIdOf(deliveredFirst),
-      first_sequence_number: deliveredFirst.kinesis.sequenceNumber,
-      error: describeError(error),
-    });
+  const records = await recordsNotYetCompacted(delivered, deliveredFirst, deps, started);
+  if (records === 'retry') {
     return {
       response: { batchItemFailures: [{ itemIdentifier: deliveredFirst.kinesis.sequenceNumber }] },
       summary: emptySummary(),
@@ -143,16 +103,81 @@ export async function ingest(
   };
   const log = deps.logger.child({ shard_id: batch.shardId, first_sequence_number: batch.firstSequenceNumber });
 
+  const decoded = decodeRecords(records, batch, deps, log, millisToNanos(started));
+  const { logs, spans, writes } = encodeObjects(records, batch, decoded, deps);
+  const results = await Promise.allSettled(writes.map((w) => deps.store.put(w.key, w.body, w.type)));
+  const summary = summarise(batch, records, decoded, logs, spans, writes);
+  const failed = results.flatMap((r) => (r.status === 'rejected' ? [describeError(r.reason)] : []));
+  if (failed.length > 0) {
+    log.error('writing the batch failed; Lambda will retry it from its first record', {
+      failed_writes: failed.length,
+      error: failed[0],
+    });
+    return { response: { batchItemFailures: [{ itemIdentifier: batch.firstSequenceNumber }] }, summary };
+  }
+  report(summary, deps, log, started);
+  return { response: { batchItemFailures: [] }, summary };
+}
+
+/**
+ * A batch whose hour may already be compacted (a Lambda retry or re-delivery arriving late) first drops the records a
+ * compacted source already holds (D19): the rows of a bisected half or a re-keyed retry would otherwise be written
+ * under a new key, visible next to the compacted copy. The batch's keys then derive from its first record left.
+ * `'retry'` when the manifests cannot be read: without them nobody can tell what is compacted.
+ */
+async function recordsNotYetCompacted(
+  delivered: readonly KinesisStreamRecord[],
+  deliveredFirst: KinesisStreamRecord,
+  deps: IngestDeps,
+  started: number,
+): Promise<readonly KinesisStreamRecord[] | 'retry'> {
+  try {
+    const covered = await coveredRanges(deps.store, shardIdOf(deliveredFirst), delivered, started);
+    if (covered.ranges.length === 0) return delivered;
+    const records = uncoveredRecords(delivered, covered.ranges);
+    if (records.length < delivered.length) {
+      deps.logger.info('records already in a compacted hour dropped', {
+        shard_id: shardIdOf(deliveredFirst),
+        first_sequence_number: deliveredFirst.kinesis.sequenceNumber,
+        dropped: delivered.length - records.length,
+        kept: records.length,
+      });
+    }
+    return records;
+  } catch (error) {
+    deps.logger.error('reading the compaction manifests failed; Lambda will retry the batch', {
+      shard_id: shardIdOf(deliveredFirst),
+      first_sequence_number: deliveredFirst.kinesis.sequenceNumber,
+      error: describeError(error),
+    });
+    return 'retry';
+  }
+}
+
+/** What decoding a batch's records produced: rows, quarantine entries, and how each record was accounted for. */
+interface DecodedBatch {
+  readonly sink: DecodeSink;
+  readonly quarantine: QuarantineEntry[];
+  readonly outcomes: { withRows: number; quarantined: number; dropped: number };
+}
+
+/**
+ * Decodes every record into the batch's rows (hygiene applied), quarantining what cannot be decoded. Every record is
+ * accounted for exactly once: with rows (some of its lines may be quarantined too), quarantined whole, or dropped as
+ * a control message.
+ */
+function decodeRecords(
+  records: readonly KinesisStreamRecord[],
+  batch: BatchId,
+  deps: IngestDeps,
+  log: Logger,
+  observedNs: bigint,
+): DecodedBatch {
   const sink = newSink();
   const quarantine: QuarantineEntry[] = [];
-  const observedNs = millisToNanos(started);
-  const options: DecodeOptions = {
-    maxRecordBytes: deps.config.maxRecordBytes,
-    redactor: deps.config.redactor,
-    format: deps.config.format,
-  };
-  const outcomes = { withRows: 0, quarantined: 0, dropped: 0 };
   const { redactor, maxRecordBytes } = deps.config;
+  const options: DecodeOptions = { maxRecordBytes, redactor, format: deps.config.format };
+  const outcomes = { withRows: 0, quarantined: 0, dropped: 0 };
   for (const record of records) {
     const ctx: RecordContext = {
       shardId: batch.shardId,
@@ -181,7 +206,7 @@ export async function ingest(
         error: describeError(error),
       });
     }
-    finishRows(sink, logsBefore, spansBefore, ctx, deps.config.hygiene, deps.config.redactor);
+    finishRows(sink, logsBefore, spansBefore, ctx, deps.config.hygiene, redactor);
     const rows = sink.logs.length - logsBefore + sink.spans.length - spansBefore;
     for (const failure of failures) quarantine.push(quarantineEntry(failure, ctx, redactor, maxRecordBytes));
     if (rows > 0) outcomes.withRows++;
@@ -202,69 +227,96 @@ export async function ingest(
       outcomes.quarantined++;
     }
   }
-  // Every record is accounted for exactly once: with rows (some of its lines may be quarantined too), quarantined
-  // whole, or dropped as a control message. The branches above make this hold; the check guards future edits.
+  // The branches above make the accounting hold; the check guards future edits.
   if (outcomes.withRows + outcomes.quarantined + outcomes.dropped !== records.length) {
     log.error('record count mismatch: this is a bug', { records: records.length, ...outcomes });
   }
+  return { sink, quarantine, outcomes };
+}
 
-  const logs = sortByTraceThenTime<LogRecord>(sink.logs, (r) => r.time_unix_nano);
-  const spans = sortByTraceThenTime<SpanRecord>(sink.spans, (r) => r.start_time_unix_nano);
-  // A batch costs a fixed number of PUTs: one per table, one index object, one rollup object (when rules are
-  // loaded) and one quarantine object (when something could not be decoded) — never one per id or per bucket.
+interface ObjectWrite {
+  readonly key: string;
+  readonly body: Uint8Array;
+  readonly type: string;
+}
+
+/**
+ * Sorts the rows and encodes the batch's objects. A batch costs a fixed number of PUTs: one per table, one index
+ * object, one rollup object (when rules are loaded) and one quarantine object (when something could not be decoded)
+ * — never one per id or per bucket.
+ */
+function encodeObjects(
+  records: readonly KinesisStreamRecord[],
+  batch: BatchId,
+  decoded: DecodedBatch,
+  deps: IngestDeps,
+): { logs: LogRecord[]; spans: SpanRecord[]; writes: ObjectWrite[] } {
+  const logs = sortByTraceThenTime<LogRecord>(decoded.sink.logs, (r) => r.time_unix_nano);
+  const spans = sortByTraceThenTime<SpanRecord>(decoded.sink.spans, (r) => r.start_time_unix_nano);
   const dataKeys = { logs: tableObjectKey('logs', batch), spans: tableObjectKey('spans', batch) };
   const index = buildTraceIndex(logs, spans, dataKeys, dataPartitionOf(batch));
-  const writes: { key: string; body: Uint8Array; type: string }[] = [
+  const writes: ObjectWrite[] = [
     { key: dataKeys.logs, body: encodeTable('logs', logs, deps.config), type: PARQUET },
     { key: dataKeys.spans, body: encodeTable('spans', spans, deps.config), type: PARQUET },
     { key: traceIndexObjectKey(batch), body: encodeTraceIndex(index), type: PARQUET },
   ];
-  if (deps.measures) {
-    // The batch's watermark travels in its rollup: valid exactly when the rollup (its rows counted) is durable (D15).
-    let newest = batch.firstArrivalMs;
-    for (const r of records) newest = Math.max(newest, arrivalMsOf(r));
-    const last = records[records.length - 1] ?? first;
-    const key = rollupObjectKey(batch);
-    const rollup = computeRollup(logs, spans, deps.measures, batch.firstArrivalMs, {
-      latenessMs: deps.config.latenessMs,
-      shard: { shardId: batch.shardId, mark: { arrival_ms: newest, sequence_number: last.kinesis.sequenceNumber } },
-    });
-    // The records this batch held: a compacted minute that merged them lets readers skip a late bisected retry (D19).
-    rollup.batch_range = {
-      key,
-      shard_id: batch.shardId,
-      first: batch.firstSequenceNumber,
-      last: last.kinesis.sequenceNumber,
-    };
-    writes.push({ key, body: encodeRollup(rollup), type: ROLLUP_CONTENT_TYPE });
+  if (deps.measures) writes.push(rollupWrite(records, batch, logs, spans, deps.measures, deps.config));
+  if (decoded.quarantine.length > 0) {
+    writes.push({ key: quarantineObjectKey(batch), body: encodeQuarantine(decoded.quarantine), type: NDJSON });
   }
-  if (quarantine.length > 0) {
-    writes.push({ key: quarantineObjectKey(batch), body: encodeQuarantine(quarantine), type: NDJSON });
-  }
+  return { logs, spans, writes };
+}
 
-  const results = await Promise.allSettled(writes.map((w) => deps.store.put(w.key, w.body, w.type)));
-  const summary: BatchSummary = {
+/** The batch's per-minute rollup, carrying the shard's watermark and the batch's record range. */
+function rollupWrite(
+  records: readonly KinesisStreamRecord[],
+  batch: BatchId,
+  logs: readonly LogRecord[],
+  spans: readonly SpanRecord[],
+  measures: readonly MeasureSpec[],
+  config: IngestConfig,
+): ObjectWrite {
+  // The batch's watermark travels in its rollup: valid exactly when the rollup (its rows counted) is durable (D15).
+  let newest = batch.firstArrivalMs;
+  for (const r of records) newest = Math.max(newest, arrivalMsOf(r));
+  const last = records[records.length - 1];
+  const lastSequenceNumber = last?.kinesis.sequenceNumber ?? batch.firstSequenceNumber;
+  const key = rollupObjectKey(batch);
+  const rollup = computeRollup(logs, spans, measures, batch.firstArrivalMs, {
+    latenessMs: config.latenessMs,
+    shard: { shardId: batch.shardId, mark: { arrival_ms: newest, sequence_number: lastSequenceNumber } },
+  });
+  // The records this batch held: a compacted minute that merged them lets readers skip a late bisected retry (D19).
+  rollup.batch_range = { key, shard_id: batch.shardId, first: batch.firstSequenceNumber, last: lastSequenceNumber };
+  return { key, body: encodeRollup(rollup), type: ROLLUP_CONTENT_TYPE };
+}
+
+function summarise(
+  batch: BatchId,
+  records: readonly KinesisStreamRecord[],
+  decoded: DecodedBatch,
+  logs: readonly LogRecord[],
+  spans: readonly SpanRecord[],
+  writes: readonly ObjectWrite[],
+): BatchSummary {
+  return {
     shardId: batch.shardId,
     firstSequenceNumber: batch.firstSequenceNumber,
     records: records.length,
     logRows: logs.length,
     spanRows: spans.length,
-    recordsWithRows: outcomes.withRows,
-    recordsQuarantined: outcomes.quarantined,
-    quarantined: quarantine.length,
-    controlMessages: sink.controlMessages,
+    recordsWithRows: decoded.outcomes.withRows,
+    recordsQuarantined: decoded.outcomes.quarantined,
+    quarantined: decoded.quarantine.length,
+    controlMessages: decoded.sink.controlMessages,
     rowsByFormat: countBy(logs, spans),
-    quarantinedByReason: countReasons(quarantine),
+    quarantinedByReason: countReasons(decoded.quarantine),
     objectKeys: writes.map((w) => w.key),
   };
-  const failed = results.flatMap((r) => (r.status === 'rejected' ? [describeError(r.reason)] : []));
-  if (failed.length > 0) {
-    log.error('writing the batch failed; Lambda will retry it from its first record', {
-      failed_writes: failed.length,
-      error: failed[0],
-    });
-    return { response: { batchItemFailures: [{ itemIdentifier: batch.firstSequenceNumber }] }, summary };
-  }
+}
+
+/** One line of EMF metrics per dimension set (when a writer is given) and one JSON log line for the batch. */
+function report(summary: BatchSummary, deps: IngestDeps, log: Logger, started: number): void {
   if (deps.metrics) {
     emitIngestMetrics(
       {
@@ -286,7 +338,6 @@ export async function ingest(
     quarantined: summary.quarantined,
     duration_ms: deps.clock() - started,
   });
-  return { response: { batchItemFailures: [] }, summary };
 }
 
 function encodeTable(table: TableName, rows: readonly (LogRecord | SpanRecord)[], config: IngestConfig): Uint8Array {

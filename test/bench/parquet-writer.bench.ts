@@ -278,7 +278,7 @@ function line(label: string, timing: Timing<unknown>, bytes: number): string {
 export async function benchParquetWriter(): Promise<string[]> {
   const rows = buildLogRows(ROWS);
   const lines = [`parquet writer: ${ROWS.toLocaleString('en-US')} log rows, row groups of ${ROW_GROUP_ROWS}`];
-  for (const compression of ['gzip', 'snappy', 'none'] as const) {
+  for (const compression of ['gzip', 'none'] as const) {
     const timing = timeIt(TIMED_RUNS, () =>
       writeParquet(LOG_COLUMNS, rows, { rowGroupRows: ROW_GROUP_ROWS, compression }),
     );
