@@ -1,7 +1,7 @@
 import type { ObjectStore } from '../functions/core/object-store.ts';
 import { incompleteMinutes, type ListedAlert, listAlerts } from '../query/alerts.ts';
 import { UsageError } from '../schemas/errors.ts';
-import { type CliIo, EXIT, parseCommandArgs, runGuarded, usageHint } from './io.ts';
+import { type CliIo, EXIT, parseFlags, runGuarded, usageHint } from './io.ts';
 import { localDir } from './local-dir.ts';
 import { BUCKET_OPTIONS } from './quarantine-command.ts';
 
@@ -41,16 +41,17 @@ const STATES = ['firing', 'pending', 'resolved', 'all'] as const;
 /** `skein alerts`: the current alert states of the local stack. */
 export function alertsCommand(args: string[], io: CliIo, deps: AlertsCommandDeps = {}): Promise<number> {
   return runGuarded(io, usageHint(ALERTS_USAGE, 'skein alerts'), async () => {
-    const { values, positionals } = parseCommandArgs(args, {
-      ...BUCKET_OPTIONS,
-      state: { type: 'string' },
-      json: { type: 'boolean' },
-    });
-    if (values.help) {
-      io.stdout.write(ALERTS_USAGE);
-      return EXIT.ok;
-    }
-    if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+    const values = parseFlags(
+      args,
+      {
+        ...BUCKET_OPTIONS,
+        state: { type: 'string' },
+        json: { type: 'boolean' },
+      },
+      ALERTS_USAGE,
+      io,
+    );
+    if (values === undefined) return EXIT.ok;
     const state = values.state ?? 'all';
     if (!(STATES as readonly string[]).includes(state))
       throw new UsageError(`unknown --state '${state}': one of ${STATES.join(', ')}`);

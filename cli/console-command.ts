@@ -7,7 +7,7 @@ import { packageRoot } from '../functions/core/package-root.ts';
 import type { CompiledRuleSet } from '../functions/shared/rules/compile-rules.ts';
 import type { Endpoints } from '../local/endpoints.ts';
 import { UsageError } from '../schemas/errors.ts';
-import { type CliIo, EXIT, parseCommandArgs, runGuarded, usageHint } from './io.ts';
+import { type CliIo, EXIT, parseFlags, runGuarded, usageHint } from './io.ts';
 import { BUCKET_OPTIONS, openBucket } from './quarantine-command.ts';
 
 /** The demo's rules: what `skein local up` evaluates unless told otherwise, hence what the console charts. */
@@ -45,20 +45,21 @@ Examples:
 /** `skein console`: see {@link CONSOLE_USAGE}. Runs until SIGINT/SIGTERM (or `signal`). */
 export function consoleCommand(args: string[], io: CliIo, deps: { signal?: AbortSignal } = {}): Promise<number> {
   return runGuarded(io, usageHint(CONSOLE_USAGE, 'skein console'), async () => {
-    const { values, positionals } = parseCommandArgs(args, {
-      ...BUCKET_OPTIONS,
-      athena: { type: 'boolean' },
-      workgroup: { type: 'string' },
-      database: { type: 'string' },
-      port: { type: 'string' },
-      host: { type: 'string' },
-      rules: { type: 'string' },
-    });
-    if (values.help) {
-      io.stdout.write(CONSOLE_USAGE);
-      return EXIT.ok;
-    }
-    if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+    const values = parseFlags(
+      args,
+      {
+        ...BUCKET_OPTIONS,
+        athena: { type: 'boolean' },
+        workgroup: { type: 'string' },
+        database: { type: 'string' },
+        port: { type: 'string' },
+        host: { type: 'string' },
+        rules: { type: 'string' },
+      },
+      CONSOLE_USAGE,
+      io,
+    );
+    if (values === undefined) return EXIT.ok;
     const port = parsePort(values.port);
     const remote = values.bucket !== undefined;
     if (remote && (!values.athena || values.workgroup === undefined))

@@ -10,7 +10,7 @@ import {
   SYSTEM_TITLES,
 } from './cost-model.ts';
 import { PRICES_AS_OF, type PriceList, US_EAST_1 } from './cost-prices.ts';
-import { type CliIo, EXIT, parseCommandArgs, runGuarded, usageHint } from './io.ts';
+import { type CliIo, EXIT, parseFlags, runGuarded, usageHint } from './io.ts';
 
 export const COST_USAGE = `Usage: skein cost --rate <records/s> --size <bytes> [--retention 30d] [--lookups-per-day N]
                   [--region us-east-1] [--prices <file.json>] [--span-share 0.5] [--spans-per-trace 10] [--json]
@@ -50,23 +50,24 @@ const PriceOverrides = z.strictObject(
 /** `skein cost`: the monthly cost of a traffic profile, by part, against the alternatives. */
 export function costCommand(args: string[], io: CliIo): Promise<number> {
   return runGuarded(io, usageHint(COST_USAGE, 'skein cost'), async () => {
-    const { values, positionals } = parseCommandArgs(args, {
-      rate: { type: 'string' },
-      size: { type: 'string' },
-      retention: { type: 'string' },
-      'lookups-per-day': { type: 'string' },
-      region: { type: 'string' },
-      prices: { type: 'string' },
-      'span-share': { type: 'string' },
-      'spans-per-trace': { type: 'string' },
-      'batch-size': { type: 'string' },
-      json: { type: 'boolean' },
-    });
-    if (values.help) {
-      io.stdout.write(COST_USAGE);
-      return EXIT.ok;
-    }
-    if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+    const values = parseFlags(
+      args,
+      {
+        rate: { type: 'string' },
+        size: { type: 'string' },
+        retention: { type: 'string' },
+        'lookups-per-day': { type: 'string' },
+        region: { type: 'string' },
+        prices: { type: 'string' },
+        'span-share': { type: 'string' },
+        'spans-per-trace': { type: 'string' },
+        'batch-size': { type: 'string' },
+        json: { type: 'boolean' },
+      },
+      COST_USAGE,
+      io,
+    );
+    if (values === undefined) return EXIT.ok;
     if (values.rate === undefined) throw new UsageError('missing --rate <records/s>');
     if (values.size === undefined) throw new UsageError('missing --size <bytes per record>');
     const region = values.region ?? 'us-east-1';

@@ -48,6 +48,21 @@ function oneLine(text: string): string {
 type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>;
 
 /**
+ * The flags of a command that takes no positional arguments: `undefined` once `--help` has printed `usage` (the
+ * command then exits 0); a positional argument is a usage error.
+ */
+export function parseFlags<T extends OptionSpec>(args: string[], options: T, usage: string, io: CliIo) {
+  const { values, positionals } = parseCommandArgs(args, options);
+  // `help` is added to every command's options by parseCommandArgs; the generic type does not show it.
+  if ((values as { help?: boolean }).help) {
+    io.stdout.write(usage);
+    return undefined;
+  }
+  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+  return values;
+}
+
+/**
  * `node:util` `parseArgs` (strict, positionals allowed; a lone `-` is a positional) with its errors turned into
  * `UsageError`s, and `--help`/`-h` always accepted.
  */

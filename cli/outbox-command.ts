@@ -1,7 +1,7 @@
 import type { DeliveryRecord } from '../functions/notify/delivery-store.ts';
 import type { OutboxEntryStatus } from '../functions/notify/redrive.ts';
 import { UsageError } from '../schemas/errors.ts';
-import { type CliIo, EXIT, parseCommandArgs, runGuarded, usageHint } from './io.ts';
+import { type CliIo, EXIT, parseCommandArgs, parseFlags, runGuarded, usageHint } from './io.ts';
 import { BUCKET_OPTIONS, type BucketCommandDeps, openBucket, plural } from './quarantine-command.ts';
 
 export const OUTBOX_LS_USAGE = `Usage: skein outbox ls [--local <dir> | --bucket <name> [--region <region>]] [--pending | --dead] [--json]
@@ -65,19 +65,17 @@ export function outboxCommand(args: string[], io: CliIo, deps: BucketCommandDeps
   });
 }
 
+const OUTBOX_LS_OPTIONS = {
+  ...BUCKET_OPTIONS,
+  dead: { type: 'boolean' },
+  pending: { type: 'boolean' },
+  all: { type: 'boolean' },
+  json: { type: 'boolean' },
+} as const;
+
 async function ls(args: string[], io: CliIo, deps: BucketCommandDeps): Promise<number> {
-  const { values, positionals } = parseCommandArgs(args, {
-    ...BUCKET_OPTIONS,
-    dead: { type: 'boolean' },
-    pending: { type: 'boolean' },
-    all: { type: 'boolean' },
-    json: { type: 'boolean' },
-  });
-  if (values.help) {
-    io.stdout.write(OUTBOX_LS_USAGE);
-    return EXIT.ok;
-  }
-  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+  const values = parseFlags(args, OUTBOX_LS_OPTIONS, OUTBOX_LS_USAGE, io);
+  if (values === undefined) return EXIT.ok;
   if (values.pending && (values.all || values.dead))
     throw new UsageError('--pending goes with neither --all nor --dead');
   const bucket = await openBucket(values, deps.store);

@@ -4,7 +4,7 @@ import type { QuarantinedEntry, QuarantineScan } from '../functions/ingest/repla
 import { readEndpoints } from '../local/endpoints.ts';
 import { parseTimeArg } from '../query/time-range.ts';
 import { describeError, SkeinError, UsageError } from '../schemas/errors.ts';
-import { type CliIo, EXIT, parseCommandArgs, runGuarded, usageHint } from './io.ts';
+import { type CliIo, EXIT, parseFlags, runGuarded, usageHint } from './io.ts';
 import { LOCAL_DIR_OPTIONS, localDir } from './local-dir.ts';
 
 const REASON_LIST = Object.keys(QUARANTINE_REASONS).join(', ');
@@ -63,18 +63,8 @@ export function quarantineCommand(args: string[], io: CliIo, deps: BucketCommand
 }
 
 async function listCommand(args: string[], io: CliIo, deps: BucketCommandDeps): Promise<number> {
-  const { values, positionals } = parseCommandArgs(args, {
-    ...BUCKET_OPTIONS,
-    since: { type: 'string' },
-    reason: { type: 'string' },
-    all: { type: 'boolean' },
-    json: { type: 'boolean' },
-  });
-  if (values.help) {
-    io.stdout.write(QUARANTINE_USAGE);
-    return EXIT.ok;
-  }
-  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+  const values = parseFlags(args, QUARANTINE_LS_OPTIONS, QUARANTINE_USAGE, io);
+  if (values === undefined) return EXIT.ok;
   const since =
     values.since === undefined ? undefined : parseTimeArg('--since', values.since, (deps.now ?? Date.now)());
   const reason = parseReason(values.reason);
@@ -108,6 +98,14 @@ export const BUCKET_OPTIONS = {
   ...LOCAL_DIR_OPTIONS,
   bucket: { type: 'string' },
   region: { type: 'string' },
+} as const;
+
+const QUARANTINE_LS_OPTIONS = {
+  ...BUCKET_OPTIONS,
+  since: { type: 'string' },
+  reason: { type: 'string' },
+  all: { type: 'boolean' },
+  json: { type: 'boolean' },
 } as const;
 
 export interface OpenBucket {

@@ -1,7 +1,6 @@
 import type { ReplayReport } from '../functions/ingest/replay.ts';
 import { parseTimeArg } from '../query/time-range.ts';
-import { UsageError } from '../schemas/errors.ts';
-import { type CliIo, EXIT, parseCommandArgs, runGuarded, usageHint } from './io.ts';
+import { type CliIo, EXIT, parseFlags, runGuarded, usageHint } from './io.ts';
 import { BUCKET_OPTIONS, type BucketCommandDeps, openBucket, parseReason, plural } from './quarantine-command.ts';
 
 export const REPLAY_USAGE = `Usage: skein replay [--local <dir> | --bucket <name> [--region <region>]] [--since <time>] [--reason <code>]
@@ -39,17 +38,18 @@ const PROGRESS_INTERVAL_MS = 1_000;
 /** `skein replay`: see {@link REPLAY_USAGE}. */
 export function replayCommand(args: string[], io: CliIo, deps: BucketCommandDeps = {}): Promise<number> {
   return runGuarded(io, usageHint(REPLAY_USAGE, 'skein replay'), async () => {
-    const { values, positionals } = parseCommandArgs(args, {
-      ...BUCKET_OPTIONS,
-      since: { type: 'string' },
-      reason: { type: 'string' },
-      'dry-run': { type: 'boolean' },
-    });
-    if (values.help) {
-      io.stdout.write(REPLAY_USAGE);
-      return EXIT.ok;
-    }
-    if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+    const values = parseFlags(
+      args,
+      {
+        ...BUCKET_OPTIONS,
+        since: { type: 'string' },
+        reason: { type: 'string' },
+        'dry-run': { type: 'boolean' },
+      },
+      REPLAY_USAGE,
+      io,
+    );
+    if (values === undefined) return EXIT.ok;
     const now = deps.now ?? Date.now;
     const since = values.since === undefined ? undefined : parseTimeArg('--since', values.since, now());
     const reason = parseReason(values.reason);

@@ -2,7 +2,7 @@ import { createRedactor } from '../functions/core/redact.ts';
 import { parseSettingDuration } from '../schemas/durations.ts';
 import { UsageError } from '../schemas/errors.ts';
 import { type CostInput, DEFAULT_COST_INPUT, recentLookupBytes } from './cost-model.ts';
-import { type CliIo, EXIT, parseCommandArgs, runGuarded, usageHint } from './io.ts';
+import { type CliIo, EXIT, parseFlags, runGuarded, usageHint } from './io.ts';
 import { LOCAL_DIR_OPTIONS, localDir } from './local-dir.ts';
 import type { AwsSmokePorts } from './smoke/aws-ports.ts';
 import type { AwsTargetOptions } from './smoke/aws-target.ts';
@@ -55,21 +55,22 @@ export interface SmokeCommandDeps {
 /** `skein smoke`: see {@link SMOKE_USAGE}. */
 export function smokeCommand(args: string[], io: CliIo, deps: SmokeCommandDeps = {}): Promise<number> {
   return runGuarded(io, usageHint(SMOKE_USAGE, 'skein smoke'), async () => {
-    const { values, positionals } = parseCommandArgs(args, {
-      stack: { type: 'string' },
-      region: { type: 'string' },
-      ...LOCAL_DIR_OPTIONS,
-      notify: { type: 'boolean' },
-      wait: { type: 'string' },
-      rate: { type: 'string' },
-      size: { type: 'string' },
-      retention: { type: 'string' },
-    });
-    if (values.help) {
-      io.stdout.write(SMOKE_USAGE);
-      return EXIT.ok;
-    }
-    if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+    const values = parseFlags(
+      args,
+      {
+        stack: { type: 'string' },
+        region: { type: 'string' },
+        ...LOCAL_DIR_OPTIONS,
+        notify: { type: 'boolean' },
+        wait: { type: 'string' },
+        rate: { type: 'string' },
+        size: { type: 'string' },
+        retention: { type: 'string' },
+      },
+      SMOKE_USAGE,
+      io,
+    );
+    if (values === undefined) return EXIT.ok;
     const local = localDir(values, { flag: '--stack <name>', value: values.stack });
     if (values.stack !== undefined && values.stack.trim() === '') throw new UsageError('--stack needs a stack name');
     if (values.region !== undefined && values.stack === undefined)

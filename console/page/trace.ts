@@ -1,59 +1,10 @@
 import { elementScroll, observeElementOffset, observeElementRect, Virtualizer } from '@tanstack/virtual-core';
+import type { TraceAnswer, ViewLog, ViewSpan } from '../view-types.ts';
 import { api, append, attributeTable, copyable, el, formatNs, replace, serviceColour } from './dom.ts';
 
-interface Span {
-  readonly kind: 'span';
-  readonly depth: number;
-  readonly traceId: string | null;
-  readonly spanId: string | null;
-  readonly parentSpanId: string | null;
-  readonly requestId: string | null;
-  readonly name: string;
-  readonly spanKind: string;
-  readonly service: string;
-  readonly startNs: number;
-  readonly durationNs: number;
-  readonly error: boolean;
-  readonly status: string;
-  readonly statusMessage: string | null;
-  readonly critical: boolean;
-  readonly events: readonly { readonly name: string; readonly atNs: number; readonly attributes: unknown }[];
-  readonly attributes: unknown;
-  readonly resource: unknown;
-  readonly links: unknown;
-}
-
-interface Log {
-  readonly kind: 'log';
-  readonly depth: number;
-  readonly traceId: string | null;
-  readonly spanId: string | null;
-  readonly requestId: string | null;
-  readonly service: string;
-  readonly atNs: number;
-  readonly severity: string;
-  readonly severityNumber: number;
-  readonly error: boolean;
-  readonly body: string;
-  readonly attributes: unknown;
-  readonly resource: unknown;
-}
-
+type Span = ViewSpan;
+type Log = ViewLog;
 type Row = Span | Log;
-
-interface TraceAnswer {
-  readonly by: 'trace' | 'request';
-  readonly id: string;
-  readonly startMs: number;
-  readonly durationNs: number;
-  readonly services: readonly string[];
-  readonly rows: readonly Row[];
-  readonly spanCount: number;
-  readonly logCount: number;
-  readonly errorCount: number;
-  readonly read: string;
-  readonly cli: string;
-}
 
 const ROW_HEIGHT = 24;
 const INDENT_PX = 14;

@@ -1,59 +1,8 @@
 import type { LogRow, QueryRow, SpanRow } from '../../query/rows.ts';
 import { buildTree, levelName, type TimelineNode } from '../../query/timeline.ts';
+import type { TraceView, ViewLog, ViewSpan } from '../view-types.ts';
 
-/** A span as the page draws it. Times are nanoseconds from the trace's start, as numbers (µs precision kept). */
-export interface ViewSpan {
-  readonly kind: 'span';
-  readonly depth: number;
-  readonly traceId: string | null;
-  readonly spanId: string | null;
-  readonly parentSpanId: string | null;
-  readonly requestId: string | null;
-  readonly name: string;
-  readonly spanKind: string;
-  readonly service: string;
-  readonly startNs: number;
-  readonly durationNs: number;
-  readonly error: boolean;
-  readonly status: string;
-  readonly statusMessage: string | null;
-  readonly critical: boolean;
-  readonly events: readonly { readonly name: string; readonly atNs: number; readonly attributes: unknown }[];
-  readonly attributes: unknown;
-  readonly resource: unknown;
-  readonly links: unknown;
-}
-
-/** A log line as the page shows it, under its span (`depth`) and in the log list. */
-export interface ViewLog {
-  readonly kind: 'log';
-  readonly depth: number;
-  readonly traceId: string | null;
-  readonly spanId: string | null;
-  readonly requestId: string | null;
-  readonly service: string;
-  readonly atNs: number;
-  readonly severity: string;
-  readonly severityNumber: number;
-  readonly error: boolean;
-  readonly body: string;
-  readonly attributes: unknown;
-  readonly resource: unknown;
-}
-
-export interface TraceView {
-  readonly by: 'trace' | 'request';
-  readonly id: string;
-  /** Epoch ms of the first row. */
-  readonly startMs: number;
-  readonly durationNs: number;
-  readonly services: readonly string[];
-  /** Spans and logs in waterfall order: depth first, children in time order. */
-  readonly rows: readonly (ViewSpan | ViewLog)[];
-  readonly spanCount: number;
-  readonly logCount: number;
-  readonly errorCount: number;
-}
+export type { TraceView, ViewLog, ViewSpan } from '../view-types.ts';
 
 const ERROR_SEVERITY = 17;
 

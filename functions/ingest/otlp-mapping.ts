@@ -119,19 +119,23 @@ export interface OtlpSpanShape {
   readonly status?: { readonly code?: EnumLike | undefined; readonly message?: string | undefined } | undefined;
 }
 
+/**
+ * One entry of `resourceSpans` or `resourceLogs`: a resource and its scopes, each with its items under `ItemKey`
+ * (`spans`, `logRecords`). Every level optional, as producers send it.
+ */
+type OtlpResourceOf<ScopesKey extends string, ItemKey extends string, Item> = {
+  readonly resource?: OtlpResourceShape | undefined;
+} & {
+  readonly [S in ScopesKey]?:
+    | readonly ({ readonly scope?: OtlpScopeShape | undefined } & {
+        readonly [I in ItemKey]?: readonly Item[] | undefined;
+      })[]
+    | undefined;
+};
+
 /** `ExportTraceServiceRequest` in the OTLP/JSON shape. */
 export interface OtlpTracesShape {
-  readonly resourceSpans?:
-    | readonly {
-        readonly resource?: OtlpResourceShape | undefined;
-        readonly scopeSpans?:
-          | readonly {
-              readonly scope?: OtlpScopeShape | undefined;
-              readonly spans?: readonly OtlpSpanShape[] | undefined;
-            }[]
-          | undefined;
-      }[]
-    | undefined;
+  readonly resourceSpans?: readonly OtlpResourceOf<'scopeSpans', 'spans', OtlpSpanShape>[] | undefined;
 }
 
 /** A log record in the OTLP/JSON shape; every field optional, as for spans. */
@@ -148,17 +152,7 @@ export interface OtlpLogRecordShape {
 
 /** `ExportLogsServiceRequest` in the OTLP/JSON shape. */
 export interface OtlpLogsShape {
-  readonly resourceLogs?:
-    | readonly {
-        readonly resource?: OtlpResourceShape | undefined;
-        readonly scopeLogs?:
-          | readonly {
-              readonly scope?: OtlpScopeShape | undefined;
-              readonly logRecords?: readonly OtlpLogRecordShape[] | undefined;
-            }[]
-          | undefined;
-      }[]
-    | undefined;
+  readonly resourceLogs?: readonly OtlpResourceOf<'scopeLogs', 'logRecords', OtlpLogRecordShape>[] | undefined;
 }
 
 const KINDS = ['UNSPECIFIED', 'INTERNAL', 'SERVER', 'CLIENT', 'PRODUCER', 'CONSUMER'] as const;

@@ -262,23 +262,30 @@ class SearchParser {
 
   private spansetTerm(): SearchQuery {
     const t = this.peek();
-    if (isPunct(t, '(')) {
-      this.next();
-      const inner = this.spansetOr();
-      const close = this.peek();
-      if (!isPunct(close, ')')) {
-        if (close.kind === 'eof') this.fail(close, "missing ')' to close the group of spansets");
-        this.failAfterSpanset(close);
-      }
-      this.next();
-      return inner;
-    }
+    if (isPunct(t, '('))
+      return this.group(
+        () => this.spansetOr(),
+        (close) =>
+          close.kind === 'eof'
+            ? this.fail(close, "missing ')' to close the group of spansets")
+            : this.failAfterSpanset(close),
+      );
     if (isPunct(t, '{')) return this.spanset();
     if (t.kind === 'ident' && AGGREGATES.includes(t.text) && isPunct(this.peek(1), '('))
       this.fail(t, `aggregate ${t.text}() is not supported: search returns traces, not metrics`);
     if (t.kind === 'ident' && /^[a-z_]+$/.test(t.text) && isOp(this.peek(1), ...OPERATORS))
       this.fail(t, `conditions go inside braces: { ${this.source.slice(t.offset).trim()} }`);
     return this.fail(t, `expected a spanset '{ … }', found ${describe(t)}`);
+  }
+
+  /** `( inner )`, the next token being `(`: the inner expression; `unclosed` reports what stands where `)` should. */
+  private group<T>(inner: () => T, unclosed: (close: Token) => never): T {
+    this.next();
+    const value = inner();
+    const close = this.peek();
+    if (!isPunct(close, ')')) unclosed(close);
+    this.next();
+    return value;
   }
 
   /** What follows a spanset where only `&&`, `||` or the end may. */
@@ -327,14 +334,11 @@ class SearchParser {
 
   private term(): SpanExpr {
     const t = this.peek();
-    if (isPunct(t, '(')) {
-      this.next();
-      const inner = this.exprOr();
-      const close = this.peek();
-      if (!isPunct(close, ')')) this.fail(close, `expected ')' to close the group, found ${describe(close)}`);
-      this.next();
-      return inner;
-    }
+    if (isPunct(t, '('))
+      return this.group(
+        () => this.exprOr(),
+        (close) => this.fail(close, `expected ')' to close the group, found ${describe(close)}`),
+      );
     if (isOp(t, '!')) this.fail(t, "negation '!' is not supported: use != or !~ on the condition");
     if (t.kind === 'ident' && t.text === 'true' && !isOp(this.peek(1), ...OPERATORS)) {
       this.next();

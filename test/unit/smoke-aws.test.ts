@@ -335,7 +335,7 @@ describe('skein smoke --stack (AWS, SDK mocked at the client boundary)', () => {
 
     expect(code).toBe(1);
     expect(line('FAIL  trace query, time range')).toMatch(
-      /found all 4 probes but .* scanned \(bound 1\.10 GiB: docs\/cost\.md, a lookup of the last hour at 1000 records\/s of 440 B, 30 d\) — partition projection is not pruning/,
+      /found all 4 probes but .* scanned \(bound 1\.03 GiB: docs\/cost\.md, a lookup of the last hour at 1000 records\/s of 440 B, 30 d\) — partition projection is not pruning/,
     );
   });
 
@@ -417,9 +417,12 @@ describe('skein smoke --stack (AWS, SDK mocked at the client boundary)', () => {
 });
 
 describe('the bytes-scanned bound of skein smoke', () => {
-  it('is the cost model’s lookup of the last hour: for the worked example of docs/cost.md, about 1.18 GB', () => {
-    // index: 30 days × 1 MiB + 2 h × 1 batch/s × 10 KiB; data: 2 tables × 1,000 records/s × 3,600 s × 440 B × 0.34
-    expect(recentLookupBytes(SMOKE_COST_DEFAULTS)).toBe(30 * 1024 * 1024 + 7200 * 10 * 1024 + 2 * 538_560_000);
+  it('is the cost model’s lookup of the last hour: for the worked example of docs/cost.md, about 1.11 GB', () => {
+    // index (D24): 30 days × 1 MiB + 60 merged objects × 16 KiB + 120 s × 1 batch/s × 10 KiB not merged yet;
+    // data: 2 tables × 1,000 records/s × 3,600 s × 440 B × 0.34
+    expect(recentLookupBytes(SMOKE_COST_DEFAULTS)).toBe(
+      30 * 1024 * 1024 + 60 * 16 * 1024 + 120 * 10 * 1024 + 2 * 538_560_000,
+    );
   });
 
   it('never goes below the 10 MB Athena bills per query, three queries a lookup', () => {

@@ -78,56 +78,56 @@ const stringCodec: PlainCodec<string> = {
   dictionaryBytes: (value) => 4 + Buffer.byteLength(value, 'utf8'),
 };
 
-const isInt32 = (value: unknown): value is number => typeof value === 'number' && (value | 0) === value;
-const int32Codec: PlainCodec<number> = {
+/** A fixed-width number codec: `put` writes the value little-endian; statistics order is the native order. */
+function fixedWidthCodec<T extends number | bigint>(o: {
+  readonly expected: string;
+  readonly accepts: (value: unknown) => value is T;
+  readonly put: (page: ByteWriter, value: T) => void;
+  readonly statistic: (value: T) => Uint8Array;
+  readonly width: number;
+}): PlainCodec<T> {
+  const { accepts, put } = o;
+  return {
+    expected: o.expected,
+    append: (page, value, _indexInPage, stats) => {
+      if (!accepts(value)) return false;
+      put(page, value);
+      widen(stats, value);
+      return true;
+    },
+    accepts,
+    compare: compareNative,
+    statistic: o.statistic,
+    put,
+    dictionaryBytes: () => o.width,
+  };
+}
+
+const int32Codec = fixedWidthCodec<number>({
   expected: 'a 32-bit integer number',
-  append: (page, value, _indexInPage, stats) => {
-    if (!isInt32(value)) return false;
-    page.i32le(value);
-    widen(stats, value);
-    return true;
-  },
-  accepts: isInt32,
-  compare: compareNative,
-  statistic: int32Bytes,
+  accepts: (value): value is number => typeof value === 'number' && (value | 0) === value,
   put: (page, value) => page.i32le(value),
-  dictionaryBytes: () => 4,
-};
+  statistic: int32Bytes,
+  width: 4,
+});
 
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
-const isInt64 = (value: unknown): value is bigint =>
-  typeof value === 'bigint' && value >= INT64_MIN && value <= INT64_MAX;
-const int64Codec: PlainCodec<bigint> = {
+const int64Codec = fixedWidthCodec<bigint>({
   expected: 'a bigint within the signed 64-bit range',
-  append: (page, value, _indexInPage, stats) => {
-    if (!isInt64(value)) return false;
-    page.i64le(value);
-    widen(stats, value);
-    return true;
-  },
-  accepts: isInt64,
-  compare: compareNative,
-  statistic: int64Bytes,
+  accepts: (value): value is bigint => typeof value === 'bigint' && value >= INT64_MIN && value <= INT64_MAX,
   put: (page, value) => page.i64le(value),
-  dictionaryBytes: () => 8,
-};
+  statistic: int64Bytes,
+  width: 8,
+});
 
-const isEpochMs = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value);
-const timestampCodec: PlainCodec<number> = {
+const timestampCodec = fixedWidthCodec<number>({
   expected: 'a safe-integer number of epoch milliseconds',
-  append: (page, value, _indexInPage, stats) => {
-    if (!isEpochMs(value)) return false;
-    page.i64leNumber(value);
-    widen(stats, value);
-    return true;
-  },
-  accepts: isEpochMs,
-  compare: compareNative,
-  statistic: (value) => int64Bytes(BigInt(value)),
+  accepts: (value): value is number => typeof value === 'number' && Number.isSafeInteger(value),
   put: (page, value) => page.i64leNumber(value),
-  dictionaryBytes: () => 8,
-};
+  statistic: (value) => int64Bytes(BigInt(value)),
+  width: 8,
+});
 
 /** PLAIN booleans are bit-packed, least significant bit first. */
 function putBoolean(page: ByteWriter, value: boolean, indexInPage: number): void {
