@@ -19,6 +19,7 @@ import {
   loadManifests,
   partitionPrefix,
 } from './layout.ts';
+import { minMaxColumnsOf, rowGroupRowsFor } from './row-groups.ts';
 import { LOG_ROWS, SPAN_ROWS, type TableRows } from './table-rows.ts';
 
 /** One hour of one data table. */
@@ -139,7 +140,11 @@ async function compactWith<R extends StreamRow>(
   for (const [n, [start, end]] of slices.entries()) {
     const key = compactedObjectKey(target.table, target, next, hash, n);
     const slice = rows.slice(start, end);
-    const body = writeParquet(rowsOf.columns, slice, { rowGroupRows: config.rowGroupRows });
+    const rowGroupRows =
+      config.rowGroupRows === 'auto'
+        ? rowGroupRowsFor(slice.length, (inputBytes * slice.length) / Math.max(1, rows.length), rowsOf.columns)
+        : config.rowGroupRows;
+    const body = writeParquet(rowsOf.columns, slice, { rowGroupRows, minMaxColumns: minMaxColumnsOf(rowsOf.columns) });
     await store.put(key, body, PARQUET_CONTENT_TYPE);
     outputs.push(key);
     indexRows.set(key, rowsOf.index(slice, key, target));

@@ -16,10 +16,12 @@ export const CompactEnv = z.object({
     .min(64 * 1024)
     .default(256 * MIB),
   /**
-   * Rows per row group of a compacted object. A log row is ~100–200 bytes compressed, so 10,000 rows is a 1–2 MB
-   * read once min/max on trace_id admit the group: a lookup reads a few MB, not the whole file.
+   * Rows per row group of a compacted object, or `auto` (the default): sized per object so that a point lookup's
+   * footer and row group together are least (`rowGroupRowsFor`, functions/compact/row-groups.ts; D24).
    */
-  SKEIN_COMPACT_ROW_GROUP_ROWS: z.coerce.number().int().min(100).max(1_000_000).default(10_000),
+  SKEIN_COMPACT_ROW_GROUP_ROWS: z
+    .union([z.literal('auto'), z.coerce.number().int().min(100).max(1_000_000)])
+    .default('auto'),
   /**
    * Largest number of rows one run of one hour of one table holds in memory (~1 KB of heap per row). A bigger hour
    * is compacted in several generations, each covering a part of its raw objects.
@@ -42,7 +44,8 @@ export const CompactEnv = z.object({
 export interface CompactConfig {
   readonly bucket: string;
   readonly targetBytes: number;
-  readonly rowGroupRows: number;
+  /** A fixed number of rows per row group, or `'auto'` to size them per object (`rowGroupRowsFor`). */
+  readonly rowGroupRows: number | 'auto';
   readonly maxRowsPerRun: number;
   readonly graceMs: number;
   readonly settleMs: number;

@@ -341,6 +341,42 @@ describe('writeParquet', () => {
     ]);
   });
 
+  it('writes min/max only on the minMaxColumns, null counts on every column, the same pages, a smaller footer', async () => {
+    // Prepare
+    const rows = sortedTraceRows(20, 50);
+    const full = writeParquet(COLUMNS, rows, { rowGroupRows: 100 });
+
+    // Act
+    const keysOnly = writeParquet(COLUMNS, rows, { rowGroupRows: 100, minMaxColumns: ['trace_id'] });
+
+    // Assess
+    const stats = await query(
+      `SELECT DISTINCT path_in_schema, stats_min_value IS NOT NULL OR stats_min IS NOT NULL AS has_min,
+         stats_max_value IS NOT NULL OR stats_max IS NOT NULL AS has_max, stats_null_count IS NOT NULL AS has_nulls
+       FROM parquet_metadata('${writeFile(keysOnly)}') ORDER BY path_in_schema`,
+    );
+    expect(stats).toEqual(
+      COLUMNS.map((c) => c.name)
+        .sort()
+        .map((name) => ({
+          path_in_schema: name,
+          has_min: name === 'trace_id',
+          has_max: name === 'trace_id',
+          has_nulls: true,
+        })),
+    );
+    const footerOf = (bytes: Uint8Array) => Buffer.from(bytes).readUInt32LE(bytes.length - 8);
+    expect(footerOf(keysOnly)).toBeLessThan(footerOf(full));
+    // Everything before the footer (the pages) is byte for byte the same.
+    const pages = (bytes: Uint8Array) => Buffer.from(bytes.subarray(0, bytes.length - 8 - footerOf(bytes)));
+    expect(pages(keysOnly).equals(pages(full))).toBe(true);
+    expect(await readBack(writeFile(keysOnly))).toEqual(await readBack(writeFile(full)));
+    const lookup = await query(
+      `SELECT count(*) AS n FROM '${writeFile(keysOnly)}' WHERE trace_id = '${rows[333]?.trace_id ?? ''}'`,
+    );
+    expect(lookup).toEqual([{ n: 50n }]);
+  });
+
   it('prunes row groups by trace_id min/max: a lookup never touches the other row groups', async () => {
     // Prepare: sorted trace ids, 10 row groups; then overwrite every page of every other row group with garbage.
     const rows = sortedTraceRows(50, 20);
@@ -475,6 +511,9 @@ describe('writeParquet', () => {
     it('rejects a non-positive rowGroupRows and duplicate column names', () => {
       expect(() => writeParquet(COLUMNS, [], { rowGroupRows: 0 })).toThrow(/rowGroupRows must be a positive integer/);
       expect(() => writeParquet([...COLUMNS, COLUMNS[0]], [], { rowGroupRows: 1 })).toThrow(/appears twice/);
+      expect(() => writeParquet(COLUMNS, [], { rowGroupRows: 1, minMaxColumns: ['trace'] })).toThrow(
+        /minMaxColumns names "trace", which is not a column/,
+      );
     });
   });
 

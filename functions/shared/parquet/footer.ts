@@ -81,16 +81,16 @@ function writeSchemaLeaf(t: CompactWriter, column: ColumnDef): void {
  * 8 is_min_value_exact}. The deprecated 1/2 are signed-order only, so they are set for numbers and booleans and left
  * out for strings (whose order is unsigned bytes); readers of strings use 5/6 under `column_orders` TYPE_ORDER.
  */
-function writeStatistics(t: CompactWriter, column: ColumnDef, stats: ChunkStatistics): void {
+function writeStatistics(t: CompactWriter, column: ColumnDef, stats: ChunkStatistics, minMax: boolean): void {
   t.beginStructField(12);
   const legacy = column.type !== 'string';
-  if (legacy && stats.max !== undefined && stats.min !== undefined) {
+  if (minMax && legacy && stats.max !== undefined && stats.min !== undefined) {
     t.binaryField(1, stats.max);
     t.binaryField(2, stats.min);
   }
   t.i64Field(3, stats.nullCount);
   if (stats.distinctCount !== undefined) t.i64Field(4, stats.distinctCount);
-  if (stats.max !== undefined && stats.min !== undefined) {
+  if (minMax && stats.max !== undefined && stats.min !== undefined) {
     t.binaryField(5, stats.max);
     t.binaryField(6, stats.min);
     t.boolField(7, true);
@@ -100,7 +100,7 @@ function writeStatistics(t: CompactWriter, column: ColumnDef, stats: ChunkStatis
 }
 
 /** ColumnMetaData (ColumnChunk field 3); field ids in the body. */
-function writeColumnMetaData(t: CompactWriter, chunk: ChunkMeta, codec: number): void {
+function writeColumnMetaData(t: CompactWriter, chunk: ChunkMeta, codec: number, minMax: boolean): void {
   const dictionary = chunk.dictionaryPageOffset !== undefined;
   t.beginStructField(3);
   t.i32Field(1, physicalTypeOf(chunk.column.type));
@@ -117,7 +117,7 @@ function writeColumnMetaData(t: CompactWriter, chunk: ChunkMeta, codec: number):
   t.i64Field(7, chunk.totalCompressed);
   t.i64Field(9, chunk.dataPageOffset);
   if (chunk.dictionaryPageOffset !== undefined) t.i64Field(11, chunk.dictionaryPageOffset);
-  writeStatistics(t, chunk.column, chunk.statistics);
+  writeStatistics(t, chunk.column, chunk.statistics, minMax);
   // encoding_stats (13): lets readers see every data page is dictionary-encoded (dictionary-based pruning).
   t.listField(13, CompactType.STRUCT, dictionary ? 2 : 1);
   if (dictionary) writePageEncodingStats(t, PageType.DICTIONARY_PAGE, Encoding.PLAIN, 1);
@@ -147,6 +147,7 @@ export function writeFileMetaData(
   options: ParquetWriteOptions,
 ): void {
   const codec = compression === 'gzip' ? Codec.GZIP : Codec.UNCOMPRESSED;
+  const minMax = columns.map((c) => options.minMaxColumns?.includes(c.name) ?? true);
   t.beginStruct();
   t.i32Field(1, 1);
   t.listField(2, CompactType.STRUCT, columns.length + 1);
@@ -163,15 +164,15 @@ export function writeFileMetaData(
     t.listField(1, CompactType.STRUCT, rowGroup.chunks.length);
     let uncompressed = 0;
     let compressed = 0;
-    for (const chunk of rowGroup.chunks) {
+    rowGroup.chunks.forEach((chunk, c) => {
       // ColumnChunk{2 file_offset (deprecated: 0 when no ColumnMetaData is written outside the footer), 3 meta_data}
       t.beginStruct();
       t.i64Field(2, 0);
-      writeColumnMetaData(t, chunk, codec);
+      writeColumnMetaData(t, chunk, codec, minMax[c] ?? true);
       t.endStruct();
       uncompressed += chunk.totalUncompressed;
       compressed += chunk.totalCompressed;
-    }
+    });
     t.i64Field(2, uncompressed);
     t.i64Field(3, rowGroup.numRows);
     t.i64Field(5, rowGroup.chunks[0]?.firstPageOffset ?? 0);

@@ -21,6 +21,12 @@ export interface ParquetWriteOptions {
   readonly createdBy?: string;
   /** `FileMetaData.key_value_metadata` (field 5). */
   readonly keyValueMetadata?: Readonly<Record<string, string>>;
+  /**
+   * Columns whose chunks carry min/max statistics; every column when absent. Null counts are written for every
+   * column either way. Leaving min/max out where no reader prunes by them keeps the footer small, and a point lookup
+   * reads the whole footer of every object it opens.
+   */
+  readonly minMaxColumns?: readonly string[];
 }
 
 /** The rows or options handed to `writeParquet` cannot be written: the message names the column and row. */

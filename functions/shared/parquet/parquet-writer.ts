@@ -93,4 +93,7 @@ function validateOptions(columns: readonly ColumnDef[], options: ParquetWriteOpt
     if (seen.has(column.name)) throw new ParquetWriteError(`column "${column.name}" appears twice in the column list`);
     seen.add(column.name);
   }
+  for (const name of options.minMaxColumns ?? []) {
+    if (!seen.has(name)) throw new ParquetWriteError(`minMaxColumns names "${name}", which is not a column`);
+  }
 }
