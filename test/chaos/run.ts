@@ -19,10 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { pushRecords } from '../../cli/put-records.ts';
 import { kinesisClient } from '../../functions/core/aws-clients.ts';
-import { memoryLogger } from '../../functions/core/logger.ts';
 import { disabledKey, putJson } from '../../functions/notify/delivery-store.ts';
-import { nodeHttpSender } from '../../functions/notify/http-sender.ts';
-import { staticSecretProvider } from '../../functions/notify/secrets.ts';
 import { S3_FAULT_KINDS, type S3FaultKind } from '../../local/conditional-s3.ts';
 import { readEndpoints } from '../../local/endpoints.ts';
 import { startSink } from '../../local/sinks.ts';
@@ -220,19 +217,12 @@ allowed_hosts: [127.0.0.1]
         every: 25,
         afterWrite: true,
       });
-      const clock = { now: NOTIFY_T0 };
       const tally = await notifyUntilSettled(
         {
           store: chaos.store,
           config,
-          secrets: staticSecretProvider({ 'pd-key': 'R0UTINGKEYchaos000000000', 'slack-url': slack.url }),
-          http: nodeHttpSender(),
-          clock: () => clock.now,
-          logger: memoryLogger(),
-          random: Math.random,
-        },
-        (ms) => {
-          clock.now += ms;
+          secrets: { 'pd-key': 'R0UTINGKEYchaos000000000', 'slack-url': slack.url },
+          startMs: NOTIFY_T0,
         },
         keys,
         ['am.alertmanager.0', 'pd.pagerduty', 'chat.slack', 'gone.pagerduty', 'muted.slack'],

@@ -2,22 +2,19 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type KinesisClient, PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
-import type { S3Client } from '@aws-sdk/client-s3';
-import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_RULES, IngestTally, ingestHandler } from '../../cli/local-up-command.ts';
-import { kinesisClient, s3Client } from '../../functions/core/aws-clients.ts';
+import { DEFAULT_RULES } from '../../cli/local-up-command.ts';
 import { memoryLogger } from '../../functions/core/logger.ts';
-import { type ObjectStore, s3ObjectStore } from '../../functions/core/object-store.ts';
+import type { ObjectStore } from '../../functions/core/object-store.ts';
 import { type EvaluationSummary, evaluateOnce } from '../../functions/evaluate/evaluate.ts';
 import { kinesisShardProgress, type ShardProgress } from '../../functions/evaluate/shard-progress.ts';
 import type { CompiledRuleSet } from '../../functions/shared/rules/compile-rules.ts';
 import { loadCompiledRules } from '../../functions/shared/rules/load-compiled-rules.ts';
 import { DEFAULT_MAX_WAIT_MS, MAX_ALLOWED_LATENESS_MS, minuteDeadlineMs } from '../../functions/shared/watermark.ts';
 import { type DemoRequest, generateRequest, type Rng, seededRng } from '../../local/demo-workload.ts';
-import type { KinesisBatchHandler } from '../../local/poller.ts';
-import { type LocalStack, startLocalStack } from '../../local/stack.ts';
+import type { LocalStack } from '../../local/stack.ts';
 import { AlertTransition, OUTBOX_PREFIX } from '../../schemas/alerts.ts';
+import { type CountingStack, startCountingStack } from '../support/counting-stack.ts';
 
 const MINUTE_MS = 60_000;
 /**
@@ -115,55 +112,25 @@ describe('alerting on the local stack: ingest rollups → the real evaluator →
   let stack: LocalStack;
   let kinesis: KinesisClient;
   let progress: ShardProgress;
-  let s3: S3Client;
+  let running: CountingStack | undefined;
   let store: ObjectStore;
   let rules: CompiledRuleSet;
   let m0 = 0;
   let firstPass: Map<string, AlertTransition>;
-  let ingested = 0;
-  const waiters: { until: number; resolve: () => void }[] = [];
 
   beforeAll(async () => {
     rules = await loadCompiledRules(DEFAULT_RULES);
     dir = await mkdtemp(join(tmpdir(), 'skein-alerting-'));
-    // The poller starts before the endpoints the ingest handler needs exist: invocations wait for it.
-    let ready!: (handler: KinesisBatchHandler) => void;
-    const real = new Promise<KinesisBatchHandler>((resolve) => {
-      ready = resolve;
-    });
-    const counting = async (event: KinesisStreamEvent) => {
-      const response = (await (await real)(event)) as KinesisStreamBatchResponse | undefined;
-      if ((response?.batchItemFailures.length ?? 0) === 0) ingested += event.Records.length;
-      for (const w of waiters.filter((w) => ingested >= w.until)) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve();
-      }
-      return response;
-    };
-    stack = await startLocalStack({
-      dir,
-      shards: 2,
-      handler: counting,
-      pollIntervalMs: 50,
-      batchSize: 500,
-      retryBackoffMs: 0,
-    });
-    ready(
-      await ingestHandler(stack.endpoints, memoryLogger(), new IngestTally(), {
-        measures: rules.measures,
-        latenessMs: LATENESS_MS,
-      }),
+    running = await startCountingStack(
+      { dir, shards: 2, pollIntervalMs: 50, batchSize: 500, retryBackoffMs: 0 },
+      { measures: rules.measures, latenessMs: LATENESS_MS },
     );
-    kinesis = kinesisClient({ endpoint: stack.endpoints.kinesis });
+    ({ stack, kinesis, store } = running);
     progress = kinesisShardProgress(kinesis, stack.endpoints.stream, { atTimestamp: false });
-    s3 = s3Client({ endpoint: stack.endpoints.s3 });
-    store = s3ObjectStore(s3, stack.endpoints.bucket);
   });
 
   afterAll(async () => {
-    kinesis?.destroy();
-    s3?.destroy();
-    await stack?.stop();
+    await running?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
@@ -176,14 +143,14 @@ describe('alerting on the local stack: ingest rollups → the real evaluator →
     const rng = seededRng(20_260_501);
     const requests = INCIDENT.flatMap((incident, i) => minuteOfTraffic(rng, m0 + i, incident));
     const sent = await putAll(kinesis, stack.endpoints.stream, requests);
-    await new Promise<void>((resolve) => (ingested >= sent ? resolve() : waiters.push({ until: sent, resolve })));
+    await running?.waitForIngested(sent);
 
     // Act: the real evaluator, minute by minute on a fake clock, from m0 to two minutes after the last one
     const summaries = await evaluateMinutes(store, progress, rules, m0, m0 + 7, 1);
     firstPass = await readOutbox(store);
 
     // Assess
-    expect(ingested).toBe(sent);
+    expect(running?.ingested()).toBe(sent);
     expect(summaries.every((s) => s.minutesEvaluated > 0)).toBe(true);
     const expected = FAILING.flatMap((service) =>
       ['DemoErrorLogs', 'DemoHighErrorRate'].flatMap((alert) => [

@@ -3,10 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { memoryLogger } from '../../functions/core/logger.ts';
 import { disabledKey, putJson } from '../../functions/notify/delivery-store.ts';
-import { nodeHttpSender } from '../../functions/notify/http-sender.ts';
-import { staticSecretProvider } from '../../functions/notify/secrets.ts';
 import { type Sink, startSink } from '../../local/sinks.ts';
 import { parseNotifyConfig } from '../../schemas/notify-config.ts';
 import { aTransition, NOTIFY_T0, putOutbox } from '../builders/notify.ts';
@@ -246,21 +243,14 @@ allowed_hosts: [127.0.0.1]
       chaos.faults.add({ kind: 'slow-down', operations: ['put'], keyPrefix: 'alerts/notify/', every: 4 });
       chaos.faults.add({ kind: 'internal-error', operations: ['get'], keyPrefix: 'alerts/', every: 9 });
       chaos.faults.add({ kind: 'reset', operations: ['put'], keyPrefix: 'alerts/notify/', every: 7, afterWrite: true });
-      const clock = { now: NOTIFY_T0 };
 
       // Act
       const tally = await notifyUntilSettled(
         {
           store: chaos.store,
           config,
-          secrets: staticSecretProvider({ 'pd-key': 'R0UTINGKEYreliability0000', 'slack-url': slack.url }),
-          http: nodeHttpSender(),
-          clock: () => clock.now,
-          logger: memoryLogger(),
-          random: Math.random,
-        },
-        (ms) => {
-          clock.now += ms;
+          secrets: { 'pd-key': 'R0UTINGKEYreliability0000', 'slack-url': slack.url },
+          startMs: NOTIFY_T0,
         },
         keys,
         ['am.alertmanager.0', 'pd.pagerduty', 'chat.slack', 'gone.pagerduty', 'muted.slack'],

@@ -2,16 +2,12 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
 import { type KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
-import type { S3Client } from '@aws-sdk/client-s3';
-import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alertsCommand } from '../../cli/alerts-command.ts';
-import { IngestTally, ingestHandler } from '../../cli/local-up-command.ts';
 import { quarantineCommand } from '../../cli/quarantine-command.ts';
-import { kinesisClient, s3Client } from '../../functions/core/aws-clients.ts';
 import { createLogger } from '../../functions/core/logger.ts';
-import { type ObjectStore, s3ObjectStore } from '../../functions/core/object-store.ts';
+import type { ObjectStore } from '../../functions/core/object-store.ts';
 import { evaluateOnce } from '../../functions/evaluate/evaluate.ts';
 import { kinesisShardProgress } from '../../functions/evaluate/shard-progress.ts';
 import type { CompiledRuleSet } from '../../functions/shared/rules/compile-rules.ts';
@@ -19,11 +15,11 @@ import { loadCompiledRules } from '../../functions/shared/rules/load-compiled-ru
 import { DEFAULT_MAX_WAIT_MS, MAX_ALLOWED_LATENESS_MS, minuteDeadlineMs } from '../../functions/shared/watermark.ts';
 import { type LocalAlerting, startLocalAlerting } from '../../local/alerting.ts';
 import { findAlertmanager, SETUP_HINT } from '../../local/alertmanager.ts';
-import type { KinesisBatchHandler } from '../../local/poller.ts';
-import { type LocalStack, startLocalStack } from '../../local/stack.ts';
+import type { LocalStack } from '../../local/stack.ts';
 import { captureIo } from '../builders/cli-io.ts';
 import { aSecretfulBatch } from '../builders/secret-payloads.ts';
 import { aLogLine } from '../builders/telemetry.ts';
+import { type CountingStack, startCountingStack } from '../support/counting-stack.ts';
 import { aNamedSecret, aValueSecret, findSecrets } from '../support/secrets.ts';
 
 const MINUTE_MS = 60_000;
@@ -83,11 +79,9 @@ describe('no secret anywhere on the local stack', () => {
   let stack: LocalStack | undefined;
   let alerting: LocalAlerting | undefined;
   let kinesis: KinesisClient | undefined;
-  let s3: S3Client | undefined;
+  let running: CountingStack | undefined;
   let store: ObjectStore;
   let rules: CompiledRuleSet;
-  let ingested = 0;
-  const waiters: { until: number; resolve: () => void }[] = [];
 
   beforeAll(async () => {
     if (!findAlertmanager()) throw new Error(`prometheus-alertmanager is not installed: ${SETUP_HINT}`);
@@ -95,43 +89,17 @@ describe('no secret anywhere on the local stack', () => {
     const rulesFile = join(dir, 'rules.yaml');
     await writeFile(rulesFile, RULES);
     rules = await loadCompiledRules(rulesFile);
-    let ready!: (handler: KinesisBatchHandler) => void;
-    const real = new Promise<KinesisBatchHandler>((resolve) => {
-      ready = resolve;
-    });
-    const counting = async (event: KinesisStreamEvent) => {
-      const response = (await (await real)(event)) as KinesisStreamBatchResponse | undefined;
-      if ((response?.batchItemFailures.length ?? 0) === 0) ingested += event.Records.length;
-      for (const w of waiters.filter((w) => ingested >= w.until)) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve();
-      }
-      return response;
-    };
-    stack = await startLocalStack({
-      dir,
-      shards: 1,
-      handler: counting,
-      pollIntervalMs: 50,
-      batchSize: 500,
-      retryBackoffMs: 0,
-    });
-    ready(
-      await ingestHandler(stack.endpoints, logger, new IngestTally(), {
-        measures: rules.measures,
-        latenessMs: LATENESS_MS,
-      }),
+    running = await startCountingStack(
+      { dir, shards: 1, pollIntervalMs: 50, batchSize: 500, retryBackoffMs: 0 },
+      { measures: rules.measures, latenessMs: LATENESS_MS },
+      logger,
     );
-    kinesis = kinesisClient({ endpoint: stack.endpoints.kinesis });
-    s3 = s3Client({ endpoint: stack.endpoints.s3 });
-    store = s3ObjectStore(s3, stack.endpoints.bucket);
+    ({ stack, kinesis, store } = running);
   });
 
   afterAll(async () => {
     await alerting?.stop();
-    kinesis?.destroy();
-    s3?.destroy();
-    await stack?.stop();
+    await running?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
@@ -157,9 +125,7 @@ describe('no secret anywhere on the local stack', () => {
       }),
     );
     expect(out.FailedRecordCount ?? 0).toBe(0);
-    await new Promise<void>((resolve) =>
-      ingested >= records.length ? resolve() : waiters.push({ until: records.length, resolve }),
-    );
+    await running?.waitForIngested(records.length);
 
     // Act: evaluate the pushed minute (only it: the alert stays firing, so Alertmanager notifies too)
     const evaluation = await evaluateOnce({
@@ -202,7 +168,7 @@ describe('no secret anywhere on the local stack', () => {
     await alerting.stop();
 
     // Assess: the alert fired from the planted data, and the quarantine holds the bad records
-    expect(ingested).toBe(records.length);
+    expect(running?.ingested()).toBe(records.length);
     const files = await filesUnder(dir);
     const stored = (prefix: string) => files.filter((f) => f.path.includes(`/${prefix}`));
     expect(stored('quarantine/').length).toBeGreaterThan(0);

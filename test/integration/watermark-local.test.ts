@@ -2,24 +2,21 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
-import type { S3Client } from '@aws-sdk/client-s3';
-import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_NOTIFY_CONFIG, IngestTally, ingestHandler } from '../../cli/local-up-command.ts';
+import { DEFAULT_NOTIFY_CONFIG } from '../../cli/local-up-command.ts';
 import { rulesTestCommand } from '../../cli/rules-test-command.ts';
-import { kinesisClient, s3Client } from '../../functions/core/aws-clients.ts';
 import { memoryLogger } from '../../functions/core/logger.ts';
-import { type ObjectStore, s3ObjectStore } from '../../functions/core/object-store.ts';
+import type { ObjectStore } from '../../functions/core/object-store.ts';
 import { readOutbox } from '../../functions/evaluate/rule-tests.ts';
 import { kinesisShardProgress, readProgress } from '../../functions/evaluate/shard-progress.ts';
 import { readGroupState } from '../../functions/evaluate/state-store.ts';
 import { loadCompiledRules } from '../../functions/shared/rules/load-compiled-rules.ts';
 import { DEFAULT_MAX_WAIT_MS, MINUTE_MS, minuteDeadlineMs } from '../../functions/shared/watermark.ts';
 import { type LocalAlerting, startLocalAlerting } from '../../local/alerting.ts';
-import type { KinesisBatchHandler } from '../../local/poller.ts';
-import { type LocalStack, startLocalStack } from '../../local/stack.ts';
+import type { LocalStack } from '../../local/stack.ts';
 import type { AlertTransition } from '../../schemas/alerts.ts';
 import { captureIo } from '../builders/cli-io.ts';
+import { type CountingStack, startCountingStack } from '../support/counting-stack.ts';
 
 /** A small allowed lateness keeps the test short: each minute is complete 15 s after it ends. */
 const LATENESS_MS = 15_000;
@@ -94,50 +91,26 @@ describe('the evaluator on the local stack evaluates complete minutes, once, on 
   let dir: string;
   let stack: LocalStack;
   let kinesis: KinesisClient;
-  let s3: S3Client;
   let store: ObjectStore;
   let alerting: LocalAlerting | undefined;
   let rulesFile: string;
-  let ingested = 0;
+  let running: CountingStack | undefined;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'skein-watermark-'));
     rulesFile = join(dir, 'rules.yaml');
     await writeFile(rulesFile, RULES);
     const rules = await loadCompiledRules(rulesFile);
-    let ready!: (handler: KinesisBatchHandler) => void;
-    const real = new Promise<KinesisBatchHandler>((resolve) => {
-      ready = resolve;
-    });
-    stack = await startLocalStack({
-      dir,
-      shards: 2,
-      handler: async (event: KinesisStreamEvent) => {
-        const response = (await (await real)(event)) as KinesisStreamBatchResponse | undefined;
-        if ((response?.batchItemFailures.length ?? 0) === 0) ingested += event.Records.length;
-        return response;
-      },
-      pollIntervalMs: 100,
-      maximumBatchingWindowMs: 1_000,
-      batchSize: 500,
-      retryBackoffMs: 0,
-    });
-    ready(
-      await ingestHandler(stack.endpoints, memoryLogger(), new IngestTally(), {
-        measures: rules.measures,
-        latenessMs: LATENESS_MS,
-      }),
+    running = await startCountingStack(
+      { dir, shards: 2, pollIntervalMs: 100, maximumBatchingWindowMs: 1_000, batchSize: 500, retryBackoffMs: 0 },
+      { measures: rules.measures, latenessMs: LATENESS_MS },
     );
-    kinesis = kinesisClient({ endpoint: stack.endpoints.kinesis });
-    s3 = s3Client({ endpoint: stack.endpoints.s3 });
-    store = s3ObjectStore(s3, stack.endpoints.bucket);
+    ({ stack, kinesis, store } = running);
   });
 
   afterAll(async () => {
     await alerting?.stop();
-    kinesis?.destroy();
-    s3?.destroy();
-    await stack?.stop();
+    await running?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
@@ -161,7 +134,7 @@ describe('the evaluator on the local stack evaluates complete minutes, once, on 
       // Act: minute d0 is pushed and ingested, then the evaluator starts (every 2 s) once d0 is due: its first
       // minute is d0, so the absent rule is never evaluated before the heartbeat began.
       await push(0);
-      await until(async () => ingested >= sent, 'minute 0 ingested', MINUTE_MS);
+      await until(async () => (running?.ingested() ?? 0) >= sent, 'minute 0 ingested', MINUTE_MS);
       await until(async () => Date.now() >= minuteDeadlineMs(d0, LATENESS_MS) + 1_500, 'minute 0 due', MINUTE_MS);
       alerting = await startLocalAlerting({
         dir,
@@ -199,7 +172,7 @@ describe('the evaluator on the local stack evaluates complete minutes, once, on 
       expect(live.filter((t) => t.startsWith('ConsumerLagHigh'))).toEqual(referenceLagTransitions(d0));
       // …every minute was evaluated complete (no maximum wait ran out)
       expect(progress.incomplete).toEqual([]);
-      expect(ingested).toBe(sent);
+      expect(running?.ingested()).toBe(sent);
 
       // Act: `skein rules test --data` over the rollups the stack captured (its s3rver folder)
       const io = captureIo();

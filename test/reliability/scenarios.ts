@@ -9,9 +9,12 @@ import { type ObjectStore, s3ObjectStore } from '../../functions/core/object-sto
 import { loadIngestConfig } from '../../functions/ingest/config.ts';
 import { ingest } from '../../functions/ingest/ingest-batch.ts';
 import { DeliveryRecord, deliveryKey, outboxStem } from '../../functions/notify/delivery-store.ts';
+import { nodeHttpSender } from '../../functions/notify/http-sender.ts';
 import { type NotifyDeps, type NotifySummary, notifyOnce } from '../../functions/notify/notify-once.ts';
+import { staticSecretProvider } from '../../functions/notify/secrets.ts';
 import { type ConditionalS3Proxy, type S3FaultRule, startConditionalS3Proxy } from '../../local/conditional-s3.ts';
 import { type LocalStack, startLocalStack } from '../../local/stack.ts';
+import type { NotifyConfig } from '../../schemas/notify-config.ts';
 import type { GeneratedRecord } from './hostile-records.ts';
 
 /**
@@ -204,15 +207,33 @@ export interface DeliveryTally {
  * until nothing is pending, then counts its delivery records: every (transition, endpoint) must be delivered,
  * dead-lettered or disabled.
  */
+/** The notifier of a scenario: its bucket and configuration, the secrets by name, the clock's start. */
+export interface NotifySetup {
+  readonly store: ObjectStore;
+  readonly config: NotifyConfig;
+  readonly secrets: Readonly<Record<string, string>>;
+  readonly startMs: number;
+}
+
 export async function notifyUntilSettled(
-  deps: NotifyDeps & { readonly clock: () => number },
-  advance: (ms: number) => void,
+  setup: NotifySetup,
   outboxKeys: readonly string[],
   endpoints: readonly string[],
   /** Where the records are counted from once the passes are over (the same bucket without the faults). */
   countFrom: ObjectStore,
   maxPasses = 60,
 ): Promise<DeliveryTally> {
+  // A clock of its own, moved 5 s a pass: retries and backoffs come due without waiting for them.
+  const clock = { now: setup.startMs };
+  const deps: NotifyDeps = {
+    store: setup.store,
+    config: setup.config,
+    secrets: staticSecretProvider(setup.secrets),
+    http: nodeHttpSender(),
+    clock: () => clock.now,
+    logger: memoryLogger(),
+    random: Math.random,
+  };
   let passes = 0;
   let summary: NotifySummary | undefined;
   const passErrors = new Set<string>();
@@ -224,7 +245,7 @@ export async function notifyUntilSettled(
       // An S3 fault failed the whole pass (as it fails the Lambda invocation): the next scheduled pass retries.
       passErrors.add(error instanceof Error ? error.message.slice(0, 200) : String(error));
     }
-    advance(5_000);
+    clock.now += 5_000;
   }
   let delivered = 0;
   let dead = 0;
