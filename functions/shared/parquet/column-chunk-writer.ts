@@ -273,42 +273,43 @@ export class ColumnChunkWriter {
       body = b.bytes();
     }
     if (this.dataPageOffset < 0) this.dataPageOffset = this.out.offset;
-    this.header.reset();
-    const t = this.thrift;
-    const payload = this.compress(body);
-    t.beginStruct();
-    t.i32Field(1, PageType.DATA_PAGE);
-    t.i32Field(2, body.length);
-    t.i32Field(3, payload.length);
-    t.beginStructField(5);
-    t.i32Field(1, numValues);
-    t.i32Field(2, encoding);
-    t.i32Field(3, Encoding.RLE);
-    t.i32Field(4, Encoding.RLE);
-    t.endStruct();
-    t.endStruct();
-    this.emitPage(body.length, payload);
+    this.writePage(PageType.DATA_PAGE, 5, body, (t) => {
+      t.i32Field(1, numValues);
+      t.i32Field(2, encoding);
+      t.i32Field(3, Encoding.RLE);
+      t.i32Field(4, Encoding.RLE);
+    });
     this.dataPages++;
   }
 
   /** PageHeader{1 DICTIONARY_PAGE, 2, 3, 7 DictionaryPageHeader{1 num_values, 2 encoding PLAIN}} and the body. */
   private writeDictionaryPage(numValues: number, body: Buffer): void {
+    this.writePage(PageType.DICTIONARY_PAGE, 7, body, (t) => {
+      t.i32Field(1, numValues);
+      t.i32Field(2, Encoding.PLAIN);
+    });
+  }
+
+  /** Appends the encoded page header and its payload to the file and counts both in the chunk's sizes. */
+  /**
+   * PageHeader{1 type, 2 uncompressed size, 3 compressed size, `headerField` the type's own header} and the
+   * (compressed) body; `typeHeader` writes the fields of that own header.
+   */
+  private writePage(type: number, headerField: number, body: Buffer, typeHeader: (t: CompactWriter) => void): void {
     this.header.reset();
     const t = this.thrift;
     const payload = this.compress(body);
     t.beginStruct();
-    t.i32Field(1, PageType.DICTIONARY_PAGE);
+    t.i32Field(1, type);
     t.i32Field(2, body.length);
     t.i32Field(3, payload.length);
-    t.beginStructField(7);
-    t.i32Field(1, numValues);
-    t.i32Field(2, Encoding.PLAIN);
+    t.beginStructField(headerField);
+    typeHeader(t);
     t.endStruct();
     t.endStruct();
     this.emitPage(body.length, payload);
   }
 
-  /** Appends the encoded page header and its payload to the file and counts both in the chunk's sizes. */
   private emitPage(bodyLength: number, payload: Uint8Array): void {
     const headerLength = this.header.pos;
     this.out.append(this.header.bytes());
