@@ -9,6 +9,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { INGEST_NODE_OPTIONS } from '../functions/ingest/node-options.ts';
 import { ConfigError } from '../schemas/errors.ts';
 import {
   bucketCfn,
@@ -157,7 +158,7 @@ export class Ingest extends Construct {
         SKEIN_FORMAT: settings.format,
         SKEIN_RULES_DIR: `${LAMBDA_TASK_ROOT}/${RULES_DIR}`,
         SKEIN_ALLOWED_LATENESS_SECONDS: String(settings.allowedLatenessSeconds),
-        NODE_OPTIONS: '--enable-source-maps',
+        NODE_OPTIONS: INGEST_NODE_OPTIONS,
       },
     });
 

@@ -412,16 +412,21 @@ function firstId(
   return undefined;
 }
 
-/** One-entry cache: consecutive lines of a record nearly always share their service. */
-let lastService = '';
-let lastServiceJson = '{}';
+/**
+ * `{"service.name":…}` of each service seen, so a line costs a lookup instead of a `JSON.stringify` (lines of
+ * consecutive records name different services, so one remembered entry missed most of the time). Bounded: a stream
+ * naming more services than this stringifies the rest every time.
+ */
+const resourceTexts = new Map<string, string>();
+const RESOURCE_TEXTS_LIMIT = 1_000;
 function resourceJson(service: string | null): string {
   if (service === null) return '{}';
-  if (service !== lastService) {
-    lastServiceJson = JSON.stringify({ 'service.name': service });
-    lastService = service;
+  let text = resourceTexts.get(service);
+  if (text === undefined) {
+    text = JSON.stringify({ 'service.name': service });
+    if (resourceTexts.size < RESOURCE_TEXTS_LIMIT) resourceTexts.set(service, text);
   }
-  return lastServiceJson;
+  return text;
 }
 
 /**

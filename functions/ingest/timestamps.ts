@@ -80,6 +80,71 @@ function integerStringToNanos(s: string): bigint {
 }
 
 function isoToNanos(s: string, anyYear: boolean): bigint | undefined {
+  return canonicalUtcToNanos(s) ?? isoPatternToNanos(s, anyYear);
+}
+
+/**
+ * The minute of the last canonical time read (`YYYY-MM-DDTHH:MM`) and its nanoseconds (`undefined`: not a valid
+ * time): the times of one batch nearly all fall in a few minutes, so most cost a prefix comparison and two digits.
+ */
+let lastMinute = '';
+let lastMinuteNs: bigint | undefined;
+
+const DIGIT_0 = 0x30;
+const isDigit = (c: number) => c >= DIGIT_0 && c <= 0x39;
+const twoDigits = (s: string, at: number) => (s.charCodeAt(at) - DIGIT_0) * 10 + s.charCodeAt(at + 1) - DIGIT_0;
+
+/**
+ * `YYYY-MM-DDTHH:MM:SS[.fraction]Z` with a year from 1970 to 2099 — what `toISOString`, Go's RFC3339Nano and most
+ * loggers write — read without the general pattern; `undefined` when `s` is not in exactly that form (the pattern
+ * then reads it). Gives what {@link isoPatternToNanos} gives for every string it reads (a property test holds it).
+ */
+function canonicalUtcToNanos(s: string): bigint | undefined {
+  const n = s.length;
+  if (n < 20 || s.charCodeAt(n - 1) !== 0x5a || s.charCodeAt(16) !== 0x3a) return undefined;
+  const c0 = s.charCodeAt(0);
+  const c1 = s.charCodeAt(1);
+  // 1970–2099: every such minute is at or after the epoch, so `anyYear` makes no difference.
+  if (!((c0 === 0x31 && c1 === 0x39 && s.charCodeAt(2) >= 0x37) || (c0 === 0x32 && c1 === DIGIT_0))) return undefined;
+  if (!s.startsWith(lastMinute) || lastMinute === '') {
+    if (!isCanonicalMinute(s)) return undefined;
+    lastMinute = s.slice(0, 16);
+    lastMinuteNs = isoPatternToNanos(`${lastMinute}:00Z`, false);
+  }
+  if (lastMinuteNs === undefined) return undefined;
+  if (!isDigit(s.charCodeAt(17)) || !isDigit(s.charCodeAt(18))) return undefined;
+  const second = twoDigits(s, 17);
+  if (second > 60) return undefined;
+  let fraction = 0;
+  if (n > 20) {
+    // `.` then at least one digit before the `Z`; nanoseconds are the first nine digits.
+    if (s.charCodeAt(19) !== 0x2e || n < 22) return undefined;
+    let scale = 100_000_000;
+    for (let i = 20; i < n - 1; i++) {
+      const c = s.charCodeAt(i);
+      if (!isDigit(c)) return undefined;
+      if (scale >= 1) fraction += (c - DIGIT_0) * scale; // integers only: digits past the ninth are dropped
+      scale /= 10;
+    }
+  }
+  return lastMinuteNs + BigInt(second * 1_000_000_000 + fraction);
+}
+
+/** `YYYY-MM-DDTHH:MM` at the start of `s`: digits and separators in place (ranges are the pattern reader's job). */
+function isCanonicalMinute(s: string): boolean {
+  for (let i = 0; i < 16; i++) {
+    const c = s.charCodeAt(i);
+    const separator = i === 4 || i === 7 ? 0x2d : i === 10 ? 0x54 : i === 13 ? 0x3a : -1;
+    if (separator === -1 ? !isDigit(c) : c !== separator) return false;
+  }
+  return true;
+}
+
+/**
+ * Any ISO 8601 / RFC 3339 time {@link ISO} reads, to nanoseconds. Exported for the property test that holds the
+ * canonical fast path to it.
+ */
+export function isoPatternToNanos(s: string, anyYear: boolean): bigint | undefined {
   const m = ISO.exec(s);
   if (m === null) {
     if (!LOOSE_DATE.test(s)) return undefined;

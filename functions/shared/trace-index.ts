@@ -55,10 +55,13 @@ interface Entry {
   logs: number;
   error: boolean;
   errors: number;
-  errorServices: string[];
+  /** Services of the error rows; null until the first error row with a service. */
+  errorServices: string[] | null;
   /** The first root span seen (no parent span id), trace entries of spans only. */
   root: { service: string | null; name: string } | null;
-  /** Request entries: the trace ids seen with the request (allocated on the first one); always null for traces. */
+  /** Request entries: the first trace id seen with the request; always null for traces. */
+  trace: string | null;
+  /** Request entries: every trace id seen with the request, allocated when a second one shows up. */
   traces: Set<string> | null;
 }
 
@@ -163,8 +166,9 @@ function note(
       logs: 0,
       error: false,
       errors: 0,
-      errorServices: [],
+      errorServices: null,
       root: null,
+      trace: null,
       traces: null,
     };
     map.set(id, entry);
@@ -178,11 +182,16 @@ function note(
   if (error) {
     entry.error = true;
     entry.errors++;
-    if (service !== null && !entry.errorServices.includes(service)) entry.errorServices.push(service);
+    if (service !== null) {
+      if (entry.errorServices === null) entry.errorServices = [service];
+      else if (!entry.errorServices.includes(service)) entry.errorServices.push(service);
+    }
   }
   if (traceId !== null) {
-    if (entry.traces === null) entry.traces = new Set([traceId]);
-    else entry.traces.add(traceId);
+    // Most requests belong to one trace: no Set until a second trace id shows up.
+    if (entry.trace === null) entry.trace = traceId;
+    else if (entry.traces !== null) entry.traces.add(traceId);
+    else if (traceId !== entry.trace) entry.traces = new Set([entry.trace, traceId]);
   }
   return entry;
 }
@@ -207,10 +216,10 @@ function emit(
       log_count: e.logs,
       error: e.error,
       error_count: e.errors,
-      error_services: joinNames(e.errorServices),
+      error_services: e.errorServices === null ? '' : joinNames(e.errorServices),
       root_service: e.root?.service ?? null,
       root_name: e.root?.name ?? null,
-      trace_ids: e.traces === null ? null : joinSorted(e.traces),
+      trace_ids: e.traces !== null ? joinSorted(e.traces) : e.trace,
       data_dt: partition.dt,
       data_hour: partition.hour,
       object_key: objectKey,

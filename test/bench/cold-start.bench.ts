@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
+import { INGEST_NODE_OPTIONS } from '../../functions/ingest/node-options.ts';
 import { ESM_CJS_SHIM, REPO_ROOT } from '../../lib/lambda-function.ts';
 
 const RUNS = 5;
@@ -35,11 +36,11 @@ export async function benchColdStart(entry = 'functions/ingest/handler.ts'): Pro
     const bytes = statSync(outfile).size;
     const zipped = gzipSync(readFileSync(outfile)).length;
     const plain = bestInit(outfile, []);
-    // What the deployed function runs with (lib/lambda-function.ts sets NODE_OPTIONS=--enable-source-maps).
-    const withMaps = bestInit(outfile, ['--enable-source-maps']);
+    // What the deployed function runs with (its NODE_OPTIONS).
+    const deployed = bestInit(outfile, INGEST_NODE_OPTIONS.split(' '));
     return [
       `cold start (${entry}): bundle ${(bytes / 1024).toFixed(0)} KiB (${(zipped / 1024).toFixed(0)} KiB gzipped), ` +
-        `module init ${plain.toFixed(0)} ms, ${withMaps.toFixed(0)} ms with --enable-source-maps ` +
+        `module init ${plain.toFixed(0)} ms, ${deployed.toFixed(0)} ms with ${INGEST_NODE_OPTIONS} ` +
         `(best of ${RUNS} fresh node ${process.version} processes each)`,
     ];
   } finally {

@@ -1,8 +1,11 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import protobuf from 'protobufjs/light.js';
+import { INGEST_NODE_OPTIONS } from '../../functions/ingest/node-options.ts';
 import otlpDescriptor from '../../schemas/proto/otlp.json' with { type: 'json' };
 import { benchColdStart } from './cold-start.bench.ts';
-import { benchIngestInput, type IngestBenchInput, mixedInput, parseJsonFloor } from './ingest.bench.ts';
+import { type IngestBenchInput, mixedInput, parseJsonFloor } from './ingest.bench.ts';
 import { cloudWatchBenchRecords, cloudWatchFloor, kplBenchRecords, kplFloor } from './kpl-cloudwatch.bench-input.ts';
 import { otlpBenchRecords } from './otlp-fixtures.bench-input.ts';
 import { syntheticRecords } from './workload.ts';
@@ -53,16 +56,20 @@ export const FORMAT_INPUTS: Readonly<Record<string, () => IngestBenchInput>> = {
   }),
 };
 
-/** Every producer format, each next to the floor of its own bytes. Record counts keep the whole run near a minute. */
-export function formatInputs(): IngestBenchInput[] {
-  return Object.values(FORMAT_INPUTS).map((build) => build());
-}
-
+/**
+ * Every producer format, each next to the floor of its own bytes, in a Node process started with the ingest
+ * function's `NODE_OPTIONS` (functions/ingest/node-options.ts): the figures are those of the function as deployed,
+ * its floors measured in the same process. Then the cold start of the function's bundle.
+ */
 export async function benchFormats(): Promise<string[]> {
-  const lines: string[] = [];
-  for (const input of formatInputs()) {
-    lines.push(...(await benchIngestInput(input)), '');
-  }
+  const script = fileURLToPath(new URL('./ingest-profile.ts', import.meta.url));
+  const flags = INGEST_NODE_OPTIONS.split(' ');
+  const child = spawnSync(process.execPath, [...flags, '--import', 'tsx', script], {
+    encoding: 'utf8',
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  if (child.status !== 0) throw new Error(`the ingest benchmark failed (${child.status}): ${child.stderr}`);
+  const lines = [`(node ${flags.join(' ')}, as the ingest function runs)`, ...child.stdout.trimEnd().split('\n'), ''];
   lines.push(...(await benchColdStart()));
   return lines;
 }

@@ -227,6 +227,16 @@ describe('ingestBatch', () => {
     expect(summary).toMatchObject({ level: 'info', msg: 'batch ingested', records: 2, log_rows: 1, quarantined: 1 });
     expect(d.logger.lines.join('\n')).not.toContain('secret-ish body');
   });
+
+  it('says where the batch time went, stage by stage', async () => {
+    const d = deps();
+    await ingestBatch(aKinesisEvent([aLogLine(), 'garbage']), d);
+    const { stages_ms: stages } = JSON.parse(d.logger.lines.at(-1) ?? '{}');
+    expect(Object.keys(stages)).toEqual(['decode', 'sort', 'index', 'parquet', 'rollup', 'store']);
+    for (const ms of Object.values(stages)) expect(ms).toBeGreaterThanOrEqual(0);
+    // Every batch decodes and writes Parquet; those stages take measurable time on any machine.
+    expect(stages.decode + stages.parquet).toBeGreaterThan(0);
+  });
 });
 
 describe('ingestBatch metrics', () => {

@@ -158,6 +158,23 @@ describe('compiled selectors', () => {
     expect(seen.slice(10, 15)).toEqual([true, '["x3","orders"]', 3, true, 3]);
   });
 
+  it('parses a resource attributes text once for consecutive rows that share it', () => {
+    // Prepare
+    const cursor = new RowCursor();
+    const region = compileLabel('resource.cloud.region', 'logs');
+    const east = JSON.stringify({ 'cloud.region': 'us-east-1' });
+    const west = JSON.stringify({ 'cloud.region': 'eu-west-1' });
+    const texts = [east, east, east, west, west, east];
+    // Act
+    const seen = texts.map((text) => {
+      cursor.setLog(aLogRecord({ resource_attributes: text }));
+      return region(cursor);
+    });
+    // Assess
+    expect(seen).toEqual(['us-east-1', 'us-east-1', 'us-east-1', 'eu-west-1', 'eu-west-1', 'us-east-1']);
+    expect(cursor.parses).toBe(3);
+  });
+
   it('does not parse attributes when no compiled function asks for them', () => {
     const cursor = new RowCursor();
     const selector = compileSelector(logs({ label: 'severity', op: '>=', value: 'error' }));

@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { toEventNanos, toUnixNanos } from '../../functions/ingest/timestamps.ts';
+import { isoPatternToNanos, toEventNanos, toUnixNanos } from '../../functions/ingest/timestamps.ts';
 
 const NS = 1_764_106_140_123_456_789n; // 2025-11-25T21:29:00.123456789Z
 
@@ -71,5 +72,70 @@ describe('toEventNanos', () => {
     for (const value of ['2025-11-25T21:29:00.123456789Z', 1_764_106_140_123, '1764106140123456789', 0]) {
       expect(toEventNanos(value)).toBe(toUnixNanos(value));
     }
+  });
+});
+
+describe('the canonical UTC fast path', () => {
+  /** Times shaped like `toISOString`'s, with any digits (invalid months, days, hours, seconds too) and fractions. */
+  const digits = (length: number) =>
+    fc.string({ unit: fc.constantFrom(...'0123456789'), minLength: length, maxLength: length });
+  const canonicalish = fc
+    .tuple(
+      fc.constantFrom('1969', '1970', '1999', '2000', '2016', '2025', '2026', '2099', '2100', '0099'),
+      digits(2),
+      digits(2),
+      fc.constantFrom('T', 't', ' '),
+      digits(2),
+      digits(2),
+      digits(2),
+      fc.option(
+        digits(1).chain((first) => fc.nat({ max: 11 }).chain((more) => digits(more).map((rest) => first + rest))),
+      ),
+      fc.constantFrom('Z', 'Z', 'Z', 'z', '+01:00', ''),
+    )
+    .map(
+      ([y, mo, d, t, h, mi, s, fraction, zone]) =>
+        `${y}-${mo}-${d}${t}${h}:${mi}:${s}${fraction === null ? '' : `.${fraction}`}${zone}`,
+    );
+  /** `texts` with now and then one character replaced by a separator, a letter or a digit. */
+  const edited = (texts: fc.Arbitrary<string>) =>
+    fc
+      .tuple(texts, fc.option(fc.tuple(fc.nat({ max: 24 }), fc.constantFrom('x', '.', ',', ':', 'Z', '9', '-', ' '))))
+      .map(([text, edit]) => (edit === null ? text : text.slice(0, edit[0]) + edit[1] + text.slice(edit[0] + 1)));
+  // Mostly valid times, so the fast path is taken often (months 01–12, days 01–28, hours 00–23, seconds 00–60).
+  const pad = (n: number) => String(n).padStart(2, '0');
+  const valid = fc
+    .tuple(
+      fc.integer({ min: 1970, max: 2099 }),
+      fc.integer({ min: 1, max: 12 }),
+      fc.integer({ min: 1, max: 28 }),
+      fc.integer({ min: 0, max: 23 }),
+      fc.integer({ min: 0, max: 59 }),
+      fc.integer({ min: 0, max: 60 }),
+      fc.option(fc.nat({ max: 12 }).chain((n) => digits(n + 1))),
+    )
+    .map(
+      ([y, mo, d, h, mi, s, fraction]) =>
+        `${y}-${pad(mo)}-${pad(d)}T${pad(h)}:${pad(mi)}:${pad(s)}${fraction === null ? '' : `.${fraction}`}Z`,
+    );
+
+  const MAX_NANOS = 0x7fff_ffff_ffff_ffffn;
+
+  it('reads every string exactly as the general ISO pattern does, in any order', () => {
+    fc.assert(
+      fc.property(fc.array(edited(fc.oneof(valid, canonicalish)), { minLength: 1, maxLength: 20 }), (texts) => {
+        for (const text of texts) {
+          // The readers' contracts on top of the pattern: toUnixNanos refuses what an INT64 of nanoseconds after
+          // 1970 cannot hold, toEventNanos (any year) saturates it.
+          const unix = isoPatternToNanos(text, false);
+          expect(toUnixNanos(text)).toBe(unix === undefined || unix < 0n || unix > MAX_NANOS ? undefined : unix);
+          const event = isoPatternToNanos(text, true);
+          expect(toEventNanos(text)).toBe(
+            event === undefined ? undefined : event < 0n ? 0n : event > MAX_NANOS ? MAX_NANOS : event,
+          );
+        }
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

@@ -125,7 +125,8 @@ describe('ingest stack', () => {
         SKEIN_FORMAT: 'auto',
         SKEIN_RULES_DIR: '/var/task/rules',
         SKEIN_ALLOWED_LATENESS_SECONDS: '30',
-        NODE_OPTIONS: '--enable-source-maps',
+        // Source-mapped stack traces, and a young generation a whole batch of rows can die in (D28).
+        NODE_OPTIONS: '--enable-source-maps --max-semi-space-size=64',
       });
       const literal = Object.entries(variables).map(([k, v]) => [k, typeof v === 'string' ? v : undefined]);
       const config = loadIngestConfig({ ...Object.fromEntries(literal), SKEIN_BUCKET: 'skein-data-example' });
