@@ -48,8 +48,11 @@ export const ASSUMPTIONS = {
   peakFactor: 2,
   /** KPL aggregated record size (`AggregationMaxSize` 50 KiB), so each aggregate is 2 PUT payload units. */
   kplAggregateBytes: 50 * 1024,
-  /** CPU per record of `ingest()` (decode, hygiene, sort, Parquet, index, rollup): mixed-format ingest bench. */
-  ingestCpuMicrosPerRecord: 40,
+  /**
+   * CPU per record of `ingest()` (decode, hygiene, sort, Parquet, index, rollup): the mixed-format ingest bench
+   * (21 µs, run with the function's NODE_OPTIONS) plus the alert rollup (+23–31 % in the rollup bench); D28.
+   */
+  ingestCpuMicrosPerRecord: 27,
   /** Wall time per batch spent waiting on its 4 parallel S3 PUTs. */
   ingestIoSecondsPerBatch: 0.08,
   ingestMemoryGb: 1,
