@@ -18,6 +18,7 @@ import type { TimeRange } from '../time-range.ts';
 import { matchTrace, SEARCH_SPAN_COLUMNS, type SearchSpan } from './search-match.ts';
 import {
   type Candidate,
+  nextChunk,
   nextReads,
   overlaps,
   planSearch,
@@ -32,7 +33,10 @@ export interface LocalSearch extends LocalStore {
   /** Epoch ms; search always has a range (the CLI defaults `since` to an hour ago). */
   readonly range: TimeRange;
   readonly limit: number;
-  /** Traces read from the data per step when the index cannot decide them (newest first). */
+  /**
+   * Traces read from the data in the first step when the index cannot decide them (newest first); each further step
+   * reads twice as many as the one before, up to 64,000 (`nextChunk`).
+   */
   readonly chunk?: number;
   readonly onProgress?: (message: string) => void;
 }
@@ -218,8 +222,8 @@ class SearchRun {
 
     const decided = new Map<string, boolean>();
     const matched = new Map<string, { spans: number; summary: TraceSummary }>();
-    const chunk = Math.max(search.chunk ?? DEFAULT_CHUNK, 1);
-    for (;;) {
+    let chunk = Math.max(search.chunk ?? DEFAULT_CHUNK, 1);
+    for (; ; chunk = nextChunk(chunk)) {
       const reads = nextReads(candidates, decided, search.limit, chunk);
       if (reads.length === 0) break;
       this.progress(`reading the spans of ${reads.length} trace(s) the index cannot decide`);
