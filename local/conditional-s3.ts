@@ -456,6 +456,13 @@ function forward(req: IncomingMessage, res: ServerResponse, upstream: Upstream, 
     });
     // A client that goes away mid-body makes pipeline destroy `out`, which reports through 'error' above.
     pipeline(req, out).catch(() => undefined);
+    // A client that gives up waiting for the answer (its request timeout) closes the connection: stop waiting for the
+    // upstream too, so a write's lock is released instead of being held for as long as the upstream keeps silent.
+    res.on('close', () => {
+      if (settled || res.writableFinished) return;
+      out.destroy();
+      settle();
+    });
   });
 }
 

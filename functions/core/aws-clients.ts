@@ -7,13 +7,27 @@ export interface ClientTarget {
   readonly endpoint?: string | undefined;
   readonly region?: string | undefined;
   /**
-   * Local endpoints only: give up on a request unanswered this long (the SDK then retries it). On AWS the Lambda
-   * timeout bounds a hung call; locally nothing does unless this is set.
+   * Local endpoints only: give up on a request unanswered this long (the SDK then retries it); default
+   * {@link LOCAL_REQUEST_TIMEOUT_MS}. On AWS the Lambda timeout bounds a hung call; locally only this does.
    */
   readonly requestTimeoutMs?: number | undefined;
 }
 
 const LOCAL_REGION = 'us-east-1';
+/**
+ * How long a request to a local emulator may go unanswered (until its response headers) before the SDK gives up and
+ * retries it: far above any answer the emulators give (a 100 MB upload to s3rver takes a few seconds), so it only
+ * ends a request an emulator will never answer, which would otherwise stall its caller for good.
+ */
+export const LOCAL_REQUEST_TIMEOUT_MS = 60_000;
+
+/** The HTTP/1.1 handler for a local endpoint; without throwOnRequestTimeout @smithy/node-http-handler 4 only warns. */
+function localRequestHandler(target: ClientTarget): NodeHttpHandler {
+  return new NodeHttpHandler({
+    requestTimeout: target.requestTimeoutMs ?? LOCAL_REQUEST_TIMEOUT_MS,
+    throwOnRequestTimeout: true,
+  });
+}
 
 /**
  * A Kinesis client. Against kinesalite it needs the HTTP/1.1 handler (the default HTTP/2 one fails) and fixed
@@ -25,7 +39,7 @@ export function kinesisClient(target: ClientTarget = {}): KinesisClient {
     endpoint: target.endpoint,
     region: target.region ?? LOCAL_REGION,
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-    requestHandler: new NodeHttpHandler(),
+    requestHandler: localRequestHandler(target),
   });
 }
 
@@ -42,11 +56,6 @@ export function s3Client(target: ClientTarget = {}): S3Client {
     forcePathStyle: true,
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
-    requestHandler: new NodeHttpHandler(
-      // Without throwOnRequestTimeout, @smithy/node-http-handler 4 only logs a warning when the time is up.
-      target.requestTimeoutMs !== undefined
-        ? { requestTimeout: target.requestTimeoutMs, throwOnRequestTimeout: true }
-        : {},
-    ),
+    requestHandler: localRequestHandler(target),
   });
 }

@@ -106,6 +106,28 @@ describe('S3 faults injected by the local S3 proxy', () => {
     expect(decode(await s3ObjectStore(impatient, BUCKET).get('tables/hang.parquet'))).toBe('h');
   });
 
+  it('releases a write lock when the client gives up on a silent upstream, so the retry of that write goes through', async () => {
+    // Prepare: a locking proxy in front of the faulty one; the faulty one leaves the first PUT of the key unanswered
+    proxy.faults.clear();
+    proxy.faults.add({ kind: 'hang', operations: ['put'], keyPrefix: 'state/held', times: 1 });
+    const locking = await startConditionalS3Proxy({ upstream: proxy.endpoint });
+    const client = s3Client({ endpoint: locking.endpoint, requestTimeoutMs: 300 });
+    try {
+      // Act: the SDK's first attempt times out unanswered; its retry needs the same key's lock
+      const etag = await s3ObjectStore(client, BUCKET).putIf('state/held.json', text('v1'), 'application/json', {
+        ifNoneMatch: '*',
+      });
+
+      // Assess
+      expect(etag).toBeDefined();
+      expect(proxy.faults.injected().hang).toBeGreaterThanOrEqual(1);
+      expect(decode(await store.get('state/held.json'))).toBe('v1');
+    } finally {
+      client.destroy();
+      await locking.stop();
+    }
+  });
+
   it('adds latency and then serves the request', async () => {
     // Prepare
     proxy.faults.clear();
