@@ -9,24 +9,29 @@ import { benchLookup } from './lookup.bench.ts';
 import { benchParquetWriter } from './parquet-writer.bench.ts';
 import { benchRollup } from './rollup.bench.ts';
 
-/** `npm run bench -- [name…] [--rows N]`: `--rows` sizes the lookup bench's window (1.08 M rows by default). */
-function parseArgs(argv: readonly string[]): { only: string[]; rows?: number } {
+/**
+ * `npm run bench -- [name…] [--rows N] [--compare]`: `--rows` sizes the lookup bench's window (1.08 M rows by
+ * default); `--compare` adds parquet-wasm's other codecs to the Parquet writer bench.
+ */
+function parseArgs(argv: readonly string[]): { only: string[]; rows?: number; compare: boolean } {
   const only: string[] = [];
   let rows: number | undefined;
+  let compare = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? '';
     if (arg === '--rows') {
       rows = Number(argv[++i]);
       if (!Number.isInteger(rows) || rows < 100_000) throw new Error('--rows: a whole number of at least 100000');
-    } else only.push(arg);
+    } else if (arg === '--compare') compare = true;
+    else only.push(arg);
   }
-  return rows === undefined ? { only } : { only, rows };
+  return rows === undefined ? { only, compare } : { only, rows, compare };
 }
 
-const { only, rows } = parseArgs(process.argv.slice(2));
+const { only, rows, compare } = parseArgs(process.argv.slice(2));
 const benches: { name: string; run: () => Promise<string[]> }[] = [
   { name: 'ingest', run: benchFormats },
-  { name: 'parquet', run: benchParquetWriter },
+  { name: 'parquet', run: () => benchParquetWriter({ compare }) },
   { name: 'rollup', run: benchRollup },
   { name: 'evaluate', run: benchEvaluate },
   { name: 'lookup', run: () => benchLookup(rows === undefined ? {} : { rows }) },

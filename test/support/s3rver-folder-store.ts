@@ -38,8 +38,10 @@ export function s3rverFolderStore(dataDir: string, bucket: string): ObjectStore 
     },
     get: read,
     async list(prefix) {
+      // Only the folder the prefix names down to its last `/` can hold its keys: walk that, not the whole bucket.
+      const folder = prefix.slice(0, prefix.lastIndexOf('/') + 1);
       const keys: string[] = [];
-      await walk(root, '', keys);
+      await walk(join(root, folder), folder, keys);
       return keys.filter((k) => k.startsWith(prefix)).sort();
     },
     async delete(key) {
