@@ -76,6 +76,9 @@ const HOST = '127.0.0.1';
  * HEAD at the upstream and answered as S3 answers it: 412 PreconditionFailed when the condition does not hold, 404
  * NoSuchKey for `If-Match` on a missing key, 501 NotImplemented for `If-None-Match` with anything but `*`; otherwise
  * it is forwarded, still inside the lock, so no other write to the key interleaves between the check and the write.
+ * Object reads (GET and HEAD of a key) share the same lock with each other but not with a write: s3rver keeps an
+ * object's bytes and its metadata (length, ETag) in two files, and a read between the two updates would get the new
+ * bytes cut to the old length. As on S3, a read sees one whole version.
  *
  * @example
  * const proxy = await startConditionalS3Proxy({ upstream: 'http://127.0.0.1:4569' });
@@ -143,7 +146,7 @@ async function handle(
   req: IncomingMessage,
   res: ServerResponse,
   upstream: Upstream,
-  acquire: (key: string) => Promise<() => void>,
+  acquire: (key: string, mode: LockMode) => Promise<() => void>,
   faults: FaultSchedule,
 ): Promise<void> {
   const fault = faults.match(req);
@@ -155,10 +158,16 @@ async function handle(
   }
   const write = objectWrite(req);
   if (!write) {
-    await forward(req, res, upstream, lose);
+    const read = objectRead(req);
+    const release = read === undefined ? undefined : await acquire(read, 'read');
+    try {
+      await forward(req, res, upstream, lose);
+    } finally {
+      release?.();
+    }
     return;
   }
-  const release = await acquire(write.lockKey);
+  const release = await acquire(write.lockKey, 'write');
   try {
     if (write.conditional) {
       const failure = await checkPreconditions(req, write.path, upstream);
@@ -310,6 +319,17 @@ function objectWrite(req: IncomingMessage): ObjectWrite | undefined {
     conditional = false;
   }
   return { lockKey: decodePath(path.slice(1)), path, conditional };
+}
+
+/** The lock key of a request that reads an object (GET or HEAD of `/<bucket>/<key>`), or `undefined`. */
+function objectRead(req: IncomingMessage): string | undefined {
+  if (req.method !== 'GET' && req.method !== 'HEAD') return undefined;
+  const url = req.url ?? '/';
+  const queryAt = url.indexOf('?');
+  const path = queryAt === -1 ? url : url.slice(0, queryAt);
+  const slash = path.indexOf('/', 1);
+  if (slash === -1 || slash === path.length - 1) return undefined; // no key: a bucket request (a listing)
+  return decodePath(path.slice(1));
 }
 
 function decodePath(path: string): string {
@@ -526,24 +546,52 @@ function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+type LockMode = 'read' | 'write';
+
 /**
- * A mutex per key: `acquire(key)` resolves, in call order, once every earlier holder of `key` has released it.
- * Entries are dropped when the last holder releases, so the map only holds keys being written.
+ * A readers-writer lock per key: any number of reads at once, or one write alone. Granted in call order: a read asked
+ * for after a waiting write waits for that write (writers are not starved). Keys are dropped when no one holds or
+ * waits for them, so the map only holds keys in use.
  */
-function keyedLock(): (key: string) => Promise<() => void> {
-  const tails = new Map<string, Promise<void>>();
-  return async (key) => {
-    const previous = tails.get(key) ?? Promise.resolve();
-    let release: () => void = () => undefined;
-    const held = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const tail = previous.then(() => held);
-    tails.set(key, tail);
-    await previous;
+function keyedLock(): (key: string, mode: LockMode) => Promise<() => void> {
+  interface KeyState {
+    readers: number;
+    writing: boolean;
+    readonly waiting: { readonly mode: LockMode; readonly grant: () => void }[];
+  }
+  const keys = new Map<string, KeyState>();
+  const free = (state: KeyState, mode: LockMode) =>
+    !state.writing && (mode === 'read' || state.readers === 0) && state.waiting.length === 0;
+  const take = (state: KeyState, mode: LockMode) => {
+    if (mode === 'read') state.readers++;
+    else state.writing = true;
+  };
+  const wake = (key: string, state: KeyState) => {
+    for (let next = state.waiting[0]; next !== undefined; next = state.waiting[0]) {
+      if (state.writing || (next.mode === 'write' && state.readers > 0)) break;
+      state.waiting.shift();
+      take(state, next.mode);
+      next.grant();
+      if (next.mode === 'write') break;
+    }
+    if (!state.writing && state.readers === 0 && state.waiting.length === 0) keys.delete(key);
+  };
+  return async (key, mode) => {
+    let state = keys.get(key);
+    if (state === undefined) {
+      state = { readers: 0, writing: false, waiting: [] };
+      keys.set(key, state);
+    }
+    const held = state;
+    if (free(held, mode)) take(held, mode);
+    else await new Promise<void>((grant) => held.waiting.push({ mode, grant }));
+    let released = false;
     return () => {
-      release();
-      if (tails.get(key) === tail) tails.delete(key);
+      if (released) return;
+      released = true;
+      if (mode === 'read') held.readers--;
+      else held.writing = false;
+      wake(key, held);
     };
   };
 }

@@ -231,7 +231,7 @@ class SearchRun {
       for (const c of reads) {
         const spans = spansByTrace.get(c.traceId) ?? [];
         const result = matchTrace(search.query, spans);
-        const summary = c.indexed?.summary ?? summaryFromSpans(c.traceId, spans);
+        const summary = c.indexed ? withSpansRead(c.indexed.summary, spans) : summaryFromSpans(c.traceId, spans);
         const inRange =
           c.indexed === undefined
             ? spans.length > 0 && overlaps(summary.startMs, summary.startMs + summary.durationMs, search.range)
@@ -342,6 +342,14 @@ async function readSpans(
     'spans',
     raw.map((value) => SpanRow.parse(value)),
   ).rows;
+}
+
+/**
+ * The index's summary of a trace whose spans were read: its span count is theirs, each span once (D18), where the
+ * index counts a span a producer sent twice twice until compaction keeps one copy.
+ */
+function withSpansRead(summary: TraceSummary, spans: readonly SearchSpan[]): TraceSummary {
+  return spans.length === 0 ? summary : { ...summary, spans: spans.length };
 }
 
 /** A trace only unindexed data holds: its summary from its spans (log lines not counted: null). */

@@ -145,6 +145,37 @@ describe('conditional writes through the local S3 endpoint (proxy in front of s3
     expect(conflicts).toBeGreaterThan(0); // the writers really raced: without enforcement they would all "win"
   });
 
+  it('never shows a read half of a write: every GET during 120 overwrites is one whole version', async () => {
+    // Prepare: versions of growing length, as an alert state grows; the reader's length must match its bytes
+    const key = 'state/growing.json';
+    const version = (n: number) => text(JSON.stringify({ n, pad: 'x'.repeat(n * 37) }));
+    await store.put(key, version(0), 'application/json');
+    let writing = true;
+    const seen: string[] = [];
+
+    // Act: one writer overwrites the key while four readers read it as fast as they can
+    const writer = (async () => {
+      for (let n = 1; n <= 120; n++) await store.put(key, version(n), 'application/json');
+      writing = false;
+    })();
+    const reader = async () => {
+      while (writing) {
+        const body = await store.getVersioned(key);
+        if (body) seen.push(`${decode(body.body)}\u0000${body.etag}`);
+      }
+    };
+    await Promise.all([writer, reader(), reader(), reader(), reader()]);
+
+    // Assess: each read parses, is one of the versions, and carries that version's ETag
+    expect(seen.length).toBeGreaterThan(50);
+    for (const entry of seen) {
+      const [json = '', etag] = entry.split('\u0000');
+      const parsed = JSON.parse(json) as { n: number };
+      expect(json).toBe(decode(version(parsed.n)));
+      expect(etag).toBe(md5Etag(version(parsed.n)));
+    }
+  });
+
   it('streams a 5 MB object through unchanged both ways, with its ETag on GET and HEAD', async () => {
     // Prepare
     const key = 'tables/logs/dt=2024-05-01/hour=12/large.parquet';

@@ -17,6 +17,8 @@ import { ingestBatch } from '../../functions/ingest/ingest-batch.ts';
 import { writeEndpoints } from '../../local/endpoints.ts';
 import { type LocalStack, startLocalStack } from '../../local/stack.ts';
 import { listTableFiles, queryLocal } from '../../query/local-query.ts';
+import { searchLocal } from '../../query/search/local-search.ts';
+import { parseSearch } from '../../query/search/traceql.ts';
 import { captureIo } from '../builders/cli-io.ts';
 import { aLogLine, anOtlpTraceRequest, aSpanId, aTraceId } from '../builders/telemetry.ts';
 import { duckQuery } from '../support/duckdb.ts';
@@ -85,6 +87,14 @@ describe('retried records on the local stack', () => {
     const before = await countStoredRows(stack.endpoints);
     const { dataDir, bucket } = stack.endpoints;
     const lookup = () => queryLocal({ dataDir, bucket, by: 'trace', id: traceId });
+    // Search: a span condition (read from the spans) and a service one (the index alone decides it)
+    const search = async (filter: string) => {
+      const parsed = parseSearch(filter);
+      if (!parsed.ok) throw new Error(`test filter does not parse: ${parsed.error.message}`);
+      const range = { since: at - HOUR, until: Date.now() + HOUR };
+      const { traces } = await searchLocal({ dataDir, bucket, query: parsed.query, range, limit: 10 });
+      return traces.filter((t) => t.traceId === traceId).map((t) => ({ spans: t.spans, matched: t.matchedSpans }));
+    };
     const shown = (rows: Awaited<ReturnType<typeof lookup>>['rows']) =>
       rows.map((r) => (r.table === 'spans' ? `span ${r.row.span_id}` : `log ${r.row.body}`)).sort();
     const expected = [
@@ -100,6 +110,7 @@ describe('retried records on the local stack', () => {
     await pushRecords(retried, { stream: stack.endpoints.stream, putRecords: put });
     const stored = await waitForStoredRows(stack.endpoints, before + 14);
     const first = await lookup();
+    const searchedFromSpans = await search('{ duration >= 0ms }');
     // Both sends arrive within a second; were they in two arrival hours, compaction (per hour) could not merge them.
     const hours = await duckQuery(
       `SELECT count(DISTINCT hour)::INT AS n FROM read_parquet([${(await listTableFiles(dataDir, bucket, 'spans'))
@@ -115,6 +126,7 @@ describe('retried records on the local stack', () => {
       config: compactConfig,
     });
     const second = await lookup();
+    const searchedAfter = [await search('{ duration >= 0ms }'), await search('{ resource.service.name = "orders" }')];
     const compactedSpans = await duckQuery(
       `SELECT count(*)::INT AS n FROM read_parquet([${(await listTableFiles(dataDir, bucket, 'spans'))
         .map((f) => `'${f}'`)
@@ -132,6 +144,10 @@ describe('retried records on the local stack', () => {
     // After compaction the hour holds each span once: nothing left for the lookup to drop
     expect(second.stats.retriedCopiesDropped).toBe(oneHour ? 0 : 7);
     expect(compactedSpans).toEqual([{ n: oneHour ? 3 : 6 }]);
+    // Search counts each span once when it reads them, before compaction too; after it, the index does as well
+    expect(searchedFromSpans).toEqual([{ spans: 3, matched: 3 }]);
+    expect(searchedAfter[0]).toEqual([{ spans: 3, matched: 3 }]);
+    if (oneHour) expect(searchedAfter[1]).toEqual([{ spans: 3, matched: null }]);
   });
 
   it('resumes a push that stopped part way with the command it printed, ending with every line exactly once', async () => {
