@@ -191,8 +191,9 @@ function isRequestOf(
 
 /**
  * The two export requests as zod schemas: what the OTLP/JSON decoder accepts, and on a rejected request the path
- * and message of what is wrong. The decoder checks a request with the hand-written guards below first (zod copies
- * every object it parses, which cost a tenth of the whole OTLP/JSON ingest); only a rejected one is parsed here.
+ * and message of what is wrong. The decoder checks a request with the hand-written guards first
+ * ({@link isExportTraceServiceRequest}, {@link isExportLogsServiceRequest}: zod copies every object it parses, which
+ * cost a tenth of the whole OTLP/JSON ingest); only a rejected one is parsed here.
  */
 function otlpRequests() {
   const Attributes = z.array(KeyValue).optional();

@@ -2,7 +2,7 @@ import type { KinesisStreamEvent } from 'aws-lambda';
 import { createLogger } from '../../functions/core/logger.ts';
 import { memoryObjectStore } from '../../functions/core/object-store.ts';
 import { loadIngestConfig } from '../../functions/ingest/config.ts';
-import { ingest, type StageTimes } from '../../functions/ingest/ingest-batch.ts';
+import { ingest, noStages, type StageTimes } from '../../functions/ingest/ingest-batch.ts';
 import { aKinesisEvent } from '../builders/kinesis.ts';
 import { bestOf, syntheticRecords } from './workload.ts';
 
@@ -68,7 +68,7 @@ export async function benchIngestInput(input: IngestBenchInput, runs = 3): Promi
   const run = async () => {
     const store = memoryObjectStore();
     const started = performance.now();
-    const sums: StageTimes = { decode: 0, sort: 0, index: 0, parquet: 0, rollup: 0, store: 0 };
+    const sums = noStages();
     rows = 0;
     quarantined = 0;
     for (const event of events) {
